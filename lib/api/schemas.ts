@@ -1,0 +1,359 @@
+// The API contract shared by the control plane, the agent and the CLI.
+// Every request and response body of the REST API is one of these schemas; the
+// control plane derives /openapi.json from them, the agent and CLI parse with them.
+import { z } from '@hono/zod-openapi';
+import { normalizeVersion, isValidRange } from '../semver.ts';
+
+/** DNS-label style names for apps, environments, clusters and regions. */
+export const Name = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63)')
+  .openapi({ example: 'checkout' });
+
+export const Digest = z
+  .string()
+  .regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex>')
+  .openapi({ example: 'sha256:' + 'a'.repeat(64) });
+
+/** Strict semver; a leading `v` is accepted and removed. */
+export const Version = z
+  .string()
+  .max(128)
+  .transform((value, ctx) => {
+    const version = normalizeVersion(value);
+    if (!version) {
+      ctx.addIssue({ code: 'custom', message: 'must be a strict semantic version such as 1.2.3' });
+      return z.NEVER;
+    }
+    return version;
+  })
+  .openapi({ type: 'string', example: '1.2.3' });
+
+export const SemverRange = z
+  .string()
+  .max(256)
+  .refine(isValidRange, 'must be a semver range such as ^1.0.0')
+  .openapi({ example: '^1.0.0' });
+
+/** OCI repository without tag or digest: host[:port]/path. */
+export const Repository = z
+  .string()
+  .max(512)
+  .regex(
+    /^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+|__[a-z0-9]+)*)+$/,
+    'must be an OCI repository host[:port]/path without tag',
+  )
+  .openapi({ example: 'registry.example.com/team/checkout' });
+
+const Labels = z.record(z.string().max(63), z.string().max(63)).openapi({ example: { tier: 'web' } });
+const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-11-26T02:00:00.000Z' });
+const Reason = z.string().trim().min(1, 'a reason is required').max(1000);
+
+export const AppSpec = z
+  .object({
+    repository: Repository,
+    path: z.string().max(256).regex(/^(\.|[^/].*)$/, 'must be relative').default('.'),
+    namespace: Name.default('default'),
+    prune: z.boolean().default(true),
+    wait: z.boolean().default(true),
+    timeoutSeconds: z.number().int().min(1).max(3600).default(300),
+    /** Allow delete-and-recreate when an immutable field changes (e.g. a Job's template). */
+    recreate: z.boolean().default(false),
+    clusterSelector: Labels.optional(),
+  })
+  .strict()
+  .openapi('AppSpec');
+export type AppSpec = z.infer<typeof AppSpec>;
+
+export const App = AppSpec.extend({ name: Name, createdAt: Timestamp, updatedAt: Timestamp }).openapi('App');
+export type App = z.infer<typeof App>;
+
+export const ReleaseInput = z
+  .object({
+    version: Version,
+    digest: Digest,
+    tag: z.string().max(128).optional(),
+    source: z.string().max(1024).optional(),
+    revision: z.string().max(256).optional(),
+    created: Timestamp.optional(),
+  })
+  .strict()
+  .openapi('ReleaseInput');
+export type ReleaseInput = z.infer<typeof ReleaseInput>;
+
+export const Block = z.object({ reason: z.string(), by: z.string(), at: Timestamp }).openapi('Block');
+
+export const Release = z
+  .object({
+    app: Name,
+    version: z.string(),
+    digest: Digest,
+    tag: z.string().optional(),
+    source: z.string().optional(),
+    revision: z.string().optional(),
+    created: Timestamp.optional(),
+    publishedBy: z.string(),
+    publishedAt: Timestamp,
+    blocked: Block.nullable(),
+  })
+  .openapi('Release');
+export type Release = z.infer<typeof Release>;
+
+export const ReasonInput = z.object({ reason: Reason }).strict().openapi('ReasonInput');
+
+export const EnvironmentSpec = z
+  .object({ upstream: Name.nullable().default(null), description: z.string().max(1000).optional() })
+  .strict()
+  .openapi('EnvironmentSpec');
+export const Environment = EnvironmentSpec.extend({ name: Name, createdAt: Timestamp, updatedAt: Timestamp }).openapi(
+  'Environment',
+);
+export type Environment = z.infer<typeof Environment>;
+
+/** `track` follows the highest non-blocked release in range; null means manual (moved only by promotions). */
+export const PolicySpec = z.object({ track: SemverRange.nullable() }).strict().openapi('PolicySpec');
+export type PolicySpec = z.infer<typeof PolicySpec>;
+
+export const PromotionKind = z.enum(['promote', 'rollback', 'auto', 'break-glass']);
+export const Gate = z.object({ name: z.string(), passed: z.boolean(), detail: z.string() }).openapi('Gate');
+
+export const PromotionRecord = z
+  .object({
+    app: Name,
+    environment: Name,
+    region: Name.nullable(),
+    seq: z.number().int(),
+    fromVersion: z.string().nullable(),
+    toVersion: z.string(),
+    digest: Digest,
+    actor: z.string(),
+    reason: z.string(),
+    kind: PromotionKind,
+    at: Timestamp,
+    gates: z.array(Gate),
+  })
+  .openapi('PromotionRecord');
+export type PromotionRecord = z.infer<typeof PromotionRecord>;
+
+export const PromotionInput = z
+  .object({ environment: Name, version: Version, region: Name.optional(), reason: Reason })
+  .strict()
+  .openapi('PromotionInput');
+export const RollbackInput = z
+  .object({ environment: Name, region: Name.optional(), reason: Reason })
+  .strict()
+  .openapi('RollbackInput');
+
+export const Pin = z
+  .object({ region: Name.nullable(), version: z.string(), digest: Digest, seq: z.number().int(), at: Timestamp })
+  .openapi('Pin');
+
+export const PolicyView = z
+  .object({
+    app: Name,
+    environment: Name,
+    track: z.string().nullable(),
+    pins: z.array(Pin),
+    /** What a cluster without a region pin runs, and per pinned region. */
+    resolved: z.object({ version: z.string().nullable(), regions: z.record(z.string(), z.string()) }),
+  })
+  .openapi('PolicyView');
+
+export const ClusterSpec = z
+  .object({ environment: Name, region: Name, labels: Labels.default({}) })
+  .strict()
+  .openapi('ClusterSpec');
+
+export const Suspension = z
+  .object({ by: z.string(), reason: z.string(), at: Timestamp, until: Timestamp.nullable() })
+  .openapi('Suspension');
+
+export const SuspendInput = z
+  .object({ reason: Reason, app: Name.optional(), until: Timestamp.optional() })
+  .strict()
+  .openapi('SuspendInput');
+
+export const Phase = z.enum(['Ready', 'Progressing', 'Failed', 'Suspended']);
+export type Phase = z.infer<typeof Phase>;
+
+export const AppStatusSummary = z
+  .object({
+    version: z.string().nullable(),
+    digest: z.string().nullable(),
+    phase: Phase,
+    reason: z.string().optional(),
+    drifted: z.number().int(),
+    at: Timestamp,
+  })
+  .openapi('AppStatusSummary');
+
+export const Cluster = ClusterSpec.extend({
+  name: Name,
+  createdAt: Timestamp,
+  registered: z.boolean(),
+  revoked: z.boolean(),
+  keyId: z.string().nullable(),
+  suspended: Suspension.nullable(),
+  suspendedApps: z.record(z.string(), Suspension),
+  lastSeen: Timestamp.nullable(),
+  stale: z.boolean(),
+  apps: z.record(z.string(), AppStatusSummary),
+}).openapi('Cluster');
+export type Cluster = z.infer<typeof Cluster>;
+
+export const RegistrationToken = z
+  .object({ token: z.string(), expiresAt: Timestamp, cluster: Name })
+  .openapi('RegistrationToken');
+
+const Jwk = z.record(z.string(), z.unknown()).openapi({ example: { kty: 'OKP', crv: 'Ed25519', x: '…' } });
+
+export const AgentRegistration = z.object({ publicKey: Jwk }).strict().openapi('AgentRegistration');
+export const AgentIdentity = z
+  .object({ cluster: Name, environment: Name, region: Name, keyId: z.string(), audience: z.string() })
+  .openapi('AgentIdentity');
+
+export const DesiredApp = z
+  .object({
+    name: Name,
+    version: z.string(),
+    digest: Digest,
+    repository: z.string(),
+    path: z.string(),
+    namespace: z.string(),
+    prune: z.boolean(),
+    wait: z.boolean(),
+    timeoutSeconds: z.number().int(),
+    recreate: z.boolean(),
+    suspended: z.boolean(),
+  })
+  .openapi('DesiredApp');
+export type DesiredApp = z.infer<typeof DesiredApp>;
+
+export const DesiredState = z
+  .object({
+    cluster: Name,
+    environment: Name,
+    region: Name,
+    suspended: z.boolean(),
+    apps: z.array(DesiredApp),
+    /** Seconds between check-ins the control plane asks for. */
+    interval: z.number().int(),
+  })
+  .openapi('DesiredState');
+export type DesiredState = z.infer<typeof DesiredState>;
+
+const JsonValue: z.ZodType<unknown> = z.unknown();
+
+export const DriftField = z
+  .object({ path: z.string().max(1024), before: JsonValue, after: JsonValue })
+  .openapi('DriftField');
+export const DriftEntry = z
+  .object({
+    /** `Kind/namespace/name` or `Kind/name` for cluster-scoped objects. */
+    object: z.string().max(512),
+    fields: z.array(DriftField).max(200),
+    corrected: z.boolean(),
+  })
+  .openapi('DriftEntry');
+export type DriftEntry = z.infer<typeof DriftEntry>;
+
+export const AppReport = z
+  .object({
+    name: Name,
+    version: z.string().nullable(),
+    digest: Digest.nullable(),
+    phase: Phase,
+    reason: z.string().max(128).optional(),
+    message: z.string().max(4096).optional(),
+    conditions: z
+      .array(z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() }))
+      .max(50)
+      .default([]),
+    drift: z.array(DriftEntry).max(500).default([]),
+    counts: z.record(z.string(), z.number().int()).default({}),
+  })
+  .openapi('AppReport');
+export type AppReport = z.infer<typeof AppReport>;
+
+export const AgentReport = z
+  .object({ apps: z.array(AppReport).max(500), agentVersion: z.string().max(64).optional() })
+  .strict()
+  .openapi('AgentReport');
+export type AgentReport = z.infer<typeof AgentReport>;
+
+export const ClusterDrift = z
+  .object({ cluster: Name, reportedAt: Timestamp.nullable(), apps: z.array(AppReport) })
+  .openapi('ClusterDrift');
+
+export const Role = z.enum(['admin', 'publisher', 'promoter', 'viewer']);
+export type Role = z.infer<typeof Role>;
+export const Grant = z
+  .object({ role: Role, apps: z.array(Name).optional(), environments: z.array(Name).optional() })
+  .strict()
+  .openapi('Grant');
+export type Grant = z.infer<typeof Grant>;
+
+export const TokenInput = z
+  .object({
+    subject: z.string().min(1).max(256),
+    grants: z.array(Grant).min(1).max(20),
+    ttlSeconds: z.number().int().min(60).max(366 * 24 * 3600).default(30 * 24 * 3600),
+  })
+  .strict()
+  .openapi('TokenInput');
+export const IssuedToken = z
+  .object({ id: z.string(), token: z.string(), subject: z.string(), grants: z.array(Grant), expiresAt: Timestamp })
+  .openapi('IssuedToken');
+
+export const Event = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    at: Timestamp,
+    actor: z.string(),
+    app: z.string().optional(),
+    environment: z.string().optional(),
+    region: z.string().optional(),
+    cluster: z.string().optional(),
+    message: z.string(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi('Event');
+export type Event = z.infer<typeof Event>;
+
+export const FleetCell = z
+  .object({
+    app: Name,
+    environment: Name,
+    region: Name,
+    desiredVersion: z.string().nullable(),
+    clusters: z.number().int(),
+    phases: z.record(z.string(), z.number().int()),
+    versions: z.record(z.string(), z.number().int()),
+    drifted: z.number().int(),
+    stale: z.number().int(),
+  })
+  .openapi('FleetCell');
+export const Fleet = z.object({ cells: z.array(FleetCell), generatedAt: Timestamp }).openapi('Fleet');
+
+export const ErrorCode = z.enum([
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'conflict',
+  'payload_too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'unavailable',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+export const ErrorEnvelope = z
+  .object({ error: z.object({ code: ErrorCode, message: z.string(), requestId: z.string() }) })
+  .openapi('Error');
+
+export function list<T extends z.ZodType>(item: T, name: string) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+}
