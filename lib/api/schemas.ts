@@ -186,6 +186,7 @@ export const AppStatusSummary = z
     at: Timestamp,
   })
   .openapi('AppStatusSummary');
+export type AppStatusSummary = z.infer<typeof AppStatusSummary>;
 
 export const Cluster = ClusterSpec.extend({
   name: Name,

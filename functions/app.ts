@@ -1,0 +1,120 @@
+// The one Hono app factory, used by the Lambda entry and the Node entry alike. It never knows its runtime.
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { bodyLimit } from 'hono/body-limit';
+import { authenticateAgent, authenticateUser } from './auth/middleware.ts';
+import type { AppEnv, Services } from './context.ts';
+import { ApiError, errorResponse, toApiError } from './errors.ts';
+import { registerAgentRoutes } from './routes/agent.ts';
+import { registerAppRoutes } from './routes/apps.ts';
+import { registerClusterRoutes } from './routes/clusters.ts';
+import { registerEnvironmentRoutes } from './routes/environments.ts';
+import { registerOverviewRoutes } from './routes/overview.ts';
+import { registerTokenRoutes } from './routes/tokens.ts';
+
+const health = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['meta'],
+  summary: 'Liveness',
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: z.object({ ok: z.literal(true) }) } } } },
+});
+
+const jwks = createRoute({
+  method: 'get',
+  path: '/.well-known/jwks.json',
+  tags: ['meta'],
+  summary: "The control plane's public signing keys",
+  responses: {
+    200: {
+      description: 'JWKS',
+      content: { 'application/json': { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } },
+    },
+  },
+});
+
+/** Names the first invalid field, e.g. "body.version: must be a strict semantic version". */
+function validationMessage(target: string, issues: { path: PropertyKey[]; message: string }[]): string {
+  const [first] = issues;
+  if (!first) return `invalid ${target}`;
+  const where = [target === 'json' ? 'body' : target, ...first.path.map(String)].join('.');
+  return `${where}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`;
+}
+
+export function createApp(services: Services) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError('bad_request', validationMessage(result.target, result.error.issues));
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    c.set('requestId', randomUUID());
+    c.set('services', services);
+    c.header('X-Request-Id', c.get('requestId'));
+    await next();
+  });
+  const tooLarge = (c: Parameters<typeof errorResponse>[0]) =>
+    errorResponse(c, new ApiError('payload_too_large', 'request body is too large'));
+  app.use('/v1/agent/reports', bodyLimit({ maxSize: services.config.maxReportBytes, onError: tooLarge }));
+  app.use('*', async (c, next) => {
+    if (c.req.path === '/v1/agent/reports') return next();
+    return bodyLimit({ maxSize: services.config.maxBodyBytes, onError: tooLarge })(c, next);
+  });
+  app.use('/v1/*', async (c, next) => {
+    if (c.req.path.startsWith('/v1/agent/')) {
+      return c.req.path === '/v1/agent/register' ? next() : authenticateAgent(c, next);
+    }
+    return authenticateUser(c, next);
+  });
+
+  app.openapi(health, (c) => c.json({ ok: true as const }, 200));
+  app.openapi(jwks, (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(services.tokens.publicJwks, 200);
+  });
+  registerAppRoutes(app);
+  registerEnvironmentRoutes(app);
+  registerClusterRoutes(app);
+  registerTokenRoutes(app);
+  registerOverviewRoutes(app);
+  registerAgentRoutes(app);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'A control-plane token (POST /v1/tokens) or an OIDC token from a configured issuer',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'agent', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'A per-request JWT signed by the agent key, bound to method, path and body hash',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'registration', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A one-time cluster registration token',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Flotilla control plane',
+      version: '1',
+      description: 'GitOps control plane for fleets of Kubernetes clusters. Errors: {"error":{"code","message","requestId"}}.',
+    },
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+
+  app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    const error = toApiError(err);
+    if (error.code === 'internal') console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), error: String(err), stack: (err as Error).stack }));
+    return errorResponse(c, error);
+  });
+  return app;
+}
+
+export type FlotillaApp = ReturnType<typeof createApp>;

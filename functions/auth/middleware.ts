@@ -1,0 +1,72 @@
+// Authentication middleware: establishes who is calling; handlers then call `authorize`.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../context.ts';
+import { ApiError, forbidden, unauthorized } from '../errors.ts';
+import { isAllowed, type Permission, type Scope } from './authorize.ts';
+import { AuthError, agentTokenSubject, verifyAgentToken, type Principal } from './tokens.ts';
+
+function bearer(c: Context): string {
+  const header = c.req.header('authorization') ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw unauthorized(header ? 'Authorization must be "Bearer <token>"' : 'a bearer token is required');
+  return match[1]!;
+}
+
+const asApiError = (err: unknown) =>
+  err instanceof AuthError ? new ApiError(err.status === 403 ? 'forbidden' : 'unauthorized', err.message) : err;
+
+/** Users, scripts and federated identities: a control-plane or OIDC token that is not revoked. */
+export const authenticateUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const { tokens, store } = c.get('services');
+  let principal: Principal;
+  try {
+    principal = await tokens.verifyUserToken(bearer(c));
+  } catch (err) {
+    throw asApiError(err);
+  }
+  if (principal.tokenId && (await store.getToken(principal.tokenId))?.revoked) {
+    throw unauthorized('token has been revoked');
+  }
+  c.set('principal', principal);
+  await next();
+};
+
+/**
+ * Agents: a per-request token signed by the cluster's registered key and bound to this exact
+ * method, path and body. The raw body is read here, before any parsing, so its hash is exact.
+ */
+export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const { store, tokens } = c.get('services');
+  try {
+    const token = bearer(c);
+    const name = agentTokenSubject(token);
+    const cluster = /^[a-z0-9-]{1,63}$/.test(name) ? await store.getCluster(name) : null;
+    if (!cluster) throw new AuthError('unknown cluster');
+    if (cluster.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);
+    if (!cluster.publicKey || !cluster.keyId) throw new AuthError(`cluster ${name} has no registered agent`);
+    const rawBody = new Uint8Array(await c.req.arrayBuffer());
+    const url = new URL(c.req.url);
+    await verifyAgentToken(
+      token,
+      { publicKey: cluster.publicKey, keyId: cluster.keyId },
+      { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody },
+    );
+    c.set('cluster', cluster);
+    c.set('rawBody', rawBody);
+  } catch (err) {
+    throw asApiError(err);
+  }
+  await next();
+};
+
+/** The authorization call at the top of each user handler; returns the actor name for the audit trail. */
+export function authorize(c: Context<AppEnv>, permission: Permission, scope: Scope = {}): string {
+  const principal = c.get('principal');
+  if (!isAllowed(principal.grants, permission, scope)) {
+    const target = [scope.app && `app ${scope.app}`, scope.environment && `environment ${scope.environment}`]
+      .filter(Boolean)
+      .join(' in ');
+    throw forbidden(`${principal.subject} may not ${permission}${target ? ` ${target}` : ''}`);
+  }
+  return principal.subject;
+}

@@ -1,0 +1,59 @@
+// The fleet matrix: app × environment × region, with what should run and what does.
+import type { ClusterRecord, DesiredEntry } from '../storage/store.ts';
+import { selectorMatches, versionForRegion } from './resolve.ts';
+
+export interface FleetCell {
+  app: string;
+  environment: string;
+  region: string;
+  desiredVersion: string | null;
+  clusters: number;
+  phases: Record<string, number>;
+  versions: Record<string, number>;
+  drifted: number;
+  stale: number;
+}
+
+const bump = (counts: Record<string, number>, key: string) => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
+
+export function buildFleet(
+  entriesByEnvironment: Map<string, DesiredEntry[]>,
+  clusters: ClusterRecord[],
+  isStale: (cluster: ClusterRecord) => boolean,
+): FleetCell[] {
+  const cells: FleetCell[] = [];
+  for (const [environment, entries] of entriesByEnvironment) {
+    const members = clusters.filter((cluster) => cluster.environment === environment);
+    for (const entry of entries) {
+      const regions = new Set([...members.map((cluster) => cluster.region), ...Object.keys(entry.regions)]);
+      for (const region of [...regions].sort()) {
+        const cell: FleetCell = {
+          app: entry.app,
+          environment,
+          region,
+          desiredVersion: versionForRegion(entry, region)?.version ?? null,
+          clusters: 0,
+          phases: {},
+          versions: {},
+          drifted: 0,
+          stale: 0,
+        };
+        for (const cluster of members) {
+          if (cluster.region !== region || !selectorMatches(entry.spec.clusterSelector, cluster.labels)) continue;
+          const status = cluster.apps[entry.app];
+          cell.clusters += 1;
+          bump(cell.phases, status?.phase ?? 'Pending');
+          if (status?.version) bump(cell.versions, status.version);
+          if (status && status.drifted > 0) cell.drifted += 1;
+          if (isStale(cluster)) cell.stale += 1;
+        }
+        cells.push(cell);
+      }
+    }
+  }
+  return cells.sort((a, b) =>
+    `${a.app}/${a.environment}/${a.region}`.localeCompare(`${b.app}/${b.environment}/${b.region}`),
+  );
+}

@@ -1,0 +1,93 @@
+// Desired-state resolution: which version of which app a cluster runs. Pure functions.
+import { createHash } from 'node:crypto';
+import type { App, DesiredApp, DesiredState, PromotionRecord, Release } from '../../lib/api/schemas.ts';
+import { highestInRange } from '../../lib/semver.ts';
+import type { ClusterRecord, DesiredEntry, PolicyRecord } from '../storage/store.ts';
+
+/** The highest non-blocked release inside the range, like Flux's `ref.semver`. */
+export function trackedRelease(releases: Release[], range: string): Release | null {
+  const eligible = releases.filter((release) => !release.blocked);
+  const version = highestInRange(
+    eligible.map((release) => release.version),
+    range,
+  );
+  return eligible.find((release) => release.version === version) ?? null;
+}
+
+/**
+ * The entry every cluster of one environment resolves one app from: the environment-wide version
+ * (environment pin, else tracked range) and the region pins. Null when the app is not deployed there.
+ */
+export function buildDesiredEntry(
+  app: App | null,
+  policy: PolicyRecord | null,
+  releases: Release[],
+  pins: PromotionRecord[],
+): DesiredEntry | null {
+  if (!app || (!policy && pins.length === 0)) return null;
+  const envPin = pins.find((pin) => pin.region === null);
+  const tracked = !envPin && policy?.track ? trackedRelease(releases, policy.track) : null;
+  const version = envPin
+    ? { version: envPin.toVersion, digest: envPin.digest }
+    : tracked
+      ? { version: tracked.version, digest: tracked.digest }
+      : null;
+  const regions: DesiredEntry['regions'] = {};
+  for (const pin of pins) if (pin.region) regions[pin.region] = { version: pin.toVersion, digest: pin.digest };
+  const { name: _name, createdAt: _c, updatedAt: _u, ...spec } = app;
+  return { app: app.name, spec, version, regions };
+}
+
+/** Region pin, else the environment-wide version. */
+export function versionForRegion(entry: DesiredEntry, region: string) {
+  return entry.regions[region] ?? entry.version;
+}
+
+export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>) {
+  return Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
+}
+
+export function isSuspensionActive(suspension: { until: string | null } | null | undefined, now: Date): boolean {
+  return !!suspension && (suspension.until === null || Date.parse(suspension.until) > now.getTime());
+}
+
+export function resolveDesiredState(
+  cluster: ClusterRecord,
+  entries: DesiredEntry[],
+  now: Date,
+  intervalSeconds: number,
+): DesiredState {
+  const apps: DesiredApp[] = [];
+  for (const entry of entries) {
+    if (!selectorMatches(entry.spec.clusterSelector, cluster.labels)) continue;
+    const resolved = versionForRegion(entry, cluster.region);
+    if (!resolved) continue;
+    apps.push({
+      name: entry.app,
+      version: resolved.version,
+      digest: resolved.digest,
+      repository: entry.spec.repository,
+      path: entry.spec.path,
+      namespace: entry.spec.namespace,
+      prune: entry.spec.prune,
+      wait: entry.spec.wait,
+      timeoutSeconds: entry.spec.timeoutSeconds,
+      recreate: entry.spec.recreate,
+      suspended: isSuspensionActive(cluster.suspendedApps[entry.app], now),
+    });
+  }
+  apps.sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    cluster: cluster.name,
+    environment: cluster.environment,
+    region: cluster.region,
+    suspended: isSuspensionActive(cluster.suspended, now),
+    apps,
+    interval: intervalSeconds,
+  };
+}
+
+/** A strong ETag over the canonical document: the same desired state always has the same tag. */
+export function etagOf(value: unknown): string {
+  return `"${createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 32)}"`;
+}

@@ -1,0 +1,38 @@
+// Builds the services once per process (a warm Lambda reuses them) from clients and settings.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { JWK } from 'jose';
+import { TokenService, type OidcIssuer } from './auth/tokens.ts';
+import { DEFAULT_CONFIG, type Config, type Services } from './context.ts';
+import { BlobStore } from './storage/blobs.ts';
+import { Store } from './storage/store.ts';
+
+export interface ServiceOptions {
+  dynamo: DynamoDBClient;
+  s3: S3Client;
+  tableName: string;
+  bucket: string;
+  signingKeys: JWK[];
+  issuer: string;
+  audience: string;
+  oidc?: OidcIssuer[];
+  config?: Partial<Config>;
+  now?: () => Date;
+}
+
+export async function buildServices(options: ServiceOptions): Promise<Services> {
+  return {
+    store: new Store(options.dynamo, options.tableName),
+    blobs: new BlobStore(options.s3, options.bucket),
+    tokens: await TokenService.create({
+      signingKeys: options.signingKeys,
+      issuer: options.issuer,
+      audience: options.audience,
+      oidc: options.oidc,
+    }),
+    config: { ...DEFAULT_CONFIG, ...options.config },
+    now: options.now ?? (() => new Date()),
+    dynamo: options.dynamo,
+    s3: options.s3,
+  };
+}

@@ -1,0 +1,31 @@
+// Large documents in S3: full agent reports, content-addressed so a repeated report costs nothing.
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BUCKET } from './schema.ts';
+
+export class BlobStore {
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  /** Stores a report under reports/<cluster>/<sha256>.json and returns the key. */
+  async putReport(cluster: string, body: string): Promise<string> {
+    const hash = createHash('sha256').update(body).digest('hex');
+    const key = `${BUCKET.reportsPrefix}${cluster}/${hash}.json`;
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+    );
+    return key;
+  }
+
+  async getJson<T>(key: string): Promise<T | null> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return JSON.parse(await out.Body!.transformToString()) as T;
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+}
