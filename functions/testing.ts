@@ -1,0 +1,118 @@
+// Test fixture: the real app over real DynamoDB- and S3-compatible servers (dynalite in memory,
+// s3rver in a temp dir), driven in-process with app.request(). Each call gets fresh storage.
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import type { Grant } from '../lib/api/schemas.ts';
+import { createApp } from './app.ts';
+import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
+import { createClients } from './clients.ts';
+import type { Config } from './context.ts';
+import { bootstrapStorage } from './local-server.ts';
+import { buildServices } from './services.ts';
+
+export interface FixtureOptions {
+  config?: Partial<Config>;
+  oidc?: OidcIssuer[];
+  now?: () => Date;
+}
+
+export async function startFixture(options: FixtureOptions = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'flotilla-test-'));
+  const dynamoServer: Server = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
+  await new Promise<void>((ready) => dynamoServer.listen(0, '127.0.0.1', () => ready()));
+  const s3Server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
+  const s3Address = await s3Server.run();
+  const { dynamo, s3 } = createClients({
+    dynamoEndpoint: `http://127.0.0.1:${(dynamoServer.address() as AddressInfo).port}`,
+    s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  await bootstrapStorage({ dynamo, s3 }, 'flotilla', 'flotilla');
+
+  // Counts DynamoDB requests by operation, as the check-in cost tests need.
+  const dynamoCalls: string[] = [];
+  dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      dynamoCalls.push(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+
+  const signingKey = await generateSigningKey();
+  const services = await buildServices({
+    dynamo,
+    s3,
+    tableName: 'flotilla',
+    bucket: 'flotilla',
+    signingKeys: [signingKey],
+    issuer: 'flotilla-test',
+    audience: 'flotilla',
+    oidc: options.oidc,
+    config: options.config,
+    now: options.now,
+  });
+  const app = createApp(services);
+  const mint = async (grants: Grant[], subject = 'tester', ttlSeconds = 3600) =>
+    (await services.tokens.mintUserToken({ subject, grants, ttlSeconds })).token;
+  const adminToken = await mint([{ role: 'admin' }], 'admin');
+
+  /** JSON request helper: returns status, parsed body and headers. */
+  async function call(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await app.request(path, { method, headers, body });
+    const text = await response.text();
+    let json: any = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: response.status, body: json, headers: response.headers };
+  }
+
+  const admin = (method: string, path: string, body?: unknown) => call(method, path, { token: adminToken, body });
+
+  return {
+    app,
+    services,
+    signingKey,
+    adminToken,
+    mint,
+    call,
+    admin,
+    dynamoCalls,
+    async stop() {
+      dynamo.destroy();
+      s3.destroy();
+      await new Promise<void>((done) => dynamoServer.close(() => done()));
+      await s3Server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type Fixture = Awaited<ReturnType<typeof startFixture>>;
+
+export const digestOf = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+/** A standard small world: environments dev → prod, one app with dev tracking ^1.0.0. */
+export async function seedWorld(f: Fixture, app = 'web') {
+  await f.admin('PUT', '/v1/environments/dev', {});
+  await f.admin('PUT', '/v1/environments/prod', { upstream: 'dev' });
+  await f.admin('PUT', `/v1/apps/${app}`, { repository: '127.0.0.1:5000/team/web', namespace: 'web' });
+  await f.admin('PUT', `/v1/apps/${app}/environments/dev`, { track: '^1.0.0' });
+  await f.admin('PUT', `/v1/apps/${app}/environments/prod`, { track: null });
+}
