@@ -21,6 +21,7 @@ export interface ServiceOptions {
 }
 
 export async function buildServices(options: ServiceOptions): Promise<Services> {
+  const now = options.now ?? (() => new Date());
   return {
     store: new Store(options.dynamo, options.tableName),
     blobs: new BlobStore(options.s3, options.bucket),
@@ -29,9 +30,10 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
       issuer: options.issuer,
       audience: options.audience,
       oidc: options.oidc,
+      now,
     }),
     config: { ...DEFAULT_CONFIG, ...options.config },
-    now: options.now ?? (() => new Date()),
+    now,
     dynamo: options.dynamo,
     s3: options.s3,
   };

@@ -49,7 +49,7 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     await verifyAgentToken(
       token,
       { publicKey: cluster.publicKey, keyId: cluster.keyId },
-      { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody },
+      { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody, now: c.get('services').now() },
     );
     c.set('cluster', cluster);
     c.set('rawBody', rawBody);

@@ -64,6 +64,8 @@ export interface TokenServiceOptions {
   issuer: string;
   audience: string;
   oidc?: OidcIssuer[];
+  /** The clock tokens are minted and verified by; tests move it. */
+  now?: () => Date;
 }
 
 /** A new Ed25519 signing key as a private JWK with its thumbprint as `kid`. */
@@ -113,6 +115,10 @@ export class TokenService {
     return this.options.audience;
   }
 
+  private now(): number {
+    return (this.options.now?.() ?? new Date()).getTime();
+  }
+
   private sign(payload: JWTPayload, type: string, ttlSeconds: number, now: number) {
     const iat = Math.floor(now / 1000);
     return new SignJWT(payload)
@@ -124,7 +130,7 @@ export class TokenService {
       .sign(this.signingKey);
   }
 
-  async mintUserToken(input: { subject: string; grants: GrantType[]; ttlSeconds: number; id?: string }, now = Date.now()) {
+  async mintUserToken(input: { subject: string; grants: GrantType[]; ttlSeconds: number; id?: string }, now = this.now()) {
     const id = input.id ?? randomUUID();
     const token = await this.sign(
       { sub: input.subject, grants: input.grants, jti: id },
@@ -135,7 +141,7 @@ export class TokenService {
     return { id, token, expiresAt: new Date(now + input.ttlSeconds * 1000) };
   }
 
-  async mintRegistrationToken(cluster: string, ttlSeconds: number, now = Date.now()) {
+  async mintRegistrationToken(cluster: string, ttlSeconds: number, now = this.now()) {
     const id = randomUUID();
     const token = await this.sign({ sub: cluster, jti: id }, REGISTRATION_TOKEN_TYPE, ttlSeconds, now);
     return { id, token, expiresAt: new Date(now + ttlSeconds * 1000) };
@@ -147,6 +153,7 @@ export class TokenService {
     const federated = typeof claims.iss === 'string' ? this.federated.get(claims.iss) : undefined;
     if (federated) return this.verifyFederated(token, federated.config, federated.keys);
     const { payload } = await verify(token, this.ownKeys, {
+      currentDate: new Date(this.now()),
       issuer: this.options.issuer,
       audience: this.options.audience,
       typ: USER_TOKEN_TYPE,
@@ -160,7 +167,11 @@ export class TokenService {
   }
 
   private async verifyFederated(token: string, config: OidcIssuer, keys: JWTVerifyGetKey): Promise<Principal> {
-    const { payload } = await verify(token, keys, { issuer: config.issuer, audience: config.audience });
+    const { payload } = await verify(token, keys, {
+      currentDate: new Date(this.now()),
+      issuer: config.issuer,
+      audience: config.audience,
+    });
     const grants = config.rules.filter((rule) => ruleMatches(rule, payload)).flatMap((rule) => rule.grants);
     if (grants.length === 0) throw new AuthError(`no rule of issuer ${config.issuer} grants this identity a role`, 403);
     const subject = payload[config.subjectClaim ?? 'sub'];
@@ -170,6 +181,7 @@ export class TokenService {
 
   async verifyRegistrationToken(token: string): Promise<{ cluster: string; id: string }> {
     const { payload } = await verify(token, this.ownKeys, {
+      currentDate: new Date(this.now()),
       issuer: this.options.issuer,
       audience: this.options.audience,
       typ: REGISTRATION_TOKEN_TYPE,
@@ -193,13 +205,14 @@ export function agentTokenSubject(token: string): string {
 export async function verifyAgentToken(
   token: string,
   key: { publicKey: JWK; keyId: string },
-  expected: { cluster: string; audience: string; method: string; path: string; body: Uint8Array },
+  expected: { cluster: string; audience: string; method: string; path: string; body: Uint8Array; now: Date },
 ): Promise<void> {
   if (decodeHeader(token).kid !== key.keyId) throw new AuthError('agent token is signed with an unknown key');
   const publicKey = await importJWK(key.publicKey, AGENT_KEY_ALG).catch(() => {
     throw new AuthError('the cluster key cannot be used');
   });
   const { payload } = await verify(token, publicKey as CryptoKey, {
+    currentDate: expected.now,
     audience: expected.audience,
     subject: expected.cluster,
     typ: AGENT_TOKEN_TYPE,

@@ -165,8 +165,15 @@ export class Store {
   }
 
   /** SET the given attributes on an existing item; returns false if the item does not exist or the condition fails. */
-  private async update(pk: string, sk: string, values: Item, condition = 'attribute_exists(pk)', extra: Item = {}) {
-    const names: Record<string, string> = {};
+  private async update(
+    pk: string,
+    sk: string,
+    values: Item,
+    condition = 'attribute_exists(pk)',
+    extra: Item = {},
+    extraNames: Record<string, string> = {},
+  ) {
+    const names: Record<string, string> = { ...extraNames };
     const vals: Item = { ...extra };
     const sets = Object.entries(values).map(([key, value], i) => {
       names[`#a${i}`] = key;
@@ -359,8 +366,8 @@ export class Store {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: `ENV#${environment}`, sk: `DESIRED#${app}` },
-        UpdateExpression: 'SET #type = :type ADD rev :one',
-        ExpressionAttributeNames: { '#type': 'type' },
+        UpdateExpression: 'SET #type = :type ADD #rev :one',
+        ExpressionAttributeNames: { '#type': 'type', '#rev': 'rev' },
         ExpressionAttributeValues: { ':one': 1, ':type': 'desired' },
         ReturnValues: 'UPDATED_NEW',
       }),
@@ -377,8 +384,9 @@ export class Store {
       `ENV#${environment}`,
       `DESIRED#${app}`,
       { entry, builtRev: rev },
-      'attribute_not_exists(builtRev) OR builtRev < :rev',
+      'attribute_not_exists(#builtRev) OR #builtRev < :rev',
       { ':rev': rev },
+      { '#builtRev': 'builtRev' },
     );
   }
 
@@ -431,10 +439,14 @@ export class Store {
   /** Installs an agent key. With `expectedKeyId`, only if that key is still current (rotation). */
   setClusterKey(name: string, publicKey: JWK, keyId: string, expectedKeyId?: string): Promise<boolean> {
     return expectedKeyId
-      ? this.update(`CLUSTER#${name}`, '#CLUSTER', { publicKey, keyId }, 'keyId = :old AND revoked = :false', {
-          ':old': expectedKeyId,
-          ':false': false,
-        })
+      ? this.update(
+          `CLUSTER#${name}`,
+          '#CLUSTER',
+          { publicKey, keyId },
+          '#keyId = :old AND #revoked = :false',
+          { ':old': expectedKeyId, ':false': false },
+          { '#keyId': 'keyId', '#revoked': 'revoked' },
+        )
       : this.update(`CLUSTER#${name}`, '#CLUSTER', { publicKey, keyId, revoked: false });
   }
 
@@ -446,8 +458,8 @@ export class Store {
     if (!app) return this.update(`CLUSTER#${name}`, '#CLUSTER', { suspended: suspension });
     // suspendedApps always exists (created with the cluster), so a nested path can be set or removed.
     return suspension
-      ? this.updateExpression(name, 'SET suspendedApps.#app = :s', { '#app': app }, { ':s': suspension })
-      : this.updateExpression(name, 'REMOVE suspendedApps.#app', { '#app': app }, {});
+      ? this.updateExpression(name, 'SET #apps.#app = :s', { '#apps': 'suspendedApps', '#app': app }, { ':s': suspension })
+      : this.updateExpression(name, 'REMOVE #apps.#app', { '#apps': 'suspendedApps', '#app': app }, {});
   }
 
   private async updateExpression(name: string, expression: string, names: Record<string, string>, values: Item) {
@@ -510,8 +522,9 @@ export class Store {
       `REGTOKEN#${jti}`,
       '#REGTOKEN',
       { used: true },
-      'attribute_exists(pk) AND used = :false AND cluster = :cluster AND expiresAt > :now',
+      'attribute_exists(pk) AND #used = :false AND #cluster = :cluster AND #expiresAt > :now',
       { ':false': false, ':cluster': cluster, ':now': Math.floor(now.getTime() / 1000) },
+      { '#used': 'used', '#cluster': 'cluster', '#expiresAt': 'expiresAt' },
     );
   }
 
@@ -538,8 +551,8 @@ export class Store {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: `TOKEN#${id}`, sk: '#TOKEN' },
-        UpdateExpression: 'SET revoked = :true, revokedAt = :at, #type = :type',
-        ExpressionAttributeNames: { '#type': 'type' },
+        UpdateExpression: 'SET #revoked = :true, #revokedAt = :at, #type = :type',
+        ExpressionAttributeNames: { '#type': 'type', '#revoked': 'revoked', '#revokedAt': 'revokedAt' },
         ExpressionAttributeValues: { ':true': true, ':at': at, ':type': 'token' },
       }),
     );
@@ -581,11 +594,13 @@ export class Store {
       values[':env'] = query.environment;
     }
     if (query.type) {
-      filters.push('eventType = :type');
+      filters.push('#eventType = :type');
+      names['#eventType'] = 'eventType';
       values[':type'] = query.type;
     }
     if (query.app && query.cluster) {
-      filters.push('cluster = :cluster');
+      filters.push('#cluster = :cluster');
+      names['#cluster'] = 'cluster';
       values[':cluster'] = query.cluster;
     }
     const base = {
