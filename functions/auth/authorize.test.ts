@@ -17,5 +17,7 @@ describe('isAllowed', () => {
     expect(isAllowed(grants, 'promote', { app: 'billing', environment: 'dev' })).toBe(false);
     // a scoped grant never covers an action whose target it cannot check
     expect(isAllowed(grants, 'promote', {})).toBe(false);
+    // but it reads everything
+    expect(isAllowed(grants, 'read', { app: 'billing', environment: 'prod' })).toBe(true);
   });
 });

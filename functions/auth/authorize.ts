@@ -1,7 +1,7 @@
 // Role-based authorization: which grants allow which permission on which app and environment.
 import type { Grant, Role } from '../../lib/api/schemas.ts';
 
-/** read: any role; publish: publishers; promote (promote, rollback, block, suspend): promoters; admin: admins. */
+/** read: any role, unscoped; publish: publishers; promote (promote, rollback, block, suspend): promoters; admin: admins. */
 export type Permission = 'read' | 'publish' | 'promote' | 'admin';
 
 const ROLES_FOR: Record<Permission, Role[]> = {
@@ -18,6 +18,8 @@ export interface Scope {
 
 /** A grant applies when its role carries the permission and its app/environment lists (if any) include the target. */
 export function isAllowed(grants: Grant[], permission: Permission, scope: Scope = {}): boolean {
+  // Reading is organisation-wide: scopes limit what a token may change, not what it may see.
+  if (permission === 'read') return grants.length > 0;
   return grants.some(
     (grant) =>
       ROLES_FOR[permission].includes(grant.role) &&
