@@ -19,6 +19,7 @@ import type { ClusterRecord } from '../storage/store.ts';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 const ClusterParams = z.object({ cluster: Name });
+const RECENT_DRIFT_MS = 7 * 86_400_000;
 
 const putCluster = createRoute({
   method: 'put',
@@ -233,7 +234,25 @@ export function registerClusterRoutes(app: OpenAPIHono<AppEnv>) {
     authorize(c, 'read');
     const services = c.get('services');
     const cluster = await requireCluster(services, name);
-    const report = cluster.reportKey ? await services.blobs.getJson<AgentReport>(cluster.reportKey) : null;
-    return c.json({ cluster: name, reportedAt: cluster.reportedAt, apps: report?.apps ?? [] }, 200);
+    const until = services.now();
+    const [report, events] = await Promise.all([
+      cluster.reportKey ? services.blobs.getJson<AgentReport>(cluster.reportKey) : null,
+      services.store.queryEvents({
+        cluster: name,
+        since: new Date(until.getTime() - RECENT_DRIFT_MS).toISOString(),
+        until: until.toISOString(),
+        limit: 200,
+        order: 'desc',
+      }),
+    ]);
+    return c.json(
+      {
+        cluster: name,
+        reportedAt: cluster.reportedAt,
+        apps: report?.apps ?? [],
+        events: events.filter((event) => event.type.startsWith('drift.')).slice(0, 50),
+      },
+      200,
+    );
   });
 }

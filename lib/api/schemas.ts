@@ -282,9 +282,6 @@ export const AgentReport = z
   .openapi('AgentReport');
 export type AgentReport = z.infer<typeof AgentReport>;
 
-export const ClusterDrift = z
-  .object({ cluster: Name, reportedAt: Timestamp.nullable(), apps: z.array(AppReport) })
-  .openapi('ClusterDrift');
 
 export const Role = z.enum(['admin', 'publisher', 'promoter', 'viewer']);
 export type Role = z.infer<typeof Role>;
@@ -321,6 +318,17 @@ export const Event = z
   })
   .openapi('Event');
 export type Event = z.infer<typeof Event>;
+
+export const ClusterDrift = z
+  .object({
+    cluster: Name,
+    reportedAt: Timestamp.nullable(),
+    /** The latest full report: what is drifted now (and what the last cycle corrected). */
+    apps: z.array(AppReport),
+    /** Recent drift.detected / drift.corrected events, newest first: drift that was already corrected stays visible. */
+    events: z.array(Event),
+  })
+  .openapi('ClusterDrift');
 
 export const FleetCell = z
   .object({

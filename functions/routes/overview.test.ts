@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateAgentKey, signAgentRequest } from '../../lib/agent-auth.ts';
+import { digestOf, seedWorld, startFixture, type Fixture } from '../testing.ts';
+
+let f: Fixture;
+
+async function agent(name: string, environment: string, region: string) {
+  await f.admin('PUT', `/v1/clusters/${name}`, { environment, region });
+  const { token } = (await f.admin('POST', `/v1/clusters/${name}/registration-tokens`)).body;
+  const key = await generateAgentKey();
+  await f.call('POST', '/v1/agent/register', { token, body: { publicKey: key.publicJwk } });
+  return async (method: string, path: string, body?: unknown) => {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const jwt = await signAgentRequest(key, name, 'flotilla', { method, path, body: text });
+    return f.call(method, path, { token: jwt, body: body === undefined ? undefined : text });
+  };
+}
+
+const appReport = (version: string, phase: string, drift: unknown[] = []) => ({
+  apps: [{ name: 'web', version, digest: digestOf(1), phase, drift }],
+});
+
+beforeAll(async () => {
+  f = await startFixture();
+  await seedWorld(f);
+  await f.admin('POST', '/v1/apps/web/releases', { version: '1.0.0', digest: digestOf(1) });
+  await f.admin('POST', '/v1/apps/web/releases', { version: '1.1.0', digest: digestOf(2) });
+  await f.admin('POST', '/v1/apps/web/promotions', { environment: 'prod', version: '1.0.0', reason: 'go' });
+  await f.admin('POST', '/v1/apps/web/promotions', { environment: 'prod', region: 'eu', version: '1.1.0', reason: 'canary' });
+});
+afterAll(() => f.stop());
+
+describe('fleet matrix', () => {
+  it('shows desired versions per environment and region, clusters by phase, drifted and stale', async () => {
+    const dev = await agent('dev-us-1', 'dev', 'us');
+    const us1 = await agent('prod-us-1', 'prod', 'us');
+    const us2 = await agent('prod-us-2', 'prod', 'us');
+    await agent('prod-eu-1', 'prod', 'eu');
+    await dev('POST', '/v1/agent/reports', appReport('1.1.0', 'Ready'));
+    await us1('POST', '/v1/agent/reports', appReport('1.0.0', 'Ready'));
+    const drift = [{ object: 'ConfigMap/web/cfg', fields: [{ path: 'data.x', before: '1', after: '2' }], corrected: false }];
+    await us2('POST', '/v1/agent/reports', appReport('1.0.0', 'Suspended', drift));
+
+    const { cells } = (await f.admin('GET', '/v1/fleet')).body;
+    const cell = (environment: string, region: string) => cells.find((c: any) => c.environment === environment && c.region === region);
+    expect(cell('dev', 'us')).toMatchObject({ app: 'web', desiredVersion: '1.1.0', clusters: 1, phases: { Ready: 1 }, versions: { '1.1.0': 1 } });
+    expect(cell('prod', 'us')).toMatchObject({ desiredVersion: '1.0.0', clusters: 2, phases: { Ready: 1, Suspended: 1 }, drifted: 1, stale: 0 });
+    // registered but never reported: pending, and stale since it has never been seen
+    expect(cell('prod', 'eu')).toMatchObject({ desiredVersion: '1.1.0', clusters: 1, phases: { Pending: 1 }, stale: 1 });
+  });
+});
+
+describe('audit log', () => {
+  it('is queryable by app, environment, cluster, type and time, in order with actors', async () => {
+    const all = (await f.admin('GET', '/v1/events?order=asc&limit=1000')).body.items;
+    expect(all.length).toBeGreaterThan(10);
+    const times = all.map((e: { at: string }) => e.at);
+    expect([...times].sort()).toEqual(times);
+    for (const event of all) expect(event.actor).toBeTruthy();
+
+    const promotions = (await f.admin('GET', '/v1/events?app=web&type=promotion.promoted&order=asc')).body.items;
+    expect(promotions.map((e: any) => [e.environment, e.region ?? null])).toEqual([['prod', null], ['prod', 'eu']]);
+    const prod = (await f.admin('GET', '/v1/events?environment=prod')).body.items;
+    expect(prod.length).toBeGreaterThan(0);
+    expect(prod.every((e: any) => e.environment === 'prod')).toBe(true);
+    const cluster = (await f.admin('GET', '/v1/events?cluster=prod-us-2&type=drift.detected')).body.items;
+    expect(cluster).toHaveLength(1);
+    expect(cluster[0].data.fields[0]).toEqual({ path: 'data.x', before: '1', after: '2' });
+
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    expect((await f.admin('GET', `/v1/events?since=${future}&until=${future}`)).body.items).toEqual([]);
+    const newest = (await f.admin('GET', '/v1/events?limit=1')).body.items;
+    expect(newest[0].id).toBe(all.at(-1).id);
+  });
+
+  it('shows recent drift on the drift endpoint even after it was corrected', async () => {
+    const view = (await f.admin('GET', '/v1/clusters/prod-us-2/drift')).body;
+    expect(view.apps[0].drift[0].object).toBe('ConfigMap/web/cfg');
+    expect(view.events.map((e: { type: string }) => e.type)).toEqual(['drift.detected']);
+  });
+});
