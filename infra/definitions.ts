@@ -1,0 +1,30 @@
+// SST resource arguments derived from the storage definitions in code, so the deployed table and
+// bucket are exactly what functions/storage expects. Pure data: tested without AWS.
+import { TABLE } from '../functions/storage/schema.ts';
+
+export const LAMBDA_RUNTIME = 'nodejs22.x';
+export const LAMBDA_HANDLER = 'functions/lambda.handler';
+
+export function tableArgs() {
+  const keys = [TABLE.partitionKey, TABLE.sortKey, ...Object.values(TABLE.indexes).flatMap((i) => [i.partitionKey, i.sortKey])];
+  return {
+    fields: Object.fromEntries(keys.map((key) => [key, 'string' as const])),
+    primaryIndex: { hashKey: TABLE.partitionKey, rangeKey: TABLE.sortKey },
+    globalIndexes: Object.fromEntries(
+      Object.entries(TABLE.indexes).map(([name, index]) => [name, { hashKey: index.partitionKey, rangeKey: index.sortKey }]),
+    ),
+    ttl: TABLE.ttlAttribute,
+  };
+}
+
+/** Settings the Lambda reads at start (functions/lambda.ts); values are SST outputs. */
+export function functionEnvironment(refs: { table: unknown; bucket: unknown; signingKeys: unknown; oidc: unknown; stage: string }) {
+  return {
+    FLOTILLA_TABLE: refs.table,
+    FLOTILLA_BUCKET: refs.bucket,
+    FLOTILLA_SIGNING_KEYS: refs.signingKeys,
+    FLOTILLA_OIDC: refs.oidc,
+    FLOTILLA_ISSUER: `flotilla-${refs.stage}`,
+    FLOTILLA_AUDIENCE: 'flotilla',
+  };
+}
