@@ -43,6 +43,8 @@ describe('releases', () => {
     const other = await f.admin('POST', '/v1/apps/web/releases', { version: '1.0.0', digest: digestOf(2) });
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('conflict');
+    expect((await f.admin('GET', '/v1/apps/web/releases/v1.0.0')).body.digest).toBe(digestOf(1));
+    expect((await f.admin('GET', '/v1/apps/web/releases/1.0.7')).status).toBe(404);
     const releases = await f.admin('GET', '/v1/apps/web/releases');
     expect(releases.body.items).toHaveLength(1);
     expect(releases.body.items[0].digest).toBe(digestOf(1));

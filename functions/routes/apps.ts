@@ -70,6 +70,16 @@ const listReleases = createRoute({
   responses: { 200: jsonResponse(list(Release, 'ReleaseList'), 'Releases'), ...errorResponses(404) },
 });
 
+const getRelease = createRoute({
+  method: 'get',
+  path: '/v1/apps/{app}/releases/{version}',
+  tags: ['releases'],
+  summary: 'Get one release',
+  security: bearerSecurity,
+  request: { params: ReleaseParams },
+  responses: { 200: jsonResponse(Release, 'The release'), ...errorResponses(404) },
+});
+
 const blockRoute = (action: 'block' | 'unblock') =>
   createRoute({
     method: 'post',
@@ -147,6 +157,14 @@ export function registerAppRoutes(app: OpenAPIHono<AppEnv>) {
     const releases = await store.listReleases(name);
     releases.sort((a, b) => compareVersions(b.version, a.version));
     return c.json({ items: releases, nextCursor: null }, 200);
+  });
+
+  app.openapi(getRelease, async (c) => {
+    const { app: name, version } = c.req.valid('param');
+    authorize(c, 'read', { app: name });
+    const release = await c.get('services').store.getRelease(name, version);
+    if (!release) throw notFound(`release ${name}@${version}`);
+    return c.json(release, 200);
   });
 
   for (const action of ['block', 'unblock'] as const) {
