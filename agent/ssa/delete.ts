@@ -1,0 +1,42 @@
+// Delete (prune): removes objects that left the desired set. An object is deleted only when it still
+// carries every owner label of the app, so something another tool or app adopted is left alone.
+import { isNotFound } from '../kube/client.ts';
+import { entryFor, type ChangeSetEntry } from './changeset.ts';
+import { mapLimit } from './limit.ts';
+import type { ManagerContext } from './manager.ts';
+import type { ObjectRef } from './objects.ts';
+import { rankOf } from './sort.ts';
+
+export interface DeleteOptions {
+  /** Labels an object must carry (with these values) to be deleted; defaults to the manager's owner labels. */
+  ownerLabels: Record<string, string>;
+}
+
+/** Deletes in reverse kind order so workloads go before the Namespaces and CRDs they depend on. */
+export async function deleteAll(context: ManagerContext, refs: ObjectRef[], partialOptions: Partial<DeleteOptions> = {}): Promise<ChangeSetEntry[]> {
+  const ownerLabels = partialOptions.ownerLabels ?? context.ownerLabels;
+  const ranks = [...new Set(refs.map(rankOf))].sort((a, b) => b - a);
+  const entries: ChangeSetEntry[] = [];
+  for (const rank of ranks) {
+    const batch = refs.filter((ref) => rankOf(ref) === rank);
+    entries.push(
+      ...(await mapLimit(batch, context.concurrency, async (ref): Promise<ChangeSetEntry> => {
+        let live;
+        try {
+          live = await context.client.get(ref);
+        } catch (error) {
+          // The kind itself is gone (its CRD was deleted), and with it every object of that kind.
+          if (isNotFound(error)) return entryFor(ref, 'deleted', { message: 'already gone' });
+          throw error;
+        }
+        if (!live) return entryFor(ref, 'deleted', { message: 'already gone' });
+        const labels = live.metadata.labels ?? {};
+        const foreign = Object.entries(ownerLabels).some(([name, value]) => labels[name] !== value);
+        if (foreign) return entryFor(ref, 'skipped', { message: 'not deleted: it does not carry the owner labels' });
+        await context.client.delete(ref);
+        return entryFor(ref, 'deleted');
+      })),
+    );
+  }
+  return entries;
+}

@@ -1,0 +1,27 @@
+// Diff: a server-side dry-run apply compared with the live object. The dry-run result is what the
+// object would become, so a difference is exactly what a real apply would change.
+import type { KubeObject } from '../kube/client.ts';
+import { entryFor, type ChangeSetEntry } from './changeset.ts';
+import type { ManagerContext } from './manager.ts';
+import { driftedFields } from './normalize.ts';
+import { refOf } from './objects.ts';
+
+export interface DiffResult {
+  /** created (absent), configured (with the fields that differ) or unchanged. */
+  entry: ChangeSetEntry;
+  live: KubeObject | null;
+  dryRun: KubeObject;
+}
+
+/** `object` must be prepared (owner labels stamped, namespace resolved); apiserver errors are thrown. */
+export async function diffObject(context: ManagerContext, object: KubeObject): Promise<DiffResult> {
+  const [live, dryRun] = await Promise.all([
+    context.client.get(refOf(object)),
+    context.client.apply(object, { fieldManager: context.fieldManager, force: true, dryRun: true }),
+  ]);
+  const ref = refOf(object);
+  if (!live) return { entry: entryFor(ref, 'created'), live, dryRun };
+  const fields = driftedFields(live, dryRun);
+  if (fields.length === 0) return { entry: entryFor(ref, 'unchanged'), live, dryRun };
+  return { entry: entryFor(ref, 'configured', { fields }), live, dryRun };
+}
