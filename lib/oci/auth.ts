@@ -31,6 +31,12 @@ export function parseChallenges(header: string): AuthChallenge[] {
     position += match[0].length;
     return match[0];
   };
+  // Strictly a token, but registries write bare URLs (with ':' and '/') too.
+  const readBareValue = () => {
+    const match = /^[^,\s]*/.exec(header.slice(position))?.[0] ?? '';
+    position += match.length;
+    return match;
+  };
   const readQuoted = () => {
     let value = '';
     position++; // opening quote
@@ -61,7 +67,7 @@ export function parseChallenges(header: string): AuthChallenge[] {
       }
       position++;
       while (header[position] === ' ') position++;
-      challenge.params[name.toLowerCase()] = header[position] === '"' ? readQuoted() : readToken();
+      challenge.params[name.toLowerCase()] = header[position] === '"' ? readQuoted() : readBareValue();
     }
   }
   return challenges;

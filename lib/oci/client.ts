@@ -108,6 +108,16 @@ async function readBody(response: Response, maxBytes: number, what: string): Pro
   return Buffer.concat(chunks);
 }
 
+/** A JSON body the registry owes us; anything else is the registry's error, not a crash. */
+async function readJson<T>(response: Response, maxBytes: number, what: string): Promise<T> {
+  const body = await readBody(response, maxBytes, what);
+  try {
+    return JSON.parse(body.toString('utf8')) as T;
+  } catch {
+    throw new RegistryError(`${what}: the registry answered with invalid JSON`, response.status);
+  }
+}
+
 /** Maps an unexpected registry answer to the error class callers branch on. */
 async function errorForResponse(response: Response, what: string): Promise<OciError> {
   let detail = '';
@@ -367,9 +377,7 @@ export class RegistryClient {
       seen.add(url.href);
       const response = await this.send({ method: 'GET', url, auth: this.scope(repository, false), signal: options.signal });
       if (!response.ok) throw await errorForResponse(response, `list tags of ${formatRepository(repository)}`);
-      const page = JSON.parse((await readBody(response, DEFAULT_MAX_MANIFEST_BYTES, 'tag list page')).toString('utf8')) as {
-        tags?: string[] | null;
-      };
+      const page = await readJson<{ tags?: string[] | null }>(response, DEFAULT_MAX_MANIFEST_BYTES, `tag list of ${formatRepository(repository)}`);
       tags.push(...(page.tags ?? []));
       const next = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(response.headers.get('link') ?? '')?.[1];
       url = next ? new URL(next, url) : undefined;
@@ -413,12 +421,8 @@ export class RegistryClient {
     return this.fetchWithRetry(request, authorization);
   }
 
-  private credentialsFor(registry: string): RegistryCredentials | undefined {
-    return this.resolveCredentials(registry);
-  }
-
   private cachedAuthorization(registry: string, scope: string): string | undefined {
-    const credentials = this.credentialsFor(registry);
+    const credentials = this.resolveCredentials(registry);
     if (credentials && 'token' in credentials) return `Bearer ${credentials.token}`;
     const known = this.authSchemes.get(registry);
     if (known?.scheme === 'basic' && credentials) return basicAuthorization(credentials.username, credentials.password);
@@ -435,7 +439,7 @@ export class RegistryClient {
     challenges: AuthChallenge[],
     signal: AbortSignal | undefined,
   ): Promise<string> {
-    const credentials = this.credentialsFor(registry);
+    const credentials = this.resolveCredentials(registry);
     if (credentials && 'token' in credentials) {
       throw new UnauthorizedError(`${registry} refused the bearer token it was given`, 401);
     }
@@ -473,11 +477,11 @@ export class RegistryClient {
     const authorization = credentials && basicAuthorization(credentials.username, credentials.password);
     const response = await this.fetchWithRetry({ method: 'GET', url, signal }, authorization);
     if (!response.ok) throw await errorForResponse(response, `token for ${registry} from ${url.origin}${url.pathname}`);
-    const body = JSON.parse((await readBody(response, MAX_TOKEN_RESPONSE_BYTES, 'token response')).toString('utf8')) as {
-      token?: string;
-      access_token?: string;
-      expires_in?: number;
-    };
+    const body = await readJson<{ token?: string; access_token?: string; expires_in?: number }>(
+      response,
+      MAX_TOKEN_RESPONSE_BYTES,
+      `token for ${registry}`,
+    );
     const token = body.token ?? body.access_token;
     if (!token) throw new RegistryError(`token service for ${registry} answered without a token`, response.status);
     return { token, expiresInSeconds: typeof body.expires_in === 'number' ? body.expires_in : undefined };

@@ -28,16 +28,27 @@ function isUstarName(name: string): boolean {
   return /^[\x01-\x7f]*$/.test(name);
 }
 
-/** Splits a long ASCII name at a slash into ustar's prefix (≤155) and name (≤100) fields, if it can. */
+function toAscii(text: string): string {
+  return text.replace(/[^\x01-\x7f]/g, '');
+}
+
+/** The first 100 bytes, never ending in a slash (which old readers would take for a directory). */
+function truncatedName(name: string): string {
+  return name.length <= 100 ? name : name.slice(0, 100).replace(/\/+$/, '');
+}
+
+/**
+ * Splits a long ASCII name into ustar's prefix (≤155) and name (≤100) fields
+ * at the last slash that fits, as Go's archive/tar does; undefined when it cannot.
+ */
 function splitUstarName(path: string): { prefix: string; name: string } | undefined {
   if (!isUstarName(path)) return undefined;
   if (path.length <= 100) return { prefix: '', name: path };
-  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
-    const prefix = path.slice(0, slash);
-    const name = path.slice(slash + 1);
-    if (prefix.length <= 155 && name.length > 0 && name.length <= 100) return { prefix, name };
-  }
-  return undefined;
+  const searchEnd = Math.min(path.length, 156);
+  const slash = path.lastIndexOf('/', searchEnd - 1);
+  const name = path.slice(slash + 1);
+  if (slash <= 0 || name.length === 0 || name.length > 100 || slash > 155) return undefined;
+  return { prefix: path.slice(0, slash), name };
 }
 
 function header(fields: { name: string; prefix: string; mode: number; size: number; type: string }): Buffer {
@@ -51,8 +62,11 @@ function header(fields: { name: string; prefix: string; mode: number; size: numb
   block.write(fields.type, 156, 1, 'ascii');
   block.write('ustar\0', 257, 6, 'ascii');
   block.write('00', 263, 2, 'ascii');
-  writeOctal(block, 329, 8, 0); // devmajor
-  writeOctal(block, 337, 8, 0); // devminor
+  if (fields.type !== TYPE_PAX) {
+    // Go leaves the device numbers of its PAX header entries empty.
+    writeOctal(block, 329, 8, 0); // devmajor
+    writeOctal(block, 337, 8, 0); // devminor
+  }
   writeString(block, 345, 155, fields.prefix);
   // The checksum is computed with its own field read as eight spaces.
   block.fill(' ', 148, 156);
@@ -83,12 +97,15 @@ export function tarEntryBlocks(entry: TarEntry): Buffer[] {
   const blocks: Buffer[] = [];
   let fields = splitUstarName(entry.path);
   if (!fields) {
+    // Go's layout: a `PaxHeaders.0` entry beside the file, and the main header's
+    // name as a best-effort ASCII rendering of the path.
     const record = paxRecord('path', entry.path);
-    const asciiName = entry.path.replace(/[^\x01-\x7f]/g, '_');
-    const paxName = `PaxHeaders.0/${asciiName.slice(asciiName.lastIndexOf('/') + 1)}`.slice(0, 100);
-    blocks.push(header({ name: paxName, prefix: '', mode: 0o644, size: record.byteLength, type: TYPE_PAX }));
+    const slash = entry.path.lastIndexOf('/');
+    const paxPath = `${entry.path.slice(0, slash + 1)}PaxHeaders.0/${entry.path.slice(slash + 1)}`;
+    const paxName = toAscii(paxPath).slice(0, 100).replace(/\/+$/, '');
+    blocks.push(header({ name: paxName, prefix: '', mode: 0, size: record.byteLength, type: TYPE_PAX }));
     blocks.push(record, padding(record.byteLength));
-    fields = { prefix: '', name: asciiName.slice(0, 100) };
+    fields = { prefix: '', name: truncatedName(toAscii(entry.path)) };
   }
   blocks.push(header({ ...fields, mode: entry.mode, size, type }));
   if (entry.type === 'file') blocks.push(Buffer.from(entry.data.buffer, entry.data.byteOffset, size), padding(size));
