@@ -14,26 +14,56 @@ import { createClients } from './clients.ts';
 import type { Config } from './context.ts';
 import { bootstrapStorage } from './local-server.ts';
 import { buildServices } from './services.ts';
+import { requireTestEnv } from '../test/env/inject.ts';
 
 export interface FixtureOptions {
   config?: Partial<Config>;
   oidc?: OidcIssuer[];
   now?: () => Date;
+  /** Run against moto's server (higher fidelity) instead of dynalite and s3rver. */
+  moto?: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
 }
 
-export async function startFixture(options: FixtureOptions = {}) {
+async function embeddedServers() {
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-test-'));
   const dynamoServer: Server = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
   await new Promise<void>((ready) => dynamoServer.listen(0, '127.0.0.1', () => ready()));
   const s3Server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
   const s3Address = await s3Server.run();
-  const { dynamo, s3 } = createClients({
-    dynamoEndpoint: `http://127.0.0.1:${(dynamoServer.address() as AddressInfo).port}`,
-    s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
-  await bootstrapStorage({ dynamo, s3 }, 'flotilla', 'flotilla');
+  return {
+    endpoints: {
+      dynamoEndpoint: `http://127.0.0.1:${(dynamoServer.address() as AddressInfo).port}`,
+      s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    },
+    async stop() {
+      await new Promise<void>((done) => dynamoServer.close(() => done()));
+      await s3Server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let fixtureCount = 0;
+
+export async function startFixture(options: FixtureOptions = {}) {
+  const { moto } = options;
+  const servers = moto
+    ? {
+        endpoints: {
+          region: moto.region,
+          dynamoEndpoint: moto.endpoint,
+          s3Endpoint: moto.endpoint,
+          credentials: { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey },
+        },
+        stop: async () => {},
+      }
+    : await embeddedServers();
+  const { dynamo, s3 } = createClients(servers.endpoints);
+  // moto is shared by the whole run: every fixture gets its own table and bucket there.
+  const name = moto ? `flotilla-${process.pid}-${++fixtureCount}` : 'flotilla';
+  await bootstrapStorage({ dynamo, s3 }, name, name);
 
   // Counts DynamoDB requests by operation, as the check-in cost tests need.
   const dynamoCalls: string[] = [];
@@ -49,8 +79,8 @@ export async function startFixture(options: FixtureOptions = {}) {
   const services = await buildServices({
     dynamo,
     s3,
-    tableName: 'flotilla',
-    bucket: 'flotilla',
+    tableName: name,
+    bucket: name,
     signingKeys: [signingKey],
     issuer: 'flotilla-test',
     audience: 'flotilla',
@@ -94,12 +124,11 @@ export async function startFixture(options: FixtureOptions = {}) {
     call,
     admin,
     dynamoCalls,
+    tableName: name,
     async stop() {
       dynamo.destroy();
       s3.destroy();
-      await new Promise<void>((done) => dynamoServer.close(() => done()));
-      await s3Server.close();
-      await rm(dir, { recursive: true, force: true });
+      await servers.stop();
     },
   };
 }
@@ -115,4 +144,11 @@ export async function seedWorld(f: Fixture, app = 'web') {
   await f.admin('PUT', `/v1/apps/${app}`, { repository: '127.0.0.1:5000/team/web', namespace: 'web' });
   await f.admin('PUT', `/v1/apps/${app}/environments/dev`, { track: '^1.0.0' });
   await f.admin('PUT', `/v1/apps/${app}/environments/prod`, { track: null });
+}
+
+/** The storage backends the API suites run against: the embedded default, and moto for fidelity. */
+export const BACKENDS = ['embedded', 'moto'] as const;
+
+export function backendOptions(backend: (typeof BACKENDS)[number]): FixtureOptions {
+  return backend === 'moto' ? { moto: requireTestEnv().moto } : {};
 }
