@@ -1,10 +1,9 @@
-// A thin REST client for the kube-apiserver. @kubernetes/client-node loads kubeconfigs and the
-// in-cluster service account (and refreshes token files); the requests themselves go through one
-// keep-alive agent, because the generated API classes re-create a TLS agent per call, cannot send
-// apply patches with dry-run and force together, and hide the apiserver's Status on errors.
+// A thin REST client for the kube-apiserver over one keep-alive agent. The generated API classes of
+// @kubernetes/client-node re-create a TLS agent per call, hide the apiserver's Status on errors and
+// cost ~80 MiB just to import; the agent needs a handful of verbs, server-side apply and discovery.
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { inClusterConnection, kubeconfigConnection, type Connection } from './config.ts';
 
 /** A Kubernetes object as JSON; only the fields the agent relies on are typed. */
 export interface KubeObject {
@@ -55,43 +54,22 @@ export interface RequestOptions {
   allowStatus?: number[];
 }
 
-const AUTH_REFRESH_MS = 60_000;
-
 export class KubeClient {
   private readonly agent: http.Agent;
   private readonly server: URL;
-  private authHeaders: Record<string, string> = {};
-  private authRefreshedAt = 0;
   /** Discovery cache: group-version → kind → resource. */
   private readonly discovery = new Map<string, Map<string, ResourceInfo>>();
 
-  private constructor(
-    private readonly kubeConfig: KubeConfig,
-    tls: https.AgentOptions,
-  ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = new URL(cluster.server);
+  private constructor(private readonly connection: Connection) {
+    this.server = connection.server;
     const agentOptions = { keepAlive: true, maxSockets: 16 };
     this.agent =
-      this.server.protocol === 'https:' ? new https.Agent({ ...tls, ...agentOptions }) : new http.Agent(agentOptions);
+      this.server.protocol === 'https:' ? new https.Agent({ ...connection.tls, ...agentOptions }) : new http.Agent(agentOptions);
   }
 
   /** From a kubeconfig file, or the in-cluster service account when `kubeconfigPath` is undefined. */
   static async create(kubeconfigPath?: string): Promise<KubeClient> {
-    const kubeConfig = new KubeConfig();
-    if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
-    else kubeConfig.loadFromCluster();
-    const options: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(options);
-    const tls: https.AgentOptions = {
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
-      servername: options.servername,
-    };
-    if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
-    return new KubeClient(kubeConfig, tls);
+    return new KubeClient(kubeconfigPath ? await kubeconfigConnection(kubeconfigPath) : inClusterConnection());
   }
 
   get serverUrl(): string {
@@ -102,29 +80,13 @@ export class KubeClient {
     this.agent.destroy();
   }
 
-  /** Token files are re-read periodically (projected service-account tokens rotate). */
-  private async currentAuthHeaders(): Promise<Record<string, string>> {
-    if (Date.now() - this.authRefreshedAt > AUTH_REFRESH_MS) {
-      const options: https.RequestOptions = { headers: {} };
-      await this.kubeConfig.applyToHTTPSOptions(options);
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(options.headers ?? {})) {
-        if (typeof value === 'string') headers[name] = value;
-      }
-      if (options.auth) headers['Authorization'] = 'Basic ' + Buffer.from(options.auth).toString('base64');
-      this.authHeaders = headers;
-      this.authRefreshedAt = Date.now();
-    }
-    return this.authHeaders;
-  }
-
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T | null> {
     const url = new URL(path, this.server);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, value);
     }
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const headers: Record<string, string> = { Accept: 'application/json', ...(await this.currentAuthHeaders()) };
+    const headers: Record<string, string> = { Accept: 'application/json', ...(await this.connection.headers()) };
     if (payload) {
       headers['Content-Type'] = options.contentType ?? 'application/json';
       headers['Content-Length'] = String(payload.length);

@@ -60,14 +60,16 @@ export async function applyAllStaged(
   const prepared = await prepareObjects(context, objects, options.defaultNamespace);
   const definitions = prepared.filter(isDefinition);
   const rest = prepared.filter((object) => !isDefinition(object));
-  const dependsOnDefinition = dependencyCheck(definitions);
 
-  const [definitionOutcomes, restOutcomes] = await Promise.all([
-    planAll(context, definitions, options, () => false),
-    planAll(context, rest, options, dependsOnDefinition),
-  ]);
-  throwOnFailures([...definitionOutcomes, ...restOutcomes], []);
+  // Definitions are planned first so objects waiting for a new Namespace or CRD are not even tried.
+  const definitionOutcomes = await planAll(context, definitions, options, NO_DEPENDENCIES);
   const definitionPlans = plansOf(definitionOutcomes);
+  const newDefinitions = definitionPlans.filter((plan) => plan.entry.action === 'created').map((plan) => plan.object);
+  const restOutcomes = await planAll(context, rest, options, {
+    waitsFor: dependencyCheck(newDefinitions),
+    mayWaitFor: dependencyCheck(definitions),
+  });
+  throwOnFailures([...definitionOutcomes, ...restOutcomes], []);
   const restPlans = plansOf(restOutcomes);
   const deferred = restOutcomes.flatMap((outcome) => ('deferred' in outcome ? [outcome.deferred] : []));
 
@@ -91,7 +93,7 @@ export async function applyAllStaged(
     context.client.invalidateDiscovery();
   }
 
-  const lateOutcomes = await planAll(context, deferred, options, () => false);
+  const lateOutcomes = await planAll(context, deferred, options, NO_DEPENDENCIES);
   throwOnFailures(lateOutcomes, written);
   const allRestPlans = [...restPlans, ...plansOf(lateOutcomes)];
   await writePlans(context, allRestPlans, options, written);
@@ -176,7 +178,16 @@ function validationProblem(object: unknown): string | undefined {
   return undefined;
 }
 
-/** True for objects whose dry-run can only succeed after a definition from the same set exists. */
+interface Dependencies {
+  /** Objects that cannot be planned before these definitions exist: deferred without a request. */
+  waitsFor: (object: KubeObject) => boolean;
+  /** Objects whose dry-run may fail with NotFound until the definitions are applied: deferred on 404. */
+  mayWaitFor: (object: KubeObject) => boolean;
+}
+
+const NO_DEPENDENCIES: Dependencies = { waitsFor: () => false, mayWaitFor: () => false };
+
+/** True for objects in a Namespace, or of a kind defined by a CRD, from `definitions`. */
 function dependencyCheck(definitions: KubeObject[]): (object: KubeObject) => boolean {
   const namespaces = new Set(definitions.filter((object) => object.kind === 'Namespace').map((object) => object.metadata.name));
   const kinds = new Set(
@@ -195,14 +206,17 @@ async function planAll(
   context: ManagerContext,
   objects: KubeObject[],
   options: ApplyOptions,
-  dependsOnDefinition: (object: KubeObject) => boolean,
+  { waitsFor, mayWaitFor }: Dependencies,
 ): Promise<PlanOutcome[]> {
+  const ready = objects.filter((object) => !waitsFor(object));
+  const live = await listLive(context, ready);
   return mapLimit(objects, context.concurrency, async (object): Promise<PlanOutcome> => {
+    if (waitsFor(object)) return { deferred: object };
     try {
-      const { entry } = await diffObject(context, object);
+      const { entry } = await diffObject(context, object, live.get(inventoryIdOf(object)));
       return { plan: { object, entry, recreate: false } };
     } catch (error) {
-      if (isNotFound(error) && dependsOnDefinition(object)) return { deferred: object };
+      if (isNotFound(error) && mayWaitFor(object)) return { deferred: object };
       if (isImmutableError(error)) {
         if (options.recreate) {
           const entry = entryFor(refOf(object), 'created', { message: 'recreated: an immutable field changed' });
@@ -214,6 +228,47 @@ async function planAll(
       throw error;
     }
   });
+}
+
+/** Below this many objects of one kind in one namespace, single GETs are cheaper than a LIST. */
+const LIST_THRESHOLD = 5;
+
+/**
+ * Live objects that carry the owner labels, one LIST per kind and namespace instead of a GET per
+ * object. Objects missing from the result are looked up one by one (they may exist unlabelled).
+ */
+async function listLive(context: ManagerContext, objects: KubeObject[]): Promise<Map<string, KubeObject>> {
+  const groups = new Map<string, KubeObject[]>();
+  for (const object of objects) {
+    const key = `${object.apiVersion}|${object.kind}|${object.metadata.namespace ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), object]);
+  }
+  const labelSelector = Object.entries(context.ownerLabels)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(',');
+  const live = new Map<string, KubeObject>();
+  for (const group of groups.values()) {
+    const [first] = group;
+    if (!first || group.length < LIST_THRESHOLD) continue;
+    const { apiVersion, kind } = first;
+    let path: string;
+    try {
+      path = await context.client.pathFor({ apiVersion, kind, namespace: first.metadata.namespace });
+    } catch (error) {
+      if (isNotFound(error)) continue;
+      throw error;
+    }
+    let next: string | undefined;
+    do {
+      const page = await context.client.request<{ items: KubeObject[]; metadata: { continue?: string } }>('GET', path, {
+        query: { labelSelector, limit: '500', continue: next },
+      });
+      // List items come without apiVersion and kind.
+      for (const item of page?.items ?? []) live.set(inventoryIdOf({ ...item, apiVersion, kind }), { ...item, apiVersion, kind });
+      next = page?.metadata.continue || undefined;
+    } while (next);
+  }
+  return live;
 }
 
 /** Writes changed objects rank by rank (kind order), objects of one rank concurrently. */

@@ -13,10 +13,13 @@ export interface DiffResult {
   dryRun: KubeObject;
 }
 
-/** `object` must be prepared (owner labels stamped, namespace resolved); apiserver errors are thrown. */
-export async function diffObject(context: ManagerContext, object: KubeObject): Promise<DiffResult> {
+/**
+ * `object` must be prepared (owner labels stamped, namespace resolved); apiserver errors are thrown.
+ * `knownLive` saves the GET when the caller already listed the object.
+ */
+export async function diffObject(context: ManagerContext, object: KubeObject, knownLive?: KubeObject): Promise<DiffResult> {
   const [live, dryRun] = await Promise.all([
-    context.client.get(refOf(object)),
+    knownLive ?? context.client.get(refOf(object)),
     context.client.apply(object, { fieldManager: context.fieldManager, force: true, dryRun: true }),
   ]);
   const ref = refOf(object);

@@ -54,3 +54,10 @@ export async function createNamespace(cluster: AgentTestCluster, name: string): 
 export async function deleteNamespace(cluster: AgentTestCluster, name: string): Promise<void> {
   await cluster.client.request('DELETE', `/api/v1/namespaces/${name}`, { allowStatus: [404] });
 }
+
+/** `host:port` of the anonymous registry of the test environment, or FLOTILLA_TEST_REGISTRY outside it. */
+export function testRegistryHost(): string {
+  const host = inject('testEnv')?.registries.anonymous.host ?? process.env['FLOTILLA_TEST_REGISTRY'];
+  if (!host) throw new Error('no test registry: run under the test environment (test/env) or set FLOTILLA_TEST_REGISTRY');
+  return host;
+}

@@ -1,0 +1,197 @@
+// The agent loop: check in, reconcile every app of the desired state, report — on a jittered
+// interval so a fleet restarted together does not poll in lockstep. The desired state is persisted
+// in the cluster on every change, so an unreachable control plane (or a restart while it is
+// unreachable) never stops reconciliation; a revoked cluster stops the agent.
+import type { AgentReport, AppReport, DesiredState } from '../lib/api/schemas.ts';
+import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
+import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { Reconciler } from './reconciler.ts';
+import { messageOf } from './ssa/errors.ts';
+import type { AgentStateStore, StoredDesiredState } from './state.ts';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  store: AgentStateStore;
+  controlPlane: ControlPlaneClient;
+  reconciler: Reconciler;
+  logger: Logger;
+  metrics: Metrics;
+  registrationToken?: string;
+  /** Overrides the interval the control plane asks for (tests use about a second). */
+  intervalMs?: number;
+  /** ± share of the interval added at random, default 0.1. */
+  jitter?: number;
+  /** Reports are re-sent unchanged at least this often, as a heartbeat. */
+  reportHeartbeatMs?: number;
+}
+
+/** Thrown out of the loop when the control plane says this cluster is revoked. */
+export class RevokedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RevokedError';
+  }
+}
+
+export type CheckInResult = 'changed' | 'unchanged' | 'unreachable';
+
+export class Agent {
+  private credentials: Credentials | null = null;
+  private desired: StoredDesiredState | null = null;
+  private lastReport: { body: string; sentAt: number } | null = null;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  /** For /healthz: set when the loop ends for good (revoked, or a bootstrap failure). */
+  fatalError: Error | null = null;
+  lastLoopAt = 0;
+
+  constructor(private readonly options: AgentOptions) {}
+
+  get identity() {
+    return this.credentials?.identity ?? null;
+  }
+
+  /** Loads (or registers) the identity; a revoked or unknown token fails here, loudly. */
+  async start(): Promise<void> {
+    const { credentials, registered } = await bootstrap(this.options.store, this.options.controlPlane, this.options.registrationToken);
+    this.credentials = credentials;
+    this.options.logger.info(registered ? 'registered with the control plane' : 'using the stored agent identity', {
+      cluster: credentials.identity.cluster,
+      keyId: credentials.key.keyId,
+    });
+    this.desired = await this.options.store.loadDesiredState();
+  }
+
+  /** One iteration: check in, reconcile, report. Throws RevokedError; everything else is logged. */
+  async runOnce(): Promise<{ checkIn: CheckInResult; reports: AppReport[] }> {
+    const started = Date.now();
+    const checkIn = await this.checkIn();
+    let reports: AppReport[] = [];
+    if (this.desired) {
+      reports = await this.options.reconciler.reconcileAll(this.desired.state);
+      if (checkIn !== 'unreachable') await this.report(reports);
+    }
+    this.lastLoopAt = Date.now();
+    this.options.metrics.set('flotilla_agent_last_loop_timestamp_seconds', 'When the last loop iteration finished.', {}, Math.floor(this.lastLoopAt / 1000));
+    this.options.metrics.inc('flotilla_agent_loop_duration_seconds_total', 'Time spent in loop iterations.', {}, (Date.now() - started) / 1000);
+    return { checkIn, reports };
+  }
+
+  /** Runs until stop() or revocation; a revoked cluster ends the loop with RevokedError. */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.runOnce();
+      } catch (error) {
+        if (error instanceof RevokedError) {
+          this.fatalError = error;
+          this.options.metrics.set('flotilla_agent_revoked', 'Whether the control plane revoked this cluster (the agent has stopped).', {}, 1);
+          this.options.logger.error('cluster revoked by the control plane: the agent stops reconciling', { error: error.message });
+          throw error;
+        }
+        this.options.logger.error('loop iteration failed', { error: messageOf(error) });
+      }
+      await this.sleep(this.nextDelayMs());
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  async rotateKey(): Promise<void> {
+    if (!this.credentials) throw new Error('agent not started');
+    this.credentials = await rotateKey(this.options.store, this.options.controlPlane, this.credentials);
+    this.options.logger.info('agent key rotated', { keyId: this.credentials.key.keyId });
+  }
+
+  private nextDelayMs(): number {
+    const base = this.options.intervalMs ?? (this.desired?.state.interval ?? 30) * 1000;
+    const jitter = this.options.jitter ?? 0.1;
+    return Math.max(100, base * (1 - jitter + Math.random() * 2 * jitter));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async checkIn(): Promise<CheckInResult> {
+    const { metrics, logger, controlPlane, store } = this.options;
+    const credentials = this.requireCredentials();
+    try {
+      const result = await this.withKeyRecovery(() => controlPlane.desiredState(credentials.identity, this.requireCredentials().key, this.desired?.etag ?? null));
+      metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 1);
+      if (!result.changed) {
+        metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unchanged' });
+        return 'unchanged';
+      }
+      this.desired = { state: result.state, etag: result.etag };
+      await store.saveDesiredState(this.desired);
+      metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'changed' });
+      logger.info('desired state received', { apps: result.state.apps.map((app) => `${app.name}@${app.version}`), suspended: result.state.suspended });
+      return 'changed';
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
+      if (error instanceof ControlPlaneError && !error.transient) throw error;
+      metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 0);
+      metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unreachable' });
+      if (!this.desired) this.desired = await store.loadDesiredState();
+      logger.warn('control plane unreachable; reconciling the last desired state persisted in the cluster', {
+        error: messageOf(error),
+        apps: this.desired?.state.apps.length ?? 0,
+      });
+      return 'unreachable';
+    }
+  }
+
+  /** A 401 right after an interrupted rotation: the control plane already trusts the pending key. */
+  private async withKeyRecovery<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof ControlPlaneError) || error.status !== 401 || error.revoked) throw error;
+      const adopted = await adoptPendingKey(this.options.store, this.requireCredentials());
+      if (!adopted) throw error;
+      this.credentials = adopted;
+      this.options.logger.warn('adopted the key of an interrupted rotation', { keyId: adopted.key.keyId });
+      return call();
+    }
+  }
+
+  private async report(apps: AppReport[]): Promise<void> {
+    const report: AgentReport = { apps, agentVersion: AGENT_VERSION };
+    const body = JSON.stringify(report);
+    const heartbeat = this.options.reportHeartbeatMs ?? 5 * 60_000;
+    if (this.lastReport && this.lastReport.body === body && Date.now() - this.lastReport.sentAt < heartbeat) return;
+    try {
+      const credentials = this.requireCredentials();
+      await this.options.controlPlane.report(credentials.identity, credentials.key, report);
+      this.lastReport = { body, sentAt: Date.now() };
+      this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'sent' });
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
+      this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'failed' });
+      this.options.logger.warn('report not delivered; it is sent again next time', { error: messageOf(error) });
+    }
+  }
+
+  private requireCredentials(): Credentials {
+    if (!this.credentials) throw new Error('agent not started');
+    return this.credentials;
+  }
+
+  /** The desired state being reconciled, for tests and diagnostics. */
+  get desiredState(): DesiredState | null {
+    return this.desired?.state ?? null;
+  }
+}

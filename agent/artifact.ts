@@ -1,0 +1,132 @@
+// Fetch and build: the pinned artifact's files (pulled by digest and unpacked by lib/oci), cached by
+// digest, and the Kubernetes objects under the app's `path`. Every document is parsed before any
+// object reaches the apiserver, so invalid YAML fails the app without touching the cluster.
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from './kube/client.ts';
+import { OciError } from '../lib/oci/errors.ts';
+
+/** Files of an unpacked artifact, relative path → content. */
+export type ArtifactFiles = Map<string, Buffer>;
+
+/** Pulls `repository@digest`, verifies every digest and unpacks it safely; throws OciError. */
+export type ArtifactPuller = (repository: string, digest: string) => Promise<ArtifactFiles>;
+
+export type FetchFailureReason =
+  | 'ArtifactDigestMismatch'
+  | 'UnsafeArtifact'
+  | 'ArtifactTooLarge'
+  | 'ArtifactNotFound'
+  | 'InvalidArtifact'
+  | 'RegistryUnauthorized'
+  | 'RegistryUnavailable';
+
+export class FetchError extends Error {
+  constructor(
+    readonly reason: FetchFailureReason,
+    message: string,
+    /** Worth retrying later with the same digest (the registry was down), as opposed to a bad artifact. */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'FetchError';
+  }
+}
+
+export function toFetchError(error: unknown): FetchError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof OciError)) return new FetchError('RegistryUnavailable', message, true);
+  switch (error.code) {
+    case 'digest-mismatch':
+      return new FetchError('ArtifactDigestMismatch', message, false);
+    case 'unsafe-archive':
+      return new FetchError('UnsafeArtifact', message, false);
+    case 'too-large':
+      return new FetchError('ArtifactTooLarge', message, false);
+    case 'not-found':
+      return new FetchError('ArtifactNotFound', message, true);
+    case 'invalid-manifest':
+    case 'invalid-reference':
+      return new FetchError('InvalidArtifact', message, false);
+    case 'unauthorized':
+      return new FetchError('RegistryUnauthorized', message, true);
+    case 'registry-error':
+    case 'network-error':
+      return new FetchError('RegistryUnavailable', message, true);
+  }
+}
+
+/** Unpacked artifacts by digest; a digest names immutable content, so entries never go stale. */
+export class ArtifactCache {
+  private readonly entries = new Map<string, ArtifactFiles>();
+
+  constructor(private readonly maxEntries = 32) {}
+
+  get(digest: string): ArtifactFiles | undefined {
+    const files = this.entries.get(digest);
+    if (files) {
+      // Re-insert to keep the most recently used last.
+      this.entries.delete(digest);
+      this.entries.set(digest, files);
+    }
+    return files;
+  }
+
+  set(digest: string, files: ArtifactFiles): void {
+    this.entries.set(digest, files);
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+  }
+
+  has(digest: string): boolean {
+    return this.entries.has(digest);
+  }
+}
+
+export class BuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+/** Normalises `path` ("." or "deploy/prod/") to a prefix of artifact paths ("" or "deploy/prod/"). */
+function prefixOf(path: string): string {
+  const trimmed = path.replace(/^\.\/?/, '').replace(/\/+$/, '');
+  return trimmed ? `${trimmed}/` : '';
+}
+
+/**
+ * Kubernetes objects from every YAML/JSON file under `path`, in lexical file order, `List`s
+ * expanded and empty documents skipped. Any parse error fails the whole build with its file and line.
+ */
+export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
+  const prefix = prefixOf(path);
+  const selected = [...files.keys()].filter((name) => name.startsWith(prefix) && MANIFEST_FILE.test(name)).sort();
+  if (selected.length === 0) throw new BuildError(`no manifests under path "${path}" in the artifact`);
+  const objects: KubeObject[] = [];
+  for (const name of selected) {
+    const documents = parseAllDocuments((files.get(name) as Buffer).toString('utf8'), { prettyErrors: true });
+    if (!Array.isArray(documents)) throw new BuildError(`${name}: not a YAML stream`);
+    for (const [index, document] of documents.entries()) {
+      const error = document.errors[0];
+      if (error) throw new BuildError(`${name}: invalid YAML: ${error.message.split('\n')[0]}`);
+      const value: unknown = document.toJS({ maxAliasCount: 100 });
+      if (value === null || value === undefined) continue;
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        throw new BuildError(`${name}: document ${index + 1} is not a Kubernetes object`);
+      }
+      const object = value as KubeObject;
+      if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object['items'])) {
+        objects.push(...(object['items'] as KubeObject[]));
+      } else {
+        objects.push(object);
+      }
+    }
+  }
+  return objects;
+}

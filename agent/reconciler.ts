@@ -1,0 +1,332 @@
+// The reconciler: one straight pipeline per app — fetch → build → apply → prune → health → report —
+// where each step's failure maps to one reason and the report is always produced. Apps are
+// reconciled one after another and a failing app never stops the others.
+import type { AppReport, DesiredApp, DesiredState, DriftEntry, Phase } from '../lib/api/schemas.ts';
+import { ArtifactCache, BuildError, FetchError, buildObjects, toFetchError, type ArtifactPuller } from './artifact.ts';
+import { entryOf, refOfEntry, staleEntries, type Inventory, type InventoryEntry, type InventoryStore } from './inventory.ts';
+import type { KubeClient, KubeObject } from './kube/client.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
+import { ApplyError, messageOf } from './ssa/errors.ts';
+import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
+import { refOf, type ObjectRef } from './ssa/objects.ts';
+import { waitForSet } from './ssa/wait.ts';
+
+export const APP_LABEL = 'app.flotilla.dev/name';
+export const MANAGED_BY_LABEL = 'app.flotilla.dev/managed-by';
+
+export function ownerLabelsOf(app: string): Record<string, string> {
+  return { [APP_LABEL]: app, [MANAGED_BY_LABEL]: 'flotilla' };
+}
+
+export interface ReconcilerOptions {
+  client: KubeClient;
+  inventory: InventoryStore;
+  pull: ArtifactPuller;
+  logger: Logger;
+  metrics: Metrics;
+  cache?: ArtifactCache;
+  /** How long one reconcile waits for health before reporting Progressing (the app's timeout still applies across reconciles). */
+  healthBudgetMs?: number;
+  /** Backoff after a failed pull: first delay, doubled per failure up to the maximum. */
+  fetchBackoff?: { baseMs: number; maxMs: number };
+  manager?: Partial<Omit<ManagerOptions, 'ownerLabels'>>;
+}
+
+/** Kinds that have no status worth waiting for; checking them would only cost requests. */
+const STATUSLESS_KINDS = new Set([
+  'ConfigMap',
+  'Secret',
+  'Service',
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Endpoints',
+  'LimitRange',
+  'ResourceQuota',
+  'NetworkPolicy',
+  'PodDisruptionBudget',
+  'PriorityClass',
+  'StorageClass',
+  'IngressClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+]);
+
+interface AppMemory {
+  /** The digest whose rollout is being watched, and since when. */
+  digest: string;
+  rolloutStartedAt: number;
+}
+
+interface FetchBackoff {
+  digest: string;
+  failures: number;
+  retryAt: number;
+  error: FetchError;
+}
+
+/** A failed step: the reason reported and whether the cluster was left as it was. */
+class StepFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly changes: ChangeSetEntry[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export class Reconciler {
+  private readonly cache: ArtifactCache;
+  private readonly memory = new Map<string, AppMemory>();
+  private readonly backoff = new Map<string, FetchBackoff>();
+  private readonly healthBudgetMs: number;
+  private readonly fetchBackoff: { baseMs: number; maxMs: number };
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.cache = options.cache ?? new ArtifactCache();
+    this.healthBudgetMs = options.healthBudgetMs ?? 5_000;
+    this.fetchBackoff = options.fetchBackoff ?? { baseMs: 2_000, maxMs: 5 * 60_000 };
+  }
+
+  /** Every desired app, then the removal of apps that left the desired state; one report per desired app. */
+  async reconcileAll(state: DesiredState): Promise<AppReport[]> {
+    const reports: AppReport[] = [];
+    for (const app of state.apps) reports.push(await this.reconcileApp(app, state.suspended));
+    if (!state.suspended) await this.removeUndesiredApps(new Set(state.apps.map((app) => app.name)));
+    return reports;
+  }
+
+  async reconcileApp(app: DesiredApp, clusterSuspended: boolean): Promise<AppReport> {
+    const started = Date.now();
+    const suspended = clusterSuspended || app.suspended;
+    const base = { name: app.name, version: app.version, digest: app.digest };
+    let report: AppReport;
+    try {
+      report = { ...base, ...(await this.pipeline(app, suspended)) };
+    } catch (error) {
+      const failure = error instanceof StepFailure ? error : new StepFailure('ReconcileFailed', messageOf(error));
+      report = {
+        ...base,
+        phase: 'Failed',
+        reason: failure.reason,
+        message: failure.message.slice(0, 4096),
+        conditions: [{ type: 'Ready', status: 'False', reason: failure.reason, message: failure.message.slice(0, 1024) }],
+        drift: [],
+        counts: countActions(failure.changes),
+      };
+    }
+    this.record(app.name, report, Date.now() - started);
+    return report;
+  }
+
+  private async pipeline(app: DesiredApp, suspended: boolean): Promise<Omit<AppReport, 'name' | 'version' | 'digest'>> {
+    const files = await this.fetch(app);
+    const objects = this.build(files, app);
+    const manager = new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(app.name) });
+    const previous = await this.options.inventory.get(app.name);
+
+    // apply (or, when suspended, plan only)
+    let applied;
+    try {
+      applied = await manager.applyAllStaged(objects, { defaultNamespace: app.namespace, recreate: app.recreate, dryRun: suspended });
+    } catch (error) {
+      if (error instanceof ApplyError) throw new StepFailure(error.reason, error.message, error.entries);
+      throw new StepFailure('ApplyFailed', messageOf(error));
+    }
+    const entries = applied.objects.map((item) => entryOf(item.object));
+    const drift = driftOf(applied.objects, previous, !suspended);
+    if (drift.length > 0) {
+      this.options.logger.warn(suspended ? 'drift detected, left alone: suspended' : 'drift detected and corrected', {
+        app: app.name,
+        objects: drift.map((entry) => entry.object),
+      });
+    }
+    const counts = countActions(applied.entries);
+
+    if (suspended) {
+      return {
+        phase: 'Suspended',
+        reason: 'Suspended',
+        message: `reconciliation suspended; ${drift.length} drifted object(s) left alone`,
+        conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Suspended' }],
+        drift,
+        counts,
+      };
+    }
+
+    // prune: old inventory minus new
+    const stale = previous ? staleEntries(previous.entries, entries) : [];
+    if (stale.length > 0 && app.prune) {
+      // Stale entries stay recorded until they are gone, so a failed prune is retried next time.
+      await this.saveInventory(app, previous, [...entries, ...stale]);
+      try {
+        const pruned = await manager.deleteAll(stale.map(refOfEntry));
+        for (const entry of pruned) counts[entry.action] = (counts[entry.action] ?? 0) + 1;
+      } catch (error) {
+        throw new StepFailure('PruneFailed', messageOf(error), applied.entries);
+      }
+      await this.options.inventory.put({ app: app.name, version: app.version, digest: app.digest, entries });
+    } else {
+      await this.saveInventory(app, previous, entries);
+    }
+
+    // health
+    const changed = applied.entries.some((entry) => entry.action !== 'unchanged');
+    const memory = this.memory.get(app.name);
+    const rollout =
+      !memory || memory.digest !== app.digest || changed ? { digest: app.digest, rolloutStartedAt: Date.now() } : memory;
+    this.memory.set(app.name, rollout);
+    const health = await this.health(app, applied.objects.map((item) => item.object), rollout);
+    return { ...health, drift, counts };
+  }
+
+  private async fetch(app: DesiredApp) {
+    const cached = this.cache.get(app.digest);
+    if (cached) return cached;
+    const waiting = this.backoff.get(app.name);
+    if (waiting && waiting.digest === app.digest && Date.now() < waiting.retryAt) {
+      const seconds = Math.ceil((waiting.retryAt - Date.now()) / 1000);
+      throw new StepFailure(waiting.error.reason, `${waiting.error.message} (retrying in ${seconds}s; objects from the last applied version stay as they are)`);
+    }
+    try {
+      const files = await this.options.pull(app.repository, app.digest);
+      this.cache.set(app.digest, files);
+      this.backoff.delete(app.name);
+      return files;
+    } catch (error) {
+      const fetchError = error instanceof FetchError ? error : toFetchError(error);
+      const failures = waiting?.digest === app.digest ? waiting.failures + 1 : 1;
+      // A bad artifact does not get better: retry it rarely. A registry outage: back off exponentially.
+      const delay = fetchError.retryable
+        ? Math.min(this.fetchBackoff.baseMs * 2 ** (failures - 1), this.fetchBackoff.maxMs)
+        : this.fetchBackoff.maxMs;
+      this.backoff.set(app.name, { digest: app.digest, failures, retryAt: Date.now() + delay * (0.8 + Math.random() * 0.4), error: fetchError });
+      this.options.logger.warn('artifact fetch failed', { app: app.name, digest: app.digest, reason: fetchError.reason, error: fetchError.message, failures });
+      throw new StepFailure(fetchError.reason, `${app.repository}@${app.digest}: ${fetchError.message}`);
+    }
+  }
+
+  private build(files: Map<string, Buffer>, app: DesiredApp): KubeObject[] {
+    try {
+      return buildObjects(files, app.path);
+    } catch (error) {
+      if (error instanceof BuildError) throw new StepFailure('BuildFailed', error.message);
+      throw error;
+    }
+  }
+
+  private async saveInventory(app: DesiredApp, previous: Inventory | null, entries: InventoryEntry[]): Promise<void> {
+    const next: Inventory = { app: app.name, version: app.version, digest: app.digest, entries };
+    if (
+      previous &&
+      previous.digest === next.digest &&
+      previous.version === next.version &&
+      JSON.stringify(previous.entries) === JSON.stringify(next.entries)
+    ) {
+      return;
+    }
+    await this.options.inventory.put(next);
+  }
+
+  private async health(
+    app: DesiredApp,
+    objects: KubeObject[],
+    rollout: AppMemory,
+  ): Promise<Pick<AppReport, 'phase' | 'reason' | 'message' | 'conditions'>> {
+    if (!app.wait) {
+      return { phase: 'Ready', reason: 'Applied', message: 'applied; health not checked (wait is off)', conditions: [{ type: 'Ready', status: 'True', reason: 'Applied' }] };
+    }
+    const refs: ObjectRef[] = objects.filter((object) => !STATUSLESS_KINDS.has(object.kind)).map(refOf);
+    const deadline = rollout.rolloutStartedAt + app.timeoutSeconds * 1000;
+    const budget = Math.max(0, Math.min(this.healthBudgetMs, deadline - Date.now()));
+    const result = await waitForSet(this.options.client, refs, { intervalMs: 500, timeoutMs: budget });
+    const notReady = result.objects.filter((object) => object.status !== 'Ready');
+    const summary = notReady.slice(0, 10).map((object) => `${object.subject}: ${object.message}`).join('; ');
+    let phase: Phase = result.status;
+    let reason = result.status === 'Ready' ? 'ReconciliationSucceeded' : result.status === 'Failed' ? 'HealthCheckFailed' : 'Progressing';
+    if (phase === 'Progressing' && Date.now() >= deadline) {
+      phase = 'Failed';
+      reason = 'HealthCheckTimeout';
+    }
+    const message =
+      phase === 'Ready'
+        ? `${objects.length} object(s) applied and healthy`
+        : reason === 'HealthCheckTimeout'
+          ? `not healthy after ${app.timeoutSeconds}s: ${summary}`
+          : summary;
+    return {
+      phase,
+      reason,
+      message: message.slice(0, 4096),
+      conditions: [{ type: 'Ready', status: phase === 'Ready' ? 'True' : phase === 'Failed' ? 'False' : 'Unknown', reason, message: message.slice(0, 1024) }],
+    };
+  }
+
+  /** Apps with an inventory in the cluster but no longer in the desired state lose their objects. */
+  private async removeUndesiredApps(desired: Set<string>): Promise<void> {
+    for (const name of await this.options.inventory.apps()) {
+      if (desired.has(name)) continue;
+      try {
+        const inventory = await this.options.inventory.get(name);
+        const manager = new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(name) });
+        const entries = inventory ? await manager.deleteAll(inventory.entries.map(refOfEntry)) : [];
+        await this.options.inventory.delete(name);
+        this.memory.delete(name);
+        this.options.metrics.remove('flotilla_agent_app_phase', { app: name });
+        this.options.logger.info('app removed from the desired state; its objects were deleted', { app: name, counts: countActions(entries) });
+      } catch (error) {
+        this.options.logger.error('removing an app that left the desired state failed', { app: name, error: messageOf(error) });
+      }
+    }
+  }
+
+  private record(app: string, report: AppReport, durationMs: number): void {
+    const { metrics, logger } = this.options;
+    metrics.inc('flotilla_agent_reconcile_total', 'Reconciles per app and resulting phase.', { app, phase: report.phase });
+    metrics.inc('flotilla_agent_reconcile_duration_seconds_total', 'Time spent reconciling, per app.', { app }, durationMs / 1000);
+    for (const phase of ['Ready', 'Progressing', 'Failed', 'Suspended']) {
+      metrics.set('flotilla_agent_app_phase', 'Current phase of each app (1 for the current one).', { app, phase }, phase === report.phase ? 1 : 0);
+    }
+    metrics.set('flotilla_agent_app_drifted_objects', 'Objects found drifted in the last reconcile.', { app }, report.drift.length);
+    for (const [action, count] of Object.entries(report.counts)) {
+      metrics.inc('flotilla_agent_objects_total', 'Objects handled by action (created, configured, unchanged, deleted, skipped).', { action }, count);
+    }
+    const level = report.phase === 'Failed' ? 'error' : 'info';
+    logger[level]('app reconciled', {
+      app,
+      version: report.version,
+      phase: report.phase,
+      reason: report.reason,
+      message: report.phase === 'Ready' ? undefined : report.message,
+      counts: report.counts,
+      drifted: report.drift.length,
+      durationMs,
+    });
+  }
+}
+
+/**
+ * Drift is a difference on an object whose desired content did not change since the last apply
+ * (same hash in the inventory): someone changed the cluster. A difference on an object the new
+ * version changed is an upgrade, not drift.
+ */
+function driftOf(applied: { object: KubeObject; entry: ChangeSetEntry }[], previous: Inventory | null, corrected: boolean): DriftEntry[] {
+  if (!previous) return [];
+  const hashes = new Map(previous.entries.map((entry) => [entry.id, entry.h]));
+  const drift: DriftEntry[] = [];
+  for (const { object, entry } of applied) {
+    const { id, h } = entryOf(object);
+    if (hashes.get(id) !== h) continue;
+    if (entry.action === 'configured' && entry.fields) {
+      drift.push({ object: entry.subject, fields: entry.fields.slice(0, 200), corrected });
+    } else if (entry.action === 'created') {
+      drift.push({ object: entry.subject, fields: [{ path: '/', before: 'absent', after: 'present' }], corrected });
+    }
+  }
+  return drift.slice(0, 500);
+}

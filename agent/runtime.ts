@@ -1,0 +1,64 @@
+// Wiring: builds the agent and its parts from one configuration, for main.ts and for tests that
+// run the real loop against a real apiserver, registry and control plane.
+import { pullArtifact } from '../lib/oci/artifact.ts';
+import type { CredentialResolver } from '../lib/oci/auth.ts';
+import { RegistryClient } from '../lib/oci/client.ts';
+import { Agent } from './agent.ts';
+import type { ArtifactPuller } from './artifact.ts';
+import { ControlPlaneClient } from './control-plane.ts';
+import { InventoryStore } from './inventory.ts';
+import type { KubeClient } from './kube/client.ts';
+import type { Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { Reconciler } from './reconciler.ts';
+import { AgentStateStore } from './state.ts';
+
+export interface AgentConfig {
+  kube: KubeClient;
+  /** Where the agent keeps its identity, desired state and inventories. */
+  namespace: string;
+  controlPlaneUrl: string;
+  registrationToken?: string;
+  registryCredentials?: CredentialResolver;
+  /** Plain HTTP registries (default: loopback only). */
+  plainHttpRegistries?: boolean;
+  intervalMs?: number;
+  logger: Logger;
+  healthBudgetMs?: number;
+  fetchBackoff?: { baseMs: number; maxMs: number };
+}
+
+export function registryPuller(client: RegistryClient): ArtifactPuller {
+  return async (repository, digest) => (await pullArtifact(client, repository, digest)).files;
+}
+
+export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metrics; reconciler: Reconciler; store: AgentStateStore } {
+  const metrics = new Metrics();
+  // A short in-cycle retry; longer outages are handled by the reconciler's backoff across cycles.
+  const registry = new RegistryClient({
+    credentials: config.registryCredentials,
+    plainHttp: config.plainHttpRegistries,
+    retry: { maxRetries: 2, baseDelayMs: 200, maxDelayMs: 2_000 },
+    userAgent: 'flotilla-agent',
+  });
+  const reconciler = new Reconciler({
+    client: config.kube,
+    inventory: new InventoryStore(config.kube, config.namespace),
+    pull: registryPuller(registry),
+    logger: config.logger,
+    metrics,
+    healthBudgetMs: config.healthBudgetMs,
+    fetchBackoff: config.fetchBackoff,
+  });
+  const store = new AgentStateStore(config.kube, config.namespace);
+  const agent = new Agent({
+    store,
+    controlPlane: new ControlPlaneClient(config.controlPlaneUrl),
+    reconciler,
+    logger: config.logger,
+    metrics,
+    registrationToken: config.registrationToken,
+    intervalMs: config.intervalMs,
+  });
+  return { agent, metrics, reconciler, store };
+}
