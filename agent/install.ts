@@ -1,0 +1,141 @@
+// Install manifests for the agent: Namespace, ServiceAccount, RBAC, the registration-token Secret
+// and the Deployment, rendered as one multi-document YAML (what `flotilla agent install` prints).
+// agent/deploy/ holds the same manifests rendered with defaults, for `kubectl apply -k`-style use;
+// a test keeps the two in sync.
+import { stringify } from 'yaml';
+
+export interface InstallOptions {
+  controlPlaneUrl: string;
+  /** One-time registration token; omitted, the manifests expect the Secret to be created separately. */
+  registrationToken?: string;
+  image: string;
+  namespace?: string;
+  /**
+   * Grant only what common workloads need instead of cluster-admin. The agent can then not apply
+   * RBAC objects, CRDs or webhooks: Kubernetes forbids granting permissions one does not hold.
+   */
+  leastPrivilege?: boolean;
+}
+
+export const DEFAULT_NAMESPACE = 'flotilla-system';
+const NAME = 'flotilla-agent';
+const REGISTRATION_SECRET = 'flotilla-agent-registration';
+
+const commonLabels = { 'app.kubernetes.io/name': NAME, 'app.kubernetes.io/part-of': 'flotilla' };
+
+/** What the agent needs to manage typical applications, plus its own state and discovery. */
+const LEAST_PRIVILEGE_RULES = [
+  {
+    apiGroups: [''],
+    resources: ['configmaps', 'secrets', 'services', 'serviceaccounts', 'persistentvolumeclaims', 'namespaces'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+  {
+    apiGroups: ['apps'],
+    resources: ['deployments', 'statefulsets', 'daemonsets'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  {
+    apiGroups: ['networking.k8s.io'],
+    resources: ['ingresses', 'networkpolicies'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  {
+    apiGroups: ['autoscaling'],
+    resources: ['horizontalpodautoscalers'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch'] },
+];
+
+export function installObjects(options: InstallOptions): Record<string, unknown>[] {
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const metadata = (name: string, namespaced = true) => ({ name, ...(namespaced ? { namespace } : {}), labels: commonLabels });
+  const subjects = [{ kind: 'ServiceAccount', name: NAME, namespace }];
+  const objects: Record<string, unknown>[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: metadata(namespace, false) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(NAME) },
+  ];
+  if (options.leastPrivilege) {
+    objects.push(
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: metadata(NAME, false), rules: LEAST_PRIVILEGE_RULES },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: metadata(NAME, false),
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME },
+        subjects,
+      },
+    );
+  } else {
+    objects.push({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: metadata(NAME, false),
+      // The agent applies whatever the artifacts contain, RBAC and CRDs included: like Flux's
+      // controllers it needs cluster-admin for that. Use leastPrivilege to narrow it.
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects,
+    });
+  }
+  if (options.registrationToken) {
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: metadata(REGISTRATION_SECRET),
+      type: 'Opaque',
+      stringData: { token: options.registrationToken },
+    });
+  }
+  objects.push({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(NAME),
+    spec: {
+      replicas: 1,
+      // Never two agents at once: they would fight over the same objects.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: { 'app.kubernetes.io/name': NAME } },
+      template: {
+        metadata: {
+          labels: commonLabels,
+          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' },
+        },
+        spec: {
+          serviceAccountName: NAME,
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'agent',
+              image: options.image,
+              env: [
+                { name: 'FLOTILLA_CONTROL_PLANE_URL', value: options.controlPlaneUrl },
+                {
+                  name: 'FLOTILLA_REGISTRATION_TOKEN',
+                  // Optional: once registered, the agent's identity Secret is all it needs.
+                  valueFrom: { secretKeyRef: { name: REGISTRATION_SECRET, key: 'token', optional: true } },
+                },
+                { name: 'FLOTILLA_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
+              ports: [{ name: 'http-metrics', containerPort: 8080 }],
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, periodSeconds: 30, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, periodSeconds: 10 },
+              resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    },
+  });
+  return objects;
+}
+
+export function renderInstallManifests(options: InstallOptions): string {
+  return installObjects(options)
+    .map((object) => stringify(object, { lineWidth: 0 }))
+    .join('---\n');
+}
