@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Tests that share the real clusters and registries run in forks; each file owns its names.
     pool: 'forks',
+    globalSetup: ['test/env/global-setup.ts'],
   },
 });
