@@ -142,11 +142,13 @@ export class Agent {
       return 'changed';
     } catch (error) {
       if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
-      if (error instanceof ControlPlaneError && !error.transient) throw error;
+      // Whatever else went wrong (outage, throttling, a rejected signature), the cluster keeps
+      // converging on the last desired state it was given.
       metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 0);
       metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unreachable' });
       if (!this.desired) this.desired = await store.loadDesiredState();
-      logger.warn('control plane unreachable; reconciling the last desired state persisted in the cluster', {
+      const transient = !(error instanceof ControlPlaneError) || error.transient;
+      logger[transient ? 'warn' : 'error']('check-in failed; reconciling the last desired state persisted in the cluster', {
         error: messageOf(error),
         apps: this.desired?.state.apps.length ?? 0,
       });

@@ -55,33 +55,38 @@ export function toFetchError(error: unknown): FetchError {
   }
 }
 
-/** Unpacked artifacts by digest; a digest names immutable content, so entries never go stale. */
+/**
+ * Unpacked artifacts by digest, least recently used evicted first once over `maxBytes`. A digest
+ * names immutable content, so entries never go stale; the cache is what keeps an app reconciling
+ * its current version while the registry is down.
+ */
 export class ArtifactCache {
-  private readonly entries = new Map<string, ArtifactFiles>();
+  private readonly entries = new Map<string, { files: ArtifactFiles; bytes: number }>();
+  private totalBytes = 0;
 
-  constructor(private readonly maxEntries = 32) {}
+  constructor(private readonly maxBytes = 128 * 1024 * 1024) {}
 
   get(digest: string): ArtifactFiles | undefined {
-    const files = this.entries.get(digest);
-    if (files) {
+    const entry = this.entries.get(digest);
+    if (entry) {
       // Re-insert to keep the most recently used last.
       this.entries.delete(digest);
-      this.entries.set(digest, files);
+      this.entries.set(digest, entry);
     }
-    return files;
+    return entry?.files;
   }
 
   set(digest: string, files: ArtifactFiles): void {
-    this.entries.set(digest, files);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
+    if (this.entries.has(digest)) return;
+    const bytes = [...files.values()].reduce((sum, file) => sum + file.length, 0);
+    this.entries.set(digest, { files, bytes });
+    this.totalBytes += bytes;
+    // The newest entry always stays, even when it alone is over the limit.
+    for (const [oldest, entry] of this.entries) {
+      if (this.totalBytes <= this.maxBytes || oldest === digest) break;
       this.entries.delete(oldest);
+      this.totalBytes -= entry.bytes;
     }
-  }
-
-  has(digest: string): boolean {
-    return this.entries.has(digest);
   }
 }
 

@@ -12,9 +12,10 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { readDockerCredentials } from '../lib/oci/docker-config.ts';
-import { RevokedError } from './agent.ts';
+import { RevokedError, type Agent } from './agent.ts';
+import { ControlPlaneError } from './control-plane.ts';
 import { KubeClient } from './kube/client.ts';
-import { jsonLogger, type LogLevel } from './log.ts';
+import { jsonLogger, type Logger, type LogLevel } from './log.ts';
 import { buildAgent } from './runtime.ts';
 import { startOpsServer } from './server.ts';
 
@@ -22,6 +23,21 @@ const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount
 
 async function optionalFile(path: string | undefined): Promise<string | undefined> {
   return path ? (await readFile(path, 'utf8')).trim() : undefined;
+}
+
+/** Registration waits out a control plane that is not reachable yet; any other bootstrap error is final. */
+async function startWithRetries(agent: Agent, logger: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await agent.start();
+      return;
+    } catch (error) {
+      if (!(error instanceof ControlPlaneError && error.transient)) throw error;
+      const delayMs = Math.min(1000 * 2 ** attempt, 60_000);
+      logger.warn('control plane not reachable for registration; retrying', { error: error.message, retryInSeconds: delayMs / 1000 });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -58,7 +74,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
 
   try {
-    await agent.start();
+    await startWithRetries(agent, logger);
     await agent.run();
   } catch (error) {
     // Revocation and bootstrap failures are final: exit non-zero so the Pod's status shows it.

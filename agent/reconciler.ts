@@ -296,7 +296,9 @@ export class Reconciler {
     for (const [action, count] of Object.entries(report.counts)) {
       metrics.inc('flotilla_agent_objects_total', 'Objects handled by action (created, configured, unchanged, deleted, skipped).', { action }, count);
     }
-    const level = report.phase === 'Failed' ? 'error' : 'info';
+    // A steady state (nothing written, nothing drifted, still Ready) is logged at debug level only.
+    const quiet = report.phase === 'Ready' && report.drift.length === 0 && Object.keys(report.counts).every((action) => action === 'unchanged');
+    const level = report.phase === 'Failed' ? 'error' : quiet ? 'debug' : 'info';
     logger[level]('app reconciled', {
       app,
       version: report.version,
