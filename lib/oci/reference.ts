@@ -26,10 +26,6 @@ export function isDigest(value: string): boolean {
   return DIGEST.test(value);
 }
 
-export function isTag(value: string): boolean {
-  return TAG.test(value);
-}
-
 /** Parses `host[:port]/path[:tag][@digest]`; an `oci://` prefix (Flux's URL form) is accepted. */
 export function parseReference(input: string): Reference {
   const text = input.startsWith('oci://') ? input.slice('oci://'.length) : input;
