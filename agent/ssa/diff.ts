@@ -4,7 +4,7 @@ import type { KubeObject } from '../kube/client.ts';
 import { entryFor, type ChangeSetEntry } from './changeset.ts';
 import type { ManagerContext } from './manager.ts';
 import { driftedFields } from './normalize.ts';
-import { refOf } from './objects.ts';
+import { refOf, type ObjectRef } from './objects.ts';
 
 export interface DiffResult {
   /** created (absent), configured (with the fields that differ) or unchanged. */
@@ -24,6 +24,16 @@ export async function diffObject(context: ManagerContext, object: KubeObject, kn
   ]);
   const ref = refOf(object);
   if (!live) return { entry: entryFor(ref, 'created'), live, dryRun };
+  // A dry-run does not bump resourceVersion: a different one means a controller wrote the object
+  // after it was read (e.g. a Deployment's revision annotation), and the read is stale.
+  if (live.metadata.resourceVersion !== dryRun.metadata.resourceVersion) {
+    const current = await context.client.get(ref);
+    if (current) return compared(ref, current, dryRun);
+  }
+  return compared(ref, live, dryRun);
+}
+
+function compared(ref: ObjectRef, live: KubeObject, dryRun: KubeObject): DiffResult {
   const fields = driftedFields(live, dryRun);
   if (fields.length === 0) return { entry: entryFor(ref, 'unchanged'), live, dryRun };
   return { entry: entryFor(ref, 'configured', { fields }), live, dryRun };

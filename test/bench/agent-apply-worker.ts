@@ -19,4 +19,6 @@ const started = performance.now();
 const result = await manager.applyAllStaged(objects, { dryRun: mode === 'check' });
 const elapsedMs = performance.now() - started;
 client.close();
-process.stdout.write(JSON.stringify({ elapsedMs, counts: countActions(result.entries) }) + '\n');
+// A few changed objects with their fields, to explain a re-check that was not clean.
+const changed = result.entries.filter((entry) => entry.action !== 'unchanged').slice(0, 5).map((entry) => ({ subject: entry.subject, fields: entry.fields }));
+process.stdout.write(JSON.stringify({ elapsedMs, counts: countActions(result.entries), changed }) + '\n');

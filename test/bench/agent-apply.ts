@@ -99,8 +99,10 @@ async function main(): Promise<void> {
     const kubectlCheck = await measure(kubectl, kubectlArgs(['diff', '--server-side', '--field-manager', 'bench-kubectl']));
 
     const applyResult = JSON.parse(agentApply.stdout) as { elapsedMs: number; counts: Record<string, number> };
-    const checkResult = JSON.parse(agentCheck.stdout) as { elapsedMs: number; counts: Record<string, number> };
-    if (checkResult.counts['unchanged'] !== OBJECT_COUNT) throw new Error(`re-check found changes: ${JSON.stringify(checkResult.counts)}`);
+    const checkResult = JSON.parse(agentCheck.stdout) as { elapsedMs: number; counts: Record<string, number>; changed: unknown[] };
+    if (checkResult.counts['unchanged'] !== OBJECT_COUNT) {
+      throw new Error(`re-check found changes: ${JSON.stringify(checkResult.counts)} ${JSON.stringify(checkResult.changed)}`);
+    }
 
     const row = (name: string, m: Measurement, inProcessMs?: number) =>
       `${name.padEnd(36)} ${m.wallSeconds.toFixed(2).padStart(8)} s ${(inProcessMs === undefined ? '' : (inProcessMs / 1000).toFixed(2) + ' s').padStart(12)} ${m.peakRssMiB.toFixed(0).padStart(8)} MiB`;
