@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/client.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../testing/cluster.ts';
+import { diffObject } from './diff.ts';
 import { ApplyError } from './errors.ts';
 import { ResourceManager } from './manager.ts';
 import { refOf } from './objects.ts';
@@ -69,11 +70,13 @@ spec:
     - name: v1
       served: true
       storage: true
+      subresources: {status: {}}
       schema:
         openAPIV3Schema:
           type: object
           properties:
             spec: {type: object, properties: {size: {type: integer}}}
+            status: {type: object, x-kubernetes-preserve-unknown-fields: true}
 ---
 apiVersion: v1
 kind: Namespace
@@ -226,6 +229,66 @@ spec:
     expect(await live('ConfigMap', 'owned')).toBeNull();
     expect(await live('ConfigMap', 'foreign')).not.toBeNull();
   });
+
+  it('does not mistake a write by another manager after the read for drift', async () => {
+    const applied = await manager.applyAllStaged(objects(configMap('raced', { a: '1' })));
+    const prepared = applied.objects[0]!.object;
+    const stale = await live('ConfigMap', 'raced');
+    await cluster.kubectl(['annotate', '-n', namespace, 'configmap/raced', 'controller.example/revision=2']);
+    const { entry } = await diffObject(manager.context, prepared, stale!);
+    expect(entry.action).toBe('unchanged');
+  });
+
+  it('reports StatefulSets, DaemonSets, Jobs and generic Ready conditions as they become healthy', async () => {
+    const podTemplate = (app: string) =>
+      `metadata: {labels: {app: ${app}}}\n    spec: {containers: [{name: main, image: registry.example/app:1}]}`;
+    const result = await manager.applyAllStaged(
+      objects(`
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: stateful, namespace: ${namespace}}
+spec:
+  replicas: 1
+  serviceName: stateful
+  selector: {matchLabels: {app: stateful}}
+  template:
+    ${podTemplate('stateful')}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: daemon, namespace: ${namespace}}
+spec:
+  selector: {matchLabels: {app: daemon}}
+  template:
+    ${podTemplate('daemon')}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: ${namespace}}
+spec:
+  template:
+    metadata: {labels: {app: once}}
+    spec: {restartPolicy: Never, containers: [{name: main, image: registry.example/app:1}]}
+`),
+    );
+    const workloads = await manager.waitForSet(result.objects.map((applied) => refOf(applied.object)), { intervalMs: 500, timeoutMs: 60_000 });
+    expect(workloads.objects.map((object) => [object.subject.split('/')[0], object.status])).toEqual([
+      ['StatefulSet', 'Ready'],
+      ['DaemonSet', 'Ready'],
+      ['Job', 'Ready'],
+    ]);
+
+    // A custom resource reporting a Ready condition through its status subresource.
+    const gadget = { apiVersion: `${group}/v1`, kind: 'Gadget', namespace, name: 'conditioned' };
+    await manager.applyAllStaged([{ apiVersion: gadget.apiVersion, kind: 'Gadget', metadata: { name: 'conditioned', namespace }, spec: { size: 1 } }]);
+    const setReady = (status: string) =>
+      cluster.kubectl(['patch', '-n', namespace, `gadgets.${group}/conditioned`, '--subresource=status', '--type=merge', '-p',
+        JSON.stringify({ status: { conditions: [{ type: 'Ready', status, message: `ready is ${status}` }] } })]);
+    await setReady('False');
+    expect((await manager.waitForSet([gadget], { timeoutMs: 0 })).objects[0]).toMatchObject({ status: 'Progressing', message: 'ready is False' });
+    await setReady('True');
+    expect((await manager.waitForSet([gadget], { timeoutMs: 0 })).status).toBe('Ready');
+  }, 90_000);
 
   it('waits for a Deployment to become available on kwok nodes, and reports one that cannot', async () => {
     const deployment = (name: string, extra: string) => `
