@@ -181,6 +181,18 @@ describe('Reconciler', () => {
     expect(await liveData('good-cm')).toBe('ok');
   });
 
+  it('reports an immutable-field change as the reason, and recreates the object only when the app allows it', async () => {
+    const subject = reconciler();
+    const frozen = (value: string) => ({ 'cm.yaml': `${configMap('frozen-cm', value)}immutable: true\n` });
+    await subject.reconcileApp(await release('frozen', '1.0.0', frozen('v1')), false);
+    const v2 = await release('frozen', '2.0.0', frozen('v2'));
+    const refused = await subject.reconcileApp(v2, false);
+    expect(refused).toMatchObject({ phase: 'Failed', reason: 'ImmutableFieldChange', message: expect.stringMatching(/ConfigMap\/.*\/frozen-cm/) });
+    expect(await liveData('frozen-cm')).toBe('v1');
+    expect(await subject.reconcileApp({ ...v2, recreate: true }, false)).toMatchObject({ phase: 'Ready', counts: { created: 1 } });
+    expect(await liveData('frozen-cm')).toBe('v2');
+  });
+
   it('keeps the last good state and retries with backoff while the registry is down', async () => {
     const subject = reconciler({ fetchBackoff: { baseMs: 1_500, maxMs: 10_000 } });
     const v1 = await release('outage', '1.0.0', { 'cm.yaml': configMap('outage-cm', 'v1') });
