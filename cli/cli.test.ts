@@ -125,7 +125,7 @@ describe('flotilla publish', () => {
     const changed = await flotilla(['diff', join(work, 'v2'), '--app', 'web', '--version', '1.0.0']);
     expect(changed.code).toBe(1);
     expect(changed.stdout).toMatch(/added configmap\.yaml/);
-    expect(changed.stdout).toMatch(/modified deployment\.yaml[\s\S]*- {2}replicas: 1\n\+ {2}replicas: 2/);
+    expect(changed.stdout).toMatch(/modified deployment\.yaml[\s\S]*- {3}replicas: 1\n\+ {3}replicas: 2/);
   });
 });
 
