@@ -1,6 +1,11 @@
 // The per-app pipeline (fetch → build → apply → prune → health → report) against a real
 // kube-apiserver and a real OCI registry.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AppReport, DesiredApp } from '../lib/api/schemas.ts';
 import { RegistryClient } from '../lib/oci/client.ts';
 import { ArtifactCache } from './artifact.ts';
@@ -11,6 +16,9 @@ import { Reconciler } from './reconciler.ts';
 import { registryPuller } from './runtime.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
 import { RegistryProxy, hostileLayer, publishFiles, publishLayer } from './testing/registry.ts';
+import { fluxHelperPath } from '../test/interop/helpers.ts';
+
+const execFileAsync = promisify(execFile);
 
 let cluster: AgentTestCluster;
 let proxy: RegistryProxy;
@@ -139,6 +147,28 @@ describe('Reconciler', () => {
     expect(await liveData('owned-cm')).toBe('o');
     await subject.reconcileAll({ cluster: 'c', environment: 'e', region: 'r', suspended: false, interval: 1, apps: [keeper] });
     expect(await liveData('owned-cm')).toBeNull();
+  });
+
+  it("deploys artifacts pushed by Flux's own OCI library and by the ORAS CLI", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-interop-'));
+    try {
+      await mkdir(join(dir, 'manifests'));
+      await writeFile(join(dir, 'manifests', 'cm.yaml'), configMap('from-flux', 'flux'));
+      const fluxOutput = await execFileAsync(await fluxHelperPath(), ['push', '-source=https://example.test/repo.git', '-revision=main@sha1:0000000000000000000000000000000000000000', `${registryHost}/${repo}/flux:1.0.0`, join(dir, 'manifests')]);
+      const fluxDigest = fluxOutput.stdout.trim().split('@')[1]!;
+
+      await writeFile(join(dir, 'manifests', 'cm.yaml'), configMap('from-oras', 'oras'));
+      // ORAS packs a directory as one tar+gzip layer whose entries are prefixed with the directory name.
+      const orasOutput = await execFileAsync(inject('testEnv').bin.oras, ['push', '--plain-http', `${registryHost}/${repo}/oras:1.0.0`, 'manifests'], { cwd: dir });
+      const orasDigest = /Digest: (sha256:[a-f0-9]{64})/.exec(orasOutput.stdout)?.[1];
+
+      const subject = reconciler();
+      expect(await subject.reconcileApp(desiredApp('flux', '1.0.0', fluxDigest), false)).toMatchObject({ phase: 'Ready' });
+      expect(await subject.reconcileApp(desiredApp('oras', '1.0.0', orasDigest!, { path: 'manifests' }), false)).toMatchObject({ phase: 'Ready' });
+      expect([await liveData('from-flux'), await liveData('from-oras')]).toEqual(['flux', 'oras']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails an app with a bad artifact with a clear reason, applies nothing from it, and leaves other apps alone', async () => {
