@@ -325,10 +325,20 @@ function driftOf(applied: { object: KubeObject; entry: ChangeSetEntry }[], previ
     const { id, h } = entryOf(object);
     if (hashes.get(id) !== h) continue;
     if (entry.action === 'configured' && entry.fields) {
-      drift.push({ object: entry.subject, fields: entry.fields.slice(0, 200), corrected });
+      const fields = entry.fields.slice(0, 200).map((field) => ({ ...field, before: compact(field.before), after: compact(field.after) }));
+      drift.push({ object: entry.subject, fields, corrected });
     } else if (entry.action === 'created') {
       drift.push({ object: entry.subject, fields: [{ path: '/', before: 'absent', after: 'present' }], corrected });
     }
   }
   return drift.slice(0, 500);
+}
+
+const MAX_REPORTED_VALUE_CHARS = 1024;
+
+/** A drifted value as reported: large ones (a whole script in a ConfigMap) are cut, so reports stay small. */
+function compact(value: unknown): unknown {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (text === undefined || text.length <= MAX_REPORTED_VALUE_CHARS) return value;
+  return `${text.slice(0, MAX_REPORTED_VALUE_CHARS)}… (${text.length} characters, truncated)`;
 }
