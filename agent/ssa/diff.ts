@@ -15,20 +15,21 @@ export interface DiffResult {
 
 /**
  * `object` must be prepared (owner labels stamped, namespace resolved); apiserver errors are thrown.
- * `knownLive` saves the GET when the caller already listed the object.
+ * `knownLive` is the object as the caller already listed it, if it did.
  */
 export async function diffObject(context: ManagerContext, object: KubeObject, knownLive?: KubeObject): Promise<DiffResult> {
-  const [live, dryRun] = await Promise.all([
-    knownLive ?? context.client.get(refOf(object)),
-    context.client.apply(object, { fieldManager: context.fieldManager, force: true, dryRun: true }),
-  ]);
   const ref = refOf(object);
-  if (!live) return { entry: entryFor(ref, 'created'), live, dryRun };
-  // A dry-run does not bump resourceVersion: a different one means a controller wrote the object
-  // after it was read (e.g. a Deployment's revision annotation), and the read is stale.
+  const dryRunApply = () => context.client.apply(object, { fieldManager: context.fieldManager, force: true, dryRun: true });
+  let dryRun = await dryRunApply();
+  // A dry-run create has no resourceVersion: the object does not exist, no need to read it.
+  if (!dryRun.metadata.resourceVersion) return { entry: entryFor(ref, 'created'), live: null, dryRun };
+  // A dry-run does not bump resourceVersion: a different one means the object was written after it
+  // was listed (e.g. a controller's revision annotation), and the listed copy is stale.
+  const live = knownLive?.metadata.resourceVersion === dryRun.metadata.resourceVersion ? knownLive : await context.client.get(ref);
+  if (!live) return { entry: entryFor(ref, 'created'), live: null, dryRun };
   if (live.metadata.resourceVersion !== dryRun.metadata.resourceVersion) {
-    const current = await context.client.get(ref);
-    if (current) return compared(ref, current, dryRun);
+    // Written between the dry-run and the read: dry-run once more against what was read.
+    dryRun = await dryRunApply();
   }
   return compared(ref, live, dryRun);
 }

@@ -1,5 +1,6 @@
 // Benchmark (not a test): the agent's server-side apply manager beside kubectl on the same 500
-// objects and the same apiserver, in one run. Prints wall time and peak RSS of each, and ratios.
+// objects and the same apiserver, in one run. Prints wall time and peak RSS of each (median of
+// FLOTILLA_BENCH_ROUNDS rounds, default 3), and ratios.
 //   npm run bench:agent                        starts a one-cluster test environment (test/env)
 //   FLOTILLA_BENCH_KUBECONFIG=path npm run bench:agent   uses an existing apiserver instead
 // Each tool gets its own namespace with identical objects; both run as child processes measured by
@@ -7,7 +8,7 @@
 // includes starting Node and compiling TypeScript with tsx).
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -51,17 +52,26 @@ function benchObjects(namespace: string): Record<string, unknown>[] {
   return objects;
 }
 
-interface Measurement {
+interface Sample {
   wallSeconds: number;
   peakRssMiB: number;
-  stdout: string;
+  /** The agent worker's own timing, without process start-up. */
+  inProcessSeconds?: number;
+  counts?: Record<string, number>;
+  changed?: unknown[];
 }
 
 /** Runs a command under GNU time; `%e %M` = elapsed seconds and peak RSS in KiB, on stderr's last line. */
-async function measure(command: string, args: string[]): Promise<Measurement> {
+async function measure(command: string, args: string[]): Promise<Sample & { stdout: string }> {
   const { stdout, stderr } = await execFileAsync('/usr/bin/time', ['-f', '%e %M', command, ...args], { maxBuffer: 256 * 1024 * 1024 });
   const [elapsed = 'NaN', peakKiB = 'NaN'] = stderr.trim().split('\n').at(-1)!.split(' ');
   return { wallSeconds: Number(elapsed), peakRssMiB: Number(peakKiB) / 1024, stdout };
+}
+
+async function measureAgent(args: string[]): Promise<Sample> {
+  const sample = await measure(process.execPath, args);
+  const result = JSON.parse(sample.stdout) as { elapsedMs: number; counts: Record<string, number>; changed: unknown[] };
+  return { ...sample, inProcessSeconds: result.elapsedMs / 1000, counts: result.counts, changed: result.changed };
 }
 
 async function main(): Promise<void> {
@@ -75,52 +85,73 @@ async function main(): Promise<void> {
     kubectl = running.env.bin.kubectl;
     stopEnv = () => running.stop();
   }
+  const rounds = Number(process.env['FLOTILLA_BENCH_ROUNDS'] ?? 3);
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
-  const suffix = Date.now().toString(36);
-  const namespaces = { agent: `bench-agent-${suffix}`, kubectl: `bench-kubectl-${suffix}` };
   const client = await KubeClient.create(kubeconfig);
+  const created: string[] = [];
   try {
-    const files = { agent: join(dir, 'agent.yaml'), kubectl: join(dir, 'kubectl.yaml') };
-    for (const tool of ['agent', 'kubectl'] as const) {
-      await writeFile(files[tool], benchObjects(namespaces[tool]).map((object) => stringify(object)).join('---\n'));
-    }
     const versionOutput = JSON.parse((await execFileAsync(kubectl, ['version', '--client', '-o', 'json'])).stdout) as { clientVersion: { gitVersion: string } };
     const version = versionOutput.clientVersion.gitVersion;
-    const worker = ['--import', 'tsx', join(import.meta.dirname, 'agent-apply-worker.ts'), kubeconfig, files.agent];
-    const kubectlArgs = (verb: string[]) => ['--kubeconfig', kubeconfig!, ...verb, '-f', files.kubectl];
-
-    // Warm-up: discovery caches and the apiserver's first-request costs, for neither tool's benefit.
+    // Warm-up: the apiserver's first-request costs, for neither tool's benefit.
     await execFileAsync(kubectl, ['--kubeconfig', kubeconfig, 'get', 'ns']);
 
-    const agentApply = await measure(process.execPath, [...worker, 'apply']);
-    const kubectlApply = await measure(kubectl, kubectlArgs(['apply', '--server-side', '--field-manager', 'bench-kubectl']));
-    const agentCheck = await measure(process.execPath, [...worker, 'check']);
-    // kubectl diff exits 1 when there are differences; after its own apply there must be none.
-    const kubectlCheck = await measure(kubectl, kubectlArgs(['diff', '--server-side', '--field-manager', 'bench-kubectl']));
-
-    const applyResult = JSON.parse(agentApply.stdout) as { elapsedMs: number; counts: Record<string, number> };
-    const checkResult = JSON.parse(agentCheck.stdout) as { elapsedMs: number; counts: Record<string, number>; changed: unknown[] };
-    if (checkResult.counts['unchanged'] !== OBJECT_COUNT) {
-      throw new Error(`re-check found changes: ${JSON.stringify(checkResult.counts)} ${JSON.stringify(checkResult.changed)}`);
+    const samples: Record<'agentApply' | 'kubectlApply' | 'agentCheck' | 'kubectlCheck', Sample[]> = {
+      agentApply: [],
+      kubectlApply: [],
+      agentCheck: [],
+      kubectlCheck: [],
+    };
+    for (let round = 0; round < rounds; round++) {
+      const suffix = `${Date.now().toString(36)}-${round}`;
+      const files = { agent: join(dir, `agent-${round}.yaml`), kubectl: join(dir, `kubectl-${round}.yaml`) };
+      for (const tool of ['agent', 'kubectl'] as const) {
+        const namespace = `bench-${tool}-${suffix}`;
+        created.push(namespace);
+        await writeFile(files[tool], benchObjects(namespace).map((object) => stringify(object)).join('---\n'));
+      }
+      const worker = (mode: string) => ['--import', 'tsx', join(import.meta.dirname, 'agent-apply-worker.ts'), kubeconfig, files.agent, mode];
+      const kubectlArgs = (verb: string[]) => ['--kubeconfig', kubeconfig, ...verb, '--field-manager', 'bench-kubectl', '-f', files.kubectl];
+      const steps = {
+        agentApply: () => measureAgent(worker('apply')),
+        kubectlApply: () => measure(kubectl, kubectlArgs(['apply', '--server-side'])),
+        agentCheck: () => measureAgent(worker('check')),
+        // kubectl diff exits 1 when there are differences; after its own apply there are none.
+        kubectlCheck: () => measure(kubectl, kubectlArgs(['diff', '--server-side'])),
+      };
+      // Alternate who goes first, so neither tool always meets a warmer (or busier) apiserver.
+      const order = round % 2 === 0 ? (['agent', 'kubectl'] as const) : (['kubectl', 'agent'] as const);
+      for (const phase of ['Apply', 'Check'] as const) {
+        for (const tool of order) samples[`${tool}${phase}`].push(await steps[`${tool}${phase}`]());
+      }
+      const check = samples.agentCheck.at(-1)!;
+      if (check.counts?.['unchanged'] !== OBJECT_COUNT) {
+        throw new Error(`re-check found changes: ${JSON.stringify(check.counts)} ${JSON.stringify(check.changed)}`);
+      }
     }
 
-    const row = (name: string, m: Measurement, inProcessMs?: number) =>
-      `${name.padEnd(36)} ${m.wallSeconds.toFixed(2).padStart(8)} s ${(inProcessMs === undefined ? '' : (inProcessMs / 1000).toFixed(2) + ' s').padStart(12)} ${m.peakRssMiB.toFixed(0).padStart(8)} MiB`;
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+    const summary = Object.fromEntries(
+      Object.entries(samples).map(([name, list]) => [
+        name,
+        { wall: median(list.map((sample) => sample.wallSeconds)), rss: median(list.map((sample) => sample.peakRssMiB)), inProcess: median(list.map((sample) => sample.inProcessSeconds ?? Number.NaN)) },
+      ]),
+    ) as Record<keyof typeof samples, { wall: number; rss: number; inProcess: number }>;
+    const row = (name: string, m: { wall: number; rss: number; inProcess: number }) =>
+      `${name.padEnd(32)} ${m.wall.toFixed(2).padStart(8)} s ${(Number.isNaN(m.inProcess) ? '' : m.inProcess.toFixed(2) + ' s').padStart(12)} ${m.rss.toFixed(0).padStart(8)} MiB`;
     const ratio = (a: number, b: number) => (a / b).toFixed(2) + '×';
-    console.log(`\n${OBJECT_COUNT} objects (ConfigMaps, Secrets, Services, Deployments + their Namespace), one apiserver; kubectl ${version}`);
-    console.log(`${''.padEnd(36)} ${'wall'.padStart(10)} ${'in-process'.padStart(12)} ${'peak RSS'.padStart(12)}`);
-    console.log(row('agent apply (create)', agentApply, applyResult.elapsedMs));
-    console.log(row('kubectl apply --server-side', kubectlApply));
-    console.log(row('agent re-check (unchanged)', agentCheck, checkResult.elapsedMs));
-    console.log(row('kubectl diff --server-side', kubectlCheck));
-    console.log('\nratios agent / kubectl (wall; in-process in parentheses):');
-    console.log(`  apply:    time ${ratio(agentApply.wallSeconds, kubectlApply.wallSeconds)} (${ratio(applyResult.elapsedMs / 1000, kubectlApply.wallSeconds)}), peak RSS ${ratio(agentApply.peakRssMiB, kubectlApply.peakRssMiB)}`);
-    console.log(`  re-check: time ${ratio(agentCheck.wallSeconds, kubectlCheck.wallSeconds)} (${ratio(checkResult.elapsedMs / 1000, kubectlCheck.wallSeconds)}), peak RSS ${ratio(agentCheck.peakRssMiB, kubectlCheck.peakRssMiB)}`);
-    console.log(`  agent counts: apply ${JSON.stringify(applyResult.counts)}, re-check ${JSON.stringify(checkResult.counts)}`);
-  } finally {
-    for (const namespace of Object.values(namespaces)) {
-      await client.request('DELETE', `/api/v1/namespaces/${namespace}`, { allowStatus: [404] });
+    console.log(`\n${OBJECT_COUNT} objects (ConfigMaps, Secrets, Services, Deployments + their Namespace), one apiserver, kubectl ${version}`);
+    console.log(`median of ${rounds} round(s); every round uses fresh namespaces; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
+    console.log(`${''.padEnd(32)} ${'wall'.padStart(10)} ${'in-process'.padStart(12)} ${'peak RSS'.padStart(12)}`);
+    console.log(row('agent apply (create)', summary.agentApply));
+    console.log(row('kubectl apply --server-side', summary.kubectlApply));
+    console.log(row('agent re-check (unchanged)', summary.agentCheck));
+    console.log(row('kubectl diff --server-side', summary.kubectlCheck));
+    console.log('\nratios agent / kubectl (wall, which includes starting Node and tsx; in-process in parentheses):');
+    for (const [label, agent, kubectlStep] of [['apply   ', summary.agentApply, summary.kubectlApply], ['re-check', summary.agentCheck, summary.kubectlCheck]] as const) {
+      console.log(`  ${label}  time ${ratio(agent.wall, kubectlStep.wall)} (${ratio(agent.inProcess, kubectlStep.wall)}), peak RSS ${ratio(agent.rss, kubectlStep.rss)}`);
     }
+  } finally {
+    for (const namespace of created) await client.request('DELETE', `/api/v1/namespaces/${namespace}`, { allowStatus: [404] });
     client.close();
     await rm(dir, { recursive: true, force: true });
     await stopEnv?.();
