@@ -2,14 +2,14 @@
 export class CliError extends Error {
   constructor(
     message: string,
-    /** Process exit code: 1 failure, 2 usage, 3 unauthorized/forbidden, 4 not found, 5 conflict. */
+    /** Process exit code: 1 failure, 2 usage, 3 unauthorized/forbidden, 4 not found, 5 conflict, 6 retry later. */
     readonly exitCode = 1,
   ) {
     super(message);
   }
 }
 
-const EXIT_BY_STATUS: Record<number, number> = { 400: 2, 401: 3, 403: 3, 404: 4, 409: 5 };
+const EXIT_BY_STATUS: Record<number, number> = { 400: 2, 401: 3, 403: 3, 404: 4, 409: 5, 413: 2, 503: 6 };
 
 export interface ApiClient {
   get<T = any>(path: string): Promise<T>;
@@ -45,13 +45,14 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
       // a proxy's HTML error page, say: reported by status below
     }
     if (!response.ok) {
-      const message = json?.error?.message ?? `${response.status} ${response.statusText}`;
+      const retry = response.headers.get('retry-after');
+      const message = (json?.error?.message ?? `${response.status} ${response.statusText}`) + (retry ? ` (retry after ${retry}s)` : '');
       throw new CliError(`${method} ${path}: ${message}`, EXIT_BY_STATUS[response.status] ?? 1);
     }
     return json as T;
   }
   return {
-    get: (path) => request(path === '' ? 'GET' : 'GET', path) as Promise<any>,
+    get: (path) => request('GET', path) as Promise<any>,
     post: (path, body = {}) => request('POST', path, body) as Promise<any>,
     put: (path, body) => request('PUT', path, body) as Promise<any>,
     find: (path) => request('GET', path, undefined, true),

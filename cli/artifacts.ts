@@ -40,11 +40,14 @@ export async function publish(api: ApiClient, config: CliConfig, options: Publis
   await requireDirectory(options.dir);
   const version = requireVersion(options.version);
   const app = await api.get<{ repository: string }>(`/v1/apps/${encodeURIComponent(options.app)}`);
-  const existing = await api.find<{ digest: string; created?: string }>(`/v1/apps/${options.app}/releases/${version}`);
+  const existing = await api.find<{ digest: string; created?: string; source?: string; revision?: string }>(
+    `/v1/apps/${encodeURIComponent(options.app)}/releases/${version}`,
+  );
+  // A re-run rebuilds with the release's own metadata, so the same content gives the same digest.
   const meta = {
-    source: options.source ?? `file://${options.dir}`,
-    revision: options.revision ?? `${version}`,
-    created: existing?.created ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    source: options.source ?? existing?.source ?? `file://${options.dir}`,
+    revision: options.revision ?? existing?.revision ?? version,
+    created: existing?.created ?? new Date().toISOString(),
   };
   if (existing) {
     const rebuilt = await buildArtifact(options.dir, meta);
@@ -66,7 +69,7 @@ export async function publish(api: ApiClient, config: CliConfig, options: Publis
   } catch (err) {
     throw ociFailure(err, `push to ${app.repository}:${tag} failed`);
   }
-  const release = await api.post(`/v1/apps/${options.app}/releases`, {
+  const release = await api.post(`/v1/apps/${encodeURIComponent(options.app)}/releases`, {
     version,
     digest: pushed.digest,
     tag,
@@ -87,8 +90,8 @@ export interface FileChange {
 export async function diff(api: ApiClient, config: CliConfig, options: { dir: string; app: string; version: string }) {
   await requireDirectory(options.dir);
   const version = requireVersion(options.version);
-  const app = await api.get<{ repository: string; path: string }>(`/v1/apps/${options.app}`);
-  const release = await api.get<{ digest: string; created?: string }>(`/v1/apps/${options.app}/releases/${version}`);
+  const app = await api.get<{ repository: string; path: string }>(`/v1/apps/${encodeURIComponent(options.app)}`);
+  const release = await api.get<{ digest: string; created?: string }>(`/v1/apps/${encodeURIComponent(options.app)}/releases/${version}`);
   const client = new RegistryClient({ credentials: config.registryCredentials });
   let published;
   try {

@@ -15,7 +15,7 @@ Releases
 Promotion
   promote <app> <version> --to ENV [--region R] --reason R
   rollback <app> --env ENV [--region R] --reason R
-  history <app> [--env ENV]                        promotion records, oldest first
+  history <app> [--env ENV] [--region R]           promotion records, oldest first
 Fleet
   status                                           the app × environment × region matrix
   clusters                                         clusters with last check-in and app phases
@@ -35,7 +35,8 @@ Setup (admin)
 Options: --json (machine output), --url URL, --token TOKEN
 Settings: FLOTILLA_URL, FLOTILLA_TOKEN, FLOTILLA_REGISTRY_USERNAME/PASSWORD/TOKEN, or the config
 file ~/.config/flotilla/config.json ({"url","token","registry":{...}}); Docker's config.json for registries.
-Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 unauthorized/forbidden, 4 not found, 5 conflict.`;
+Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 unauthorized/forbidden, 4 not found, 5 conflict,
+6 the control plane is busy (retry).`;
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -155,8 +156,10 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async history({ api, values, args, print }) {
-    const query = values.env?.length ? `?environment=${enc(values.env.at(-1)!)}` : '';
-    const { items } = await api.get(`/v1/apps/${enc(need(args[0], '<app>'))}/promotions${query}`);
+    const query = new URLSearchParams();
+    if (values.env?.length) query.set('environment', values.env.at(-1)!);
+    if (values.region) query.set('region', values.region);
+    const { items } = await api.get(`/v1/apps/${enc(need(args[0], '<app>'))}/promotions?${query}`);
     print(
       table(
         ['TIME', 'ENV', 'REGION', 'KIND', 'FROM', 'TO', 'ACTOR', 'REASON'],
@@ -213,12 +216,13 @@ const COMMANDS: Record<string, Command> = {
   },
 
   async events({ api, values, print }) {
-    const query = new URLSearchParams({ order: 'asc', limit: values.limit ?? '100' });
+    // the newest events, shown oldest first
+    const query = new URLSearchParams({ order: 'desc', limit: values.limit ?? '100' });
     if (values.app?.length) query.set('app', values.app.at(-1)!);
     if (values.env?.length) query.set('environment', values.env.at(-1)!);
     if (values.cluster) query.set('cluster', values.cluster);
     if (values.type) query.set('type', values.type);
-    const { items } = await api.get(`/v1/events?${query}`);
+    const items = (await api.get(`/v1/events?${query}`)).items.reverse();
     print(table(['TIME', 'TYPE', 'ACTOR', 'MESSAGE'], items.map((e: any) => [e.at, e.type, e.actor, e.message])), items);
   },
 
@@ -258,9 +262,9 @@ const COMMANDS: Record<string, Command> = {
     if (verb === 'create') {
       const labels = Object.fromEntries(
         (values.label ?? []).map((pair) => {
-          const [key, value] = pair.split('=');
-          if (!key || value === undefined) throw new CliError(`--label must be key=value, got ${pair}`, 2);
-          return [key, value];
+          const at = pair.indexOf('=');
+          if (at < 1) throw new CliError(`--label must be key=value, got ${pair}`, 2);
+          return [pair.slice(0, at), pair.slice(at + 1)];
         }),
       );
       const cluster = await api.put(`/v1/clusters/${enc(need(name, '<name>'))}`, {

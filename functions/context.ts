@@ -48,5 +48,7 @@ export type AppEnv = {
     cluster: ClusterRecord;
     /** The raw request body of agent routes, read once for the body hash. */
     rawBody: Uint8Array;
+    /** When the agent signed this request (seconds); orders its reports. */
+    agentTokenIssuedAt: number;
   };
 };

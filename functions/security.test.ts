@@ -175,6 +175,8 @@ describe('security matrix', () => {
   it('refuses a revoked API token', async () => {
     const issued = (await f.admin('POST', '/v1/tokens', { subject: 'ci', grants: [{ role: 'publisher', apps: ['web'] }] })).body;
     expect((await f.call('GET', '/v1/apps', { token: issued.token })).status).toBe(200);
+    const listed = (await f.admin('GET', '/v1/tokens')).body.items.find((t: { id: string }) => t.id === issued.id);
+    expect(listed).toMatchObject({ subject: 'ci', revoked: false, expiresAt: issued.expiresAt });
     await f.admin('POST', `/v1/tokens/${issued.id}/revoke`, { reason: 'leaked' });
     const res = await f.call('GET', '/v1/apps', { token: issued.token });
     expect(res.status).toBe(401);

@@ -5,7 +5,7 @@ import { ApiError, forbidden, unauthorized } from '../errors.ts';
 import { isAllowed, type Permission, type Scope } from './authorize.ts';
 import { AuthError, agentTokenSubject, verifyAgentToken, type Principal } from './tokens.ts';
 
-function bearer(c: Context): string {
+export function bearer(c: Context): string {
   const header = c.req.header('authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw unauthorized(header ? 'Authorization must be "Bearer <token>"' : 'a bearer token is required');
@@ -41,18 +41,20 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     const token = bearer(c);
     const name = agentTokenSubject(token);
     const cluster = /^[a-z0-9-]{1,63}$/.test(name) ? await store.getCluster(name) : null;
-    if (!cluster) throw new AuthError('unknown cluster');
-    if (cluster.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);
-    if (!cluster.publicKey || !cluster.keyId) throw new AuthError(`cluster ${name} has no registered agent`);
+    // Revocation is said plainly so the agent stops loudly; any other failure is one vague 401,
+    // so the answer does not tell a stranger which clusters exist.
+    if (cluster?.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);
+    if (!cluster?.publicKey || !cluster.keyId) throw new AuthError('invalid agent token');
     const rawBody = new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
-    await verifyAgentToken(
+    const { issuedAt } = await verifyAgentToken(
       token,
       { publicKey: cluster.publicKey, keyId: cluster.keyId },
       { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody, now: c.get('services').now() },
     );
     c.set('cluster', cluster);
     c.set('rawBody', rawBody);
+    c.set('agentTokenIssuedAt', issuedAt);
   } catch (err) {
     throw asApiError(err);
   }

@@ -23,6 +23,8 @@ import { Grant, type Grant as GrantType } from '../../lib/api/schemas.ts';
 export const USER_TOKEN_TYPE = 'flotilla+jwt';
 const SIGNING_ALG = 'EdDSA';
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** Asymmetric algorithms only: an issuer's JWKS never verifies an HMAC or `none` token. */
+const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export class AuthError extends Error {
   constructor(
@@ -171,6 +173,8 @@ export class TokenService {
       currentDate: new Date(this.now()),
       issuer: config.issuer,
       audience: config.audience,
+      algorithms: OIDC_ALGORITHMS,
+      requiredClaims: ['exp', 'iat'],
     });
     const grants = config.rules.filter((rule) => ruleMatches(rule, payload)).flatMap((rule) => rule.grants);
     if (grants.length === 0) throw new AuthError(`no rule of issuer ${config.issuer} grants this identity a role`, 403);
@@ -179,7 +183,7 @@ export class TokenService {
     return { subject: `${subject}`, grants, issuer: config.issuer };
   }
 
-  async verifyRegistrationToken(token: string): Promise<{ cluster: string; id: string }> {
+  async verifyRegistrationToken(token: string): Promise<{ cluster: string; id: string; issuedAt: number }> {
     const { payload } = await verify(token, this.ownKeys, {
       currentDate: new Date(this.now()),
       issuer: this.options.issuer,
@@ -187,8 +191,10 @@ export class TokenService {
       typ: REGISTRATION_TOKEN_TYPE,
       algorithms: [SIGNING_ALG],
     });
-    if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') throw new AuthError('malformed registration token');
-    return { cluster: payload.sub, id: payload.jti };
+    if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof payload.iat !== 'number') {
+      throw new AuthError('malformed registration token');
+    }
+    return { cluster: payload.sub, id: payload.jti, issuedAt: payload.iat };
   }
 }
 
@@ -206,8 +212,8 @@ export async function verifyAgentToken(
   token: string,
   key: { publicKey: JWK; keyId: string },
   expected: { cluster: string; audience: string; method: string; path: string; body: Uint8Array; now: Date },
-): Promise<void> {
-  if (decodeHeader(token).kid !== key.keyId) throw new AuthError('agent token is signed with an unknown key');
+): Promise<{ issuedAt: number }> {
+  if (decodeHeader(token).kid !== key.keyId) throw new AuthError('invalid agent token');
   const publicKey = await importJWK(key.publicKey, AGENT_KEY_ALG).catch(() => {
     throw new AuthError('the cluster key cannot be used');
   });
@@ -218,11 +224,14 @@ export async function verifyAgentToken(
     typ: AGENT_TOKEN_TYPE,
     algorithms: [AGENT_KEY_ALG],
     maxTokenAge: AGENT_TOKEN_TTL_SECONDS,
+    // the agent's clock signs every request, so a replay window is its lifetime and no more
+    clockTolerance: 5,
   });
   if (payload.htm !== expected.method || payload.htu !== expected.path) {
     throw new AuthError('agent token was signed for another request');
   }
   if (payload.bh !== bodyHash(expected.body)) throw new AuthError('agent token does not match the request body');
+  return { issuedAt: payload.iat as number };
 }
 
 async function verify(

@@ -11,3 +11,8 @@ export async function recordEvent(services: Services, input: EventInput): Promis
   await services.store.putEvent(event);
   return event;
 }
+
+export async function recordEvents(services: Services, inputs: EventInput[]): Promise<void> {
+  const now = services.now();
+  await services.store.putEvents(inputs.map((input) => ({ ...input, id: newId(now.getTime()), at: input.at ?? now.toISOString() })));
+}

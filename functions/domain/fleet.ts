@@ -14,6 +14,12 @@ export interface FleetCell {
   stale: number;
 }
 
+/** Staleness is derived from the heartbeat: a registered cluster not seen for `staleAfterSeconds`. */
+export function isStale(cluster: ClusterRecord, now: Date, staleAfterSeconds: number): boolean {
+  if (!cluster.lastSeen) return cluster.keyId !== null;
+  return now.getTime() - Date.parse(cluster.lastSeen) > staleAfterSeconds * 1000;
+}
+
 const bump = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
 };

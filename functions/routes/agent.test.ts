@@ -74,6 +74,9 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
       ]);
       const etag = first.headers.get('etag')!;
       expect(etag).toMatch(/^".+"$/);
+      // weak comparison, as a proxy may send it, and lists
+      expect((await agentCall('dev-1', key, 'GET', '/v1/agent/desired-state', undefined, { 'if-none-match': `W/${etag}` })).status).toBe(304);
+      expect((await agentCall('dev-1', key, 'GET', '/v1/agent/desired-state', undefined, { 'if-none-match': `"x", ${etag}` })).status).toBe(304);
 
       f.dynamoCalls.length = 0;
       const again = await agentCall('dev-1', key, 'GET', '/v1/agent/desired-state', undefined, { 'if-none-match': etag });
@@ -148,6 +151,30 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
       expect(cluster.apps.web).toMatchObject({ phase: 'Failed', version: '1.0.0', drifted: 0 });
     });
 
+    it('refuses a replayed older report once a newer one is stored', async () => {
+      const { key } = await registerCluster('dev-6');
+      const path = '/v1/agent/reports';
+      const failed = JSON.stringify(report('Failed'));
+      const old = await signAgentRequest(key, 'dev-6', 'flotilla', { method: 'POST', path, body: failed }, clock.getTime());
+      clock = new Date(clock.getTime() + 5000);
+      await agentCall('dev-6', key, 'POST', path, report('Ready'));
+      const replay = await f.call('POST', path, { token: old, body: failed });
+      expect(replay.status).toBe(409);
+      expect((await f.admin('GET', '/v1/clusters/dev-6')).body.apps.web.phase).toBe('Ready');
+    });
+
+    it('keeps drift events small however large the drifted values are', async () => {
+      const { key } = await registerCluster('dev-7');
+      const huge = 'x'.repeat(300_000);
+      const drift = [{ object: 'ConfigMap/web/big', fields: [{ path: '/data/blob', before: huge, after: 'y' }], corrected: true }];
+      expect((await agentCall('dev-7', key, 'POST', '/v1/agent/reports', report('Ready', drift))).status).toBe(202);
+      const [event] = (await f.admin('GET', '/v1/events?cluster=dev-7&type=drift.corrected')).body.items;
+      expect(event.data.fields[0].before.length).toBeLessThan(1000);
+      expect(event.data.fields[0].before).toMatch(/300000 characters/);
+      // the full value stays in the report in S3
+      expect((await f.admin('GET', '/v1/clusters/dev-7/drift')).body.apps[0].drift[0].fields[0].before).toHaveLength(300_000);
+    });
+
     it('rejects malformed reports with 400 and stores nothing', async () => {
       const { key } = await registerCluster('dev-5');
       const bad = await agentCall('dev-5', key, 'POST', '/v1/agent/reports', { apps: [{ name: 'web', phase: 'Dancing' }] });
@@ -170,10 +197,22 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
 
     it('cuts a revoked cluster off with a clear message', async () => {
       const { key } = await registerCluster('rev-1');
+      const spare = (await f.admin('POST', '/v1/clusters/rev-1/registration-tokens')).body.token;
+      clock = new Date(clock.getTime() + 1000);
       expect((await f.admin('POST', '/v1/clusters/rev-1/revoke', { reason: 'decommissioned' })).body.revoked).toBe(true);
       const res = await agentCall('rev-1', key, 'GET', '/v1/agent/desired-state');
       expect(res.status).toBe(403);
       expect(res.body.error.message).toMatch(/revoked/);
+      // a registration token issued before the revocation does not re-admit the cluster
+      const stale = await f.call('POST', '/v1/agent/register', { token: spare, body: { publicKey: (await generateAgentKey()).publicJwk } });
+      expect(stale.status).toBe(401);
+      expect((await f.admin('GET', '/v1/clusters/rev-1')).body.revoked).toBe(true);
+      // one issued after it does (re-bootstrap)
+      clock = new Date(clock.getTime() + 1000);
+      const { token } = (await f.admin('POST', '/v1/clusters/rev-1/registration-tokens')).body;
+      const fresh = await generateAgentKey();
+      expect((await f.call('POST', '/v1/agent/register', { token, body: { publicKey: fresh.publicJwk } })).status).toBe(200);
+      expect((await agentCall('rev-1', fresh, 'GET', '/v1/agent/desired-state')).status).toBe(200);
     });
   });
 

@@ -4,9 +4,10 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import { AGENT_KEY_ALG } from '../../lib/agent-auth.ts';
 import { AgentIdentity, AgentRegistration, AgentReport, DesiredState } from '../../lib/api/schemas.ts';
+import { bearer } from '../auth/middleware.ts';
 import { AuthError } from '../auth/tokens.ts';
 import type { AppEnv, Services } from '../context.ts';
-import { recordEvent, type EventInput } from '../domain/events.ts';
+import { recordEvent, recordEvents, type EventInput } from '../domain/events.ts';
 import { etagOf, resolveDesiredState } from '../domain/resolve.ts';
 import { badRequest, conflict, unauthorized } from '../errors.ts';
 import type { ClusterRecord } from '../storage/store.ts';
@@ -77,45 +78,72 @@ const identity = (cluster: ClusterRecord, keyId: string, services: Services) => 
   audience: services.tokens.audience,
 });
 
+/** If-None-Match with weak comparison (RFC 9110): `W/"x"` and lists match too, as proxies send them. */
+function etagMatches(header: string | undefined, etag: string): boolean {
+  return !!header && header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
 const heartbeatDue = (cluster: ClusterRecord, services: Services) =>
   !cluster.lastSeen ||
   services.now().getTime() - Date.parse(cluster.lastSeen) >= services.config.heartbeatSeconds * 1000;
 
-/** Status summary per app, kept on the cluster item for the fleet view and for change detection. */
+/** Fingerprint of the set of objects drifted and left alone: a new set is new drift to record. */
+const openDriftDigest = (app: AgentReport['apps'][number]) =>
+  createHash('sha256')
+    .update(JSON.stringify(app.drift.filter((entry) => !entry.corrected).map((entry) => entry.object).sort()))
+    .digest('base64url')
+    .slice(0, 16);
+
+/** Status summary per app, kept on the cluster item (small and bounded) for the fleet view and change detection. */
 function summarize(apps: AgentReport['apps'], at: string): ClusterRecord['apps'] {
   return Object.fromEntries(
-    apps.map((app) => {
-      const open = app.drift.filter((entry) => !entry.corrected).map((entry) => entry.object);
-      return [
-        app.name,
-        {
-          version: app.version,
-          digest: app.digest,
-          phase: app.phase,
-          ...(app.reason ? { reason: app.reason } : {}),
-          drifted: open.length,
-          driftKeys: open,
-          at,
-        },
-      ];
-    }),
+    apps.map((app) => [
+      app.name,
+      {
+        version: app.version,
+        digest: app.digest,
+        phase: app.phase,
+        ...(app.reason ? { reason: app.reason } : {}),
+        drifted: app.drift.filter((entry) => !entry.corrected).length,
+        driftDigest: openDriftDigest(app),
+        at,
+      },
+    ]),
   );
+}
+
+/** Drift events per report are bounded; the full report stays in S3 (GET /v1/clusters/{c}/drift). */
+const MAX_DRIFT_EVENTS_PER_REPORT = 50;
+const MAX_VALUE_CHARS = 512;
+
+/** Keeps event items far below DynamoDB's 400 KB: long values are cut, with a marker. */
+function clip(value: unknown): unknown {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (text === undefined || text.length <= MAX_VALUE_CHARS) return value;
+  return `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters; full value in the report)`;
 }
 
 /** The audit events a report implies, compared with the previous summary. */
 function reportEvents(cluster: ClusterRecord, apps: AgentReport['apps']): EventInput[] {
   const events: EventInput[] = [];
   const base = { actor: `agent:${cluster.name}`, cluster: cluster.name, environment: cluster.environment, region: cluster.region };
+  let driftEvents = 0;
   for (const app of apps) {
     const previous = cluster.apps[app.name];
+    const newOpenDrift = openDriftDigest(app) !== previous?.driftDigest;
     for (const entry of app.drift) {
-      if (!entry.corrected && previous?.driftKeys?.includes(entry.object)) continue;
+      if (!entry.corrected && !newOpenDrift) continue;
+      if (++driftEvents > MAX_DRIFT_EVENTS_PER_REPORT) break;
       events.push({
         ...base,
         type: entry.corrected ? 'drift.corrected' : 'drift.detected',
         app: app.name,
         message: `${entry.object} on ${cluster.name} drifted in ${entry.fields.map((field) => field.path).join(', ')}${entry.corrected ? '; reverted' : '; left alone (suspended)'}`,
-        data: { object: entry.object, fields: entry.fields, version: app.version },
+        data: {
+          object: entry.object,
+          fields: entry.fields.slice(0, 20).map((field) => ({ path: field.path, before: clip(field.before), after: clip(field.after) })),
+          version: app.version,
+        },
       });
     }
     if (app.phase === 'Failed' && (previous?.phase !== 'Failed' || previous.reason !== app.reason)) {
@@ -148,15 +176,16 @@ function reportEvents(cluster: ClusterRecord, apps: AgentReport['apps']): EventI
 export function registerAgentRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(register, async (c) => {
     const services = c.get('services');
-    const header = c.req.header('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    if (!token) throw unauthorized('a registration token is required');
-    const claims = await services.tokens.verifyRegistrationToken(token).catch((err: unknown) => {
+    const claims = await services.tokens.verifyRegistrationToken(bearer(c)).catch((err: unknown) => {
       throw err instanceof AuthError ? unauthorized(`registration token rejected: ${err.message}`) : err;
     });
     const { publicKey, keyId } = await checkedPublicKey(c.req.valid('json').publicKey);
     const cluster = await services.store.getCluster(claims.cluster, true);
     if (!cluster) throw unauthorized(`cluster ${claims.cluster} no longer exists`);
+    // Revoking a cluster voids every registration token issued before it; only a new one re-admits it.
+    if (cluster.revokedAt !== undefined && claims.issuedAt <= cluster.revokedAt) {
+      throw unauthorized('registration token was issued before the cluster was revoked');
+    }
     if (!(await services.store.consumeRegistrationToken(claims.id, claims.cluster, services.now()))) {
       throw unauthorized('registration token has already been used or has expired');
     }
@@ -200,7 +229,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>) {
     const etag = etagOf(state);
     c.header('ETag', etag);
     c.header('Cache-Control', 'private, no-cache');
-    if (c.req.valid('header')['if-none-match'] === etag) return c.body(null, 304);
+    if (etagMatches(c.req.valid('header')['if-none-match'], etag)) return c.body(null, 304);
     return c.json(state, 200);
   });
 
@@ -216,10 +245,16 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>) {
       if (heartbeatDue(cluster, services)) await services.store.recordHeartbeat(cluster.name, services.now().toISOString());
       return c.json({ accepted: true, stored: false }, 202);
     }
+    const issuedAt = c.get('agentTokenIssuedAt');
+    if (cluster.reportIssuedAt !== undefined && issuedAt < cluster.reportIssuedAt) {
+      throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');
+    }
     const at = services.now().toISOString();
     const reportKey = await services.blobs.putReport(cluster.name, canonical);
-    await services.store.recordStatus(cluster.name, { apps: summarize(body.apps, at), statusHash, reportKey, at });
-    for (const event of reportEvents(cluster, body.apps)) await recordEvent(services, event);
+    // Events before the status: if either write fails the agent's retry is not "unchanged",
+    // so no event is lost (at worst one is recorded twice).
+    await recordEvents(services, reportEvents(cluster, body.apps));
+    await services.store.recordStatus(cluster.name, { apps: summarize(body.apps, at), statusHash, reportKey, at, issuedAt });
     return c.json({ accepted: true, stored: true }, 202);
   });
 }

@@ -136,8 +136,9 @@ export function registerAppRoutes(app: OpenAPIHono<AppEnv>) {
       if (err instanceof ConflictError) throw conflict(err.message);
       throw err;
     }
+    // Also on the idempotent path: a retry after a failed rebuild repairs the desired state.
+    await refreshDesired(services.store, name);
     if (result.created) {
-      await refreshDesired(services.store, name);
       await recordEvent(services, {
         type: 'release.published',
         actor,

@@ -14,6 +14,7 @@ import {
 import { authorize } from '../auth/middleware.ts';
 import type { AppEnv, Services } from '../context.ts';
 import { recordEvent } from '../domain/events.ts';
+import { isStale } from '../domain/fleet.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ClusterRecord } from '../storage/store.ts';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
@@ -99,11 +100,6 @@ const getDrift = createRoute({
   responses: { 200: jsonResponse(ClusterDrift, 'Drift'), ...errorResponses(404) },
 });
 
-export function isStale(cluster: ClusterRecord, services: Services): boolean {
-  if (!cluster.lastSeen) return cluster.keyId !== null;
-  return services.now().getTime() - Date.parse(cluster.lastSeen) > services.config.staleAfterSeconds * 1000;
-}
-
 export function clusterView(cluster: ClusterRecord, services: Services): Cluster {
   return {
     name: cluster.name,
@@ -117,9 +113,9 @@ export function clusterView(cluster: ClusterRecord, services: Services): Cluster
     suspended: cluster.suspended,
     suspendedApps: cluster.suspendedApps,
     lastSeen: cluster.lastSeen,
-    stale: isStale(cluster, services),
+    stale: isStale(cluster, services.now(), services.config.staleAfterSeconds),
     apps: Object.fromEntries(
-      Object.entries(cluster.apps).map(([name, { driftKeys: _driftKeys, ...summary }]) => [name, summary]),
+      Object.entries(cluster.apps).map(([name, { driftDigest: _driftDigest, ...summary }]) => [name, summary]),
     ),
   };
 }
@@ -188,7 +184,7 @@ export function registerClusterRoutes(app: OpenAPIHono<AppEnv>) {
     const actor = authorize(c, 'admin');
     const services = c.get('services');
     const { reason } = c.req.valid('json');
-    if (!(await services.store.revokeCluster(name))) throw notFound(`cluster ${name}`);
+    if (!(await services.store.revokeCluster(name, services.now()))) throw notFound(`cluster ${name}`);
     const cluster = await requireCluster(services, name);
     await recordEvent(services, {
       type: 'cluster.revoked',
@@ -239,9 +235,10 @@ export function registerClusterRoutes(app: OpenAPIHono<AppEnv>) {
       cluster.reportKey ? services.blobs.getJson<AgentReport>(cluster.reportKey) : null,
       services.store.queryEvents({
         cluster: name,
+        typePrefix: 'drift.',
         since: new Date(until.getTime() - RECENT_DRIFT_MS).toISOString(),
         until: until.toISOString(),
-        limit: 200,
+        limit: 50,
         order: 'desc',
       }),
     ]);
@@ -250,7 +247,7 @@ export function registerClusterRoutes(app: OpenAPIHono<AppEnv>) {
         cluster: name,
         reportedAt: cluster.reportedAt,
         apps: report?.apps ?? [],
-        events: events.filter((event) => event.type.startsWith('drift.')).slice(0, 50),
+        events,
       },
       200,
     );

@@ -87,5 +87,36 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
       await f.admin('PUT', '/v1/environments/staging', {});
       expect((await f.admin('POST', '/v1/apps/web/rollbacks', { environment: 'staging', reason: 'x' })).status).toBe(409);
     });
+
+    it('walks back through history on repeated rollbacks instead of toggling', async () => {
+      await f.admin('PUT', '/v1/environments/qa', {});
+      for (const version of ['1.0.0', '1.0.1', '1.1.0']) {
+        await f.admin('POST', '/v1/apps/web/promotions', { environment: 'qa', version, reason: 'next' });
+      }
+      const first = await f.admin('POST', '/v1/apps/web/rollbacks', { environment: 'qa', reason: 'bad' });
+      expect(first.body).toMatchObject({ fromVersion: '1.1.0', toVersion: '1.0.1' });
+      const second = await f.admin('POST', '/v1/apps/web/rollbacks', { environment: 'qa', reason: 'also bad' });
+      expect(second.body).toMatchObject({ fromVersion: '1.0.1', toVersion: '1.0.0' });
+      expect((await f.admin('POST', '/v1/apps/web/rollbacks', { environment: 'qa', reason: 'again' })).status).toBe(409);
+    });
+
+    it('rolls a pinned tracked environment back to the version tracking had chosen', async () => {
+      expect((await f.admin('GET', '/v1/apps/web/environments/dev')).body.resolved.version).toBe('1.1.0');
+      const pinned = await f.admin('POST', '/v1/apps/web/promotions', { environment: 'dev', version: '1.0.0', reason: 'hold' });
+      expect(pinned.body.fromVersion).toBe('1.1.0');
+      const back = await f.admin('POST', '/v1/apps/web/rollbacks', { environment: 'dev', reason: 'release the hold' });
+      expect(back.body.toVersion).toBe('1.1.0');
+    });
+
+    it('refuses upstream cycles and build metadata in versions', async () => {
+      await f.admin('PUT', '/v1/environments/a', {});
+      await f.admin('PUT', '/v1/environments/b', { upstream: 'a' });
+      const cycle = await f.admin('PUT', '/v1/environments/a', { upstream: 'b' });
+      expect(cycle.status).toBe(400);
+      expect(cycle.body.error.message).toMatch(/cycle/);
+      const build = await f.admin('POST', '/v1/apps/web/releases', { version: '1.2.0+build.7', digest: digestOf(77) });
+      expect(build.status).toBe(400);
+      expect(build.body.error.message).toMatch(/build metadata/);
+    });
   });
 });

@@ -100,10 +100,11 @@ const rollback = createRoute({
 
 async function policyView(services: Services, app: string, environment: string) {
   const { store } = services;
+  // Strongly consistent: this view is what a PUT or a promotion answers with.
   const [spec, policy, releases, pins] = await Promise.all([
-    store.getApp(app),
-    store.getPolicy(app, environment),
-    store.listReleases(app),
+    store.getApp(app, true),
+    store.getPolicy(app, environment, true),
+    store.listReleases(app, true),
     store.listPins(app, environment),
   ]);
   const entry = buildDesiredEntry(spec, policy, releases, pins);
@@ -117,6 +118,20 @@ async function policyView(services: Services, app: string, environment: string) 
       regions: Object.fromEntries(Object.entries(entry?.regions ?? {}).map(([region, pin]) => [region, pin.version])),
     },
   };
+}
+
+/**
+ * The version a rollback returns to. History is a stack: a promotion pushes its version, a
+ * rollback pops; so rolling back twice walks back two releases instead of toggling.
+ */
+export function rollbackTarget(history: PromotionRecord[]): string | null {
+  const stack: string[] = [];
+  for (const record of history) {
+    if (stack.length === 0 && record.fromVersion) stack.push(record.fromVersion);
+    if (record.kind === 'rollback') stack.pop();
+    else stack.push(record.toVersion);
+  }
+  return stack.length >= 2 ? stack[stack.length - 2]! : null;
 }
 
 async function requireAppAndEnvironment(services: Services, app: string, environment: string) {
@@ -133,9 +148,7 @@ async function movePin(
 ) {
   const { store } = services;
   // A policy makes the app part of the environment; a manual one is created by the first promotion.
-  if (!(await store.getPolicy(input.app, input.environment, true))) {
-    await store.putPolicy(input.app, input.environment, null, services.now().toISOString());
-  }
+  await store.createPolicyIfAbsent(input.app, input.environment, null, services.now().toISOString());
   const record: PromotionRecord = {
     ...input,
     seq: (expectedHead?.seq ?? 0) + 1,
@@ -163,11 +176,10 @@ async function movePin(
   return record;
 }
 
-/** What the target ran before its first own record: the environment's version for a region, else nothing. */
+/** What the target ran before its first own record: the environment's version (pin or tracked). */
 async function currentVersion(services: Services, app: string, environment: string, region: string | null) {
-  if (!region) return null;
   const view = await policyView(services, app, environment);
-  return view.resolved.version;
+  return (region && view.resolved.regions[region]) || view.resolved.version;
 }
 
 export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
@@ -176,9 +188,11 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
     const actor = authorize(c, 'admin');
     const services = c.get('services');
     const spec = c.req.valid('json');
-    if (spec.upstream === env) throw badRequest('body.upstream: an environment cannot be its own upstream');
-    if (spec.upstream && !(await services.store.getEnvironment(spec.upstream))) {
-      throw notFound(`upstream environment ${spec.upstream}`);
+    for (let upstream = spec.upstream, hops = 0; upstream; hops++) {
+      if (upstream === env || hops > 50) throw badRequest(`body.upstream: ${spec.upstream} would make a cycle of upstreams`);
+      const found = await services.store.getEnvironment(upstream, true);
+      if (!found) throw notFound(`upstream environment ${upstream}`);
+      upstream = found.upstream;
     }
     const { environment, created } = await services.store.putEnvironment(env, spec, services.now().toISOString());
     await recordEvent(services, {
@@ -270,10 +284,12 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
     const actor = authorize(c, 'promote', { app: name, environment: input.environment });
     const services = c.get('services');
     await requireAppAndEnvironment(services, name, input.environment);
-    const head = await services.store.getPinHead(name, input.environment, input.region ?? null);
-    if (!head?.fromVersion) throw conflict('nothing to roll back to: this target has no earlier version');
-    const previous = await services.store.getRelease(name, head.fromVersion, true);
-    if (!previous) throw conflict(`the previous release ${name}@${head.fromVersion} no longer exists`);
+    const history = await services.store.listPinHistory(name, input.environment, input.region ?? null);
+    const head = history.at(-1) ?? null;
+    const target = rollbackTarget(history);
+    if (!head || !target) throw conflict('nothing to roll back to: this target has no earlier version');
+    const previous = await services.store.getRelease(name, target, true);
+    if (!previous) throw conflict(`the previous release ${name}@${target} no longer exists`);
     if (previous.blocked) throw conflict(`the previous release ${name}@${previous.version} is blocked: ${previous.blocked.reason}`);
     const record = await movePin(
       services,

@@ -3,9 +3,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { Event, Fleet, Name, list } from '../../lib/api/schemas.ts';
 import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
-import { buildFleet } from '../domain/fleet.ts';
+import { buildFleet, isStale } from '../domain/fleet.ts';
 import { badRequest } from '../errors.ts';
-import { isStale } from './clusters.ts';
 import { bearerSecurity, errorResponses, jsonResponse } from './openapi.ts';
 
 const fleet = createRoute({
@@ -51,7 +50,8 @@ export function registerOverviewRoutes(app: OpenAPIHono<AppEnv>) {
         environments.map(async (env) => [env.name, await services.store.listDesiredEntries(env.name)] as const),
       ),
     );
-    const cells = buildFleet(entries, clusters, (cluster) => isStale(cluster, services));
+    const now = services.now();
+    const cells = buildFleet(entries, clusters, (cluster) => isStale(cluster, now, services.config.staleAfterSeconds));
     return c.json({ cells, generatedAt: services.now().toISOString() }, 200);
   });
 

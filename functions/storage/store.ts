@@ -17,7 +17,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -52,13 +52,17 @@ export interface ClusterRecord {
   publicKey: JWK | null;
   keyId: string | null;
   revoked: boolean;
+  /** Epoch seconds of the last revocation: registration tokens issued before it are void. */
+  revokedAt?: number;
   suspended: Suspension | null;
   suspendedApps: Record<string, Suspension>;
   lastSeen: string | null;
-  apps: Record<string, AppStatusSummary & { driftKeys?: string[] }>;
+  apps: Record<string, AppStatusSummary & { driftDigest?: string }>;
   statusHash: string | null;
   reportKey: string | null;
   reportedAt: string | null;
+  /** When the agent signed the last stored report (seconds): an older report is a replay. */
+  reportIssuedAt?: number;
 }
 
 export interface PolicyRecord {
@@ -92,6 +96,8 @@ export interface EventQuery {
   cluster?: string;
   environment?: string;
   type?: string;
+  /** Event types starting with this, e.g. `drift.`. */
+  typePrefix?: string;
   since: string;
   until: string;
   limit: number;
@@ -101,12 +107,13 @@ export interface EventQuery {
 export class ConflictError extends Error {}
 
 const ENV_WIDE = '*';
+const MAX_EVENT_PAGES = 20;
 const isConditionFailure = (err: unknown) =>
   err instanceof ConditionalCheckFailedException || (err as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 function strip<T>(item: Item | undefined): T | null {
   if (!item) return null;
-  const { pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, type: _t, expiresAt: _e, ...rest } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, type: _t, ...rest } = item;
   return rest as T;
 }
 
@@ -131,14 +138,15 @@ export class Store {
     return strip<T>(out.Item);
   }
 
-  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>, max = Infinity): Promise<Item[]> {
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>, max = Infinity, maxPages = Infinity): Promise<Item[]> {
     const items: Item[] = [];
     let ExclusiveStartKey: Item | undefined;
+    let pages = 0;
     do {
       const out = await this.doc.send(new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey }));
       items.push(...(out.Items ?? []));
       ExclusiveStartKey = out.LastEvaluatedKey;
-    } while (ExclusiveStartKey && items.length < max);
+    } while (ExclusiveStartKey && items.length < max && ++pages < maxPages);
     return items;
   }
 
@@ -293,6 +301,11 @@ export class Store {
     return policy;
   }
 
+  /** Creates a policy unless one exists (a concurrent admin's policy wins). */
+  async createPolicyIfAbsent(app: string, environment: string, track: string | null, now: string): Promise<void> {
+    await this.create({ pk: `APP#${app}`, sk: `POLICY#${environment}`, type: 'policy', app, environment, track, updatedAt: now });
+  }
+
   getPolicy(app: string, environment: string, consistent = false) {
     return this.get<PolicyRecord>(`APP#${app}`, `POLICY#${environment}`, consistent);
   }
@@ -337,6 +350,16 @@ export class Store {
       ...record,
     });
     if (!created) throw new ConflictError('another promotion of this target was accepted first; retry with fresh state');
+  }
+
+  /** The whole history of one pin, oldest first (strongly consistent). */
+  async listPinHistory(app: string, environment: string, region: string | null): Promise<PromotionRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :region)',
+      ExpressionAttributeValues: { ':pk': `PINS#${app}#${environment}`, ':region': `${region ?? ENV_WIDE}#` },
+      ConsistentRead: true,
+    });
+    return items.map((item) => strip<PromotionRecord>(item)!);
   }
 
   /** The pins of an app in an environment: the head record of each region (null region = environment-wide). */
@@ -450,8 +473,13 @@ export class Store {
       : this.update(`CLUSTER#${name}`, '#CLUSTER', { publicKey, keyId, revoked: false });
   }
 
-  revokeCluster(name: string): Promise<boolean> {
-    return this.update(`CLUSTER#${name}`, '#CLUSTER', { revoked: true, publicKey: null, keyId: null });
+  revokeCluster(name: string, at: Date): Promise<boolean> {
+    return this.update(`CLUSTER#${name}`, '#CLUSTER', {
+      revoked: true,
+      revokedAt: Math.floor(at.getTime() / 1000),
+      publicKey: null,
+      keyId: null,
+    });
   }
 
   setSuspension(name: string, app: string | undefined, suspension: Suspension | null): Promise<boolean> {
@@ -487,13 +515,14 @@ export class Store {
 
   recordStatus(
     name: string,
-    status: { apps: ClusterRecord['apps']; statusHash: string; reportKey: string; at: string },
+    status: { apps: ClusterRecord['apps']; statusHash: string; reportKey: string; at: string; issuedAt: number },
   ): Promise<boolean> {
     return this.update(`CLUSTER#${name}`, '#CLUSTER', {
       apps: status.apps,
       statusHash: status.statusHash,
       reportKey: status.reportKey,
       reportedAt: status.at,
+      reportIssuedAt: status.issuedAt,
       lastSeen: status.at,
     });
   }
@@ -561,23 +590,20 @@ export class Store {
   // ---- events ----------------------------------------------------------------------------
 
   async putEvent(event: Event): Promise<void> {
-    const sk = `${event.at}#${event.id}`;
-    // `type` is the entity type of every item; the event's own type is kept as `eventType`.
-    const { type: eventType, ...rest } = event;
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: `EVENTS#${event.at.slice(0, 10)}`,
-          sk,
-          type: 'event',
-          ...(event.app ? { gsi1pk: `EVTAPP#${event.app}`, gsi1sk: sk } : {}),
-          ...(event.cluster ? { gsi2pk: `EVTCLU#${event.cluster}`, gsi2sk: sk } : {}),
-          eventType,
-          ...rest,
-        },
-      }),
-    );
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: eventItem(event) }));
+  }
+
+  /** Many events in batches of 25, retrying what DynamoDB leaves unprocessed. */
+  async putEvents(events: Event[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 25) {
+      let requests = events.slice(i, i + 25).map((event) => ({ PutRequest: { Item: eventItem(event) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+        if (attempt > 8) throw new Error('DynamoDB left event writes unprocessed');
+        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+      }
+    }
   }
 
   /**
@@ -598,6 +624,11 @@ export class Store {
       names['#eventType'] = 'eventType';
       values[':type'] = query.type;
     }
+    if (query.typePrefix) {
+      filters.push('begins_with(#eventType, :typePrefix)');
+      names['#eventType'] = 'eventType';
+      values[':typePrefix'] = query.typePrefix;
+    }
     if (query.app && query.cluster) {
       filters.push('#cluster = :cluster');
       names['#cluster'] = 'cluster';
@@ -608,8 +639,14 @@ export class Store {
       ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
       ScanIndexForward: query.order === 'asc',
     };
+    // Limit bounds the items each page evaluates and MAX_EVENT_PAGES the pages, so a filter
+    // that matches nothing cannot make one request read a quarter's worth of events.
     const run = (input: Omit<QueryCommandInput, 'TableName'>) =>
-      this.queryAll({ ...base, ...input, ExpressionAttributeValues: { ...values, ...input.ExpressionAttributeValues } }, query.limit);
+      this.queryAll(
+        { ...base, ...input, Limit: query.limit, ExpressionAttributeValues: { ...values, ...input.ExpressionAttributeValues } },
+        query.limit,
+        MAX_EVENT_PAGES,
+      );
 
     let items: Item[];
     if (query.app) {
@@ -630,6 +667,7 @@ export class Store {
       if (query.order === 'desc') days.reverse();
       for (const day of days) {
         if (items.length >= query.limit) break;
+        // (each day partition is bounded by MAX_EVENT_PAGES pages)
         items.push(
           ...(await run({
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
@@ -640,6 +678,21 @@ export class Store {
     }
     return items.slice(0, query.limit).map((item) => toEvent(item));
   }
+}
+
+function eventItem(event: Event): Item {
+  const sk = `${event.at}#${event.id}`;
+  // `type` is the entity type of every item; the event's own type is kept as `eventType`.
+  const { type: eventType, ...rest } = event;
+  return {
+    pk: `EVENTS#${event.at.slice(0, 10)}`,
+    sk,
+    type: 'event',
+    ...(event.app ? { gsi1pk: `EVTAPP#${event.app}`, gsi1sk: sk } : {}),
+    ...(event.cluster ? { gsi2pk: `EVTCLU#${event.cluster}`, gsi2sk: sk } : {}),
+    eventType,
+    ...rest,
+  };
 }
 
 function toEvent(item: Item): Event {

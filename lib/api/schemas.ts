@@ -25,6 +25,11 @@ export const Version = z
       ctx.addIssue({ code: 'custom', message: 'must be a strict semantic version such as 1.2.3' });
       return z.NEVER;
     }
+    if (version.includes('+')) {
+      // 1.0.0+a and 1.0.0+b have equal precedence: tracking could not tell them apart.
+      ctx.addIssue({ code: 'custom', message: 'build metadata (+…) is not allowed in release versions' });
+      return z.NEVER;
+    }
     return version;
   })
   .openapi({ type: 'string', example: '1.2.3' });
@@ -47,6 +52,11 @@ export const Repository = z
 
 const Labels = z.record(z.string().max(63), z.string().max(63)).openapi({ example: { tier: 'web' } });
 const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-11-26T02:00:00.000Z' });
+/** A timestamp a client sends: RFC 3339 with an offset, stored normalised to UTC. */
+const InputTimestamp = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value).toISOString())
+  .openapi({ type: 'string', format: 'date-time', example: '2026-11-26T02:00:00Z' });
 const Reason = z.string().trim().min(1, 'a reason is required').max(1000);
 
 export const AppSpec = z
@@ -75,7 +85,7 @@ export const ReleaseInput = z
     tag: z.string().max(128).optional(),
     source: z.string().max(1024).optional(),
     revision: z.string().max(256).optional(),
-    created: Timestamp.optional(),
+    created: InputTimestamp.optional(),
   })
   .strict()
   .openapi('ReleaseInput');
@@ -169,7 +179,7 @@ export const Suspension = z
   .openapi('Suspension');
 
 export const SuspendInput = z
-  .object({ reason: Reason, app: Name.optional(), until: Timestamp.optional() })
+  .object({ reason: Reason, app: Name.optional(), until: InputTimestamp.optional() })
   .strict()
   .openapi('SuspendInput');
 
@@ -350,11 +360,8 @@ export const ErrorCode = z.enum([
   'unauthorized',
   'forbidden',
   'not_found',
-  'method_not_allowed',
   'conflict',
   'payload_too_large',
-  'unsupported_media_type',
-  'rate_limited',
   'unavailable',
   'internal',
 ]);
