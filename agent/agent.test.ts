@@ -195,6 +195,23 @@ describe('Agent with the control plane', () => {
     expect(await liveValue()).toBeNull();
   });
 
+  it('runs on its interval until stopped', async () => {
+    await admin('PUT', `/v1/apps/${app}/environments/${environment}`, { track: '^1.0.0' });
+    const { agent } = newAgent();
+    await agent.start();
+    const running = agent.run();
+    const loops: number[] = [];
+    while (loops.length < 3) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (agent.lastLoopAt && agent.lastLoopAt !== loops.at(-1)) loops.push(agent.lastLoopAt);
+    }
+    agent.stop();
+    await running;
+    expect(await liveValue()).toBe('one-one');
+    // 200 ms ± 10 % between iterations, plus the iteration itself.
+    expect(loops[2]! - loops[1]!).toBeGreaterThanOrEqual(180);
+  });
+
   it('stops, loudly, when the cluster is revoked', async () => {
     const { agent, metrics } = newAgent();
     await agent.start();

@@ -115,6 +115,13 @@ describe('Reconciler', () => {
     ]);
     expect(await liveData('drift-settings')).toBe('desired');
 
+    await cluster.kubectl(['delete', '-n', appNamespace, 'configmap/drift-settings']);
+    const recreated = await subject.reconcileApp(app, false);
+    expect(recreated.drift).toEqual([
+      { object: `ConfigMap/${appNamespace}/drift-settings`, fields: [{ path: '/', before: 'absent', after: 'present' }], corrected: true },
+    ]);
+    expect(await liveData('drift-settings')).toBe('desired');
+
     await cluster.kubectl(['edit', '-n', appNamespace, 'configmap/drift-settings'], { env: { EDITOR: 'sed -i s/desired/edited-again/' } });
     for (const [suspendedApp, suspendedCluster] of [[true, false], [false, true]] as const) {
       const left = await subject.reconcileApp({ ...app, suspended: suspendedApp }, suspendedCluster);
