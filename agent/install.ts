@@ -125,8 +125,11 @@ export function installObjects(options: InstallOptions): Record<string, unknown>
               readinessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, periodSeconds: 10 },
               resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              // tsx keeps its transpile cache in the temp directory; the root filesystem is read-only.
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             },
           ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
         },
       },
     },
