@@ -1,10 +1,16 @@
 // Operations: metrics text, JSON logs, the entry point, and install manifests checked by a real apiserver.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
 import { installObjects, renderInstallManifests } from './install.ts';
+import { KubeClient, type KubeObject } from './kube/client.ts';
+import { inClusterConnection } from './kube/config.ts';
+import { ApplyError } from './ssa/errors.ts';
+import { ResourceManager } from './ssa/manager.ts';
 import { jsonLogger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
@@ -102,5 +108,82 @@ describe('install manifests', () => {
     expect(files).toEqual(installObjects(defaults));
     const leastPrivilege = installObjects({ ...defaults, leastPrivilege: true }).filter((object) => String(object['kind']).startsWith('ClusterRole'));
     expect(await read('rbac-least-privilege.yaml')).toEqual(leastPrivilege);
+  });
+});
+
+describe('running as the agent service account', () => {
+  let cluster: AgentTestCluster;
+  const namespace = uniqueName('agent-rbac');
+  const tokenDir = join(tmpdir(), uniqueName('agent-sa'));
+
+  beforeAll(async () => {
+    cluster = await connectTestCluster('prod-us');
+  });
+
+  afterAll(async () => {
+    await deleteNamespace(cluster, namespace);
+    await cluster.kubectl(['delete', 'clusterrole,clusterrolebinding', namespace, '--ignore-not-found']);
+    await rm(tokenDir, { recursive: true, force: true });
+    cluster.client.close();
+  });
+
+  it('applies a typical app through the in-cluster loader with least-privilege RBAC, and is refused RBAC objects', async () => {
+    // The cluster is shared with other suites: the cluster-wide objects get this test's own name.
+    const rbac = installObjects({ ...defaults, namespace, leastPrivilege: true })
+      .filter((object) => object['kind'] !== 'Deployment')
+      .map((object) => {
+        const metadata = { ...(object['metadata'] as object), name: namespace };
+        if (object['kind'] === 'ClusterRole') return { ...object, metadata };
+        if (object['kind'] === 'ClusterRoleBinding') return { ...object, metadata, roleRef: { ...(object['roleRef'] as object), name: namespace } };
+        return object;
+      });
+    await cluster.kubectl(['apply', '--server-side', '-f', '-'], { input: rbac.map((object) => stringify(object)).join('---\n') });
+
+    // What the kubelet would mount: a bound service-account token and the cluster CA.
+    const tokenRequest = await cluster.client.request<{ status: { token: string } }>(
+      'POST',
+      `/api/v1/namespaces/${namespace}/serviceaccounts/flotilla-agent/token`,
+      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } } },
+    );
+    const { server, caFile } = inject('testEnv').clusters.find((candidate) => candidate.name === 'prod-us')!;
+    await mkdir(tokenDir, { recursive: true });
+    await writeFile(join(tokenDir, 'token'), tokenRequest!.status.token);
+    await copyFile(caFile!, join(tokenDir, 'ca.crt'));
+    const url = new URL(server);
+    const asAgent = new KubeClient(inClusterConnection(tokenDir, { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }));
+    try {
+      const manager = new ResourceManager(asAgent, { ownerLabels: { 'app.flotilla.dev/name': 'rbac-test', 'app.flotilla.dev/managed-by': 'flotilla' } });
+      const result = await manager.applyAllStaged(
+        parseAllDocuments(`
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80}], selector: {app: web}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: registry.example/web:1}]}
+`).map((document) => document.toJS() as KubeObject),
+        { defaultNamespace: namespace },
+      );
+      expect(result.entries.map((entry) => entry.action)).toEqual(['created', 'created', 'created']);
+      const refused = await manager
+        .applyAllStaged([{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${namespace}-escalate` }, rules: [] }])
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ApplyError);
+      expect((refused as ApplyError).message).toMatch(/forbidden/i);
+    } finally {
+      asAgent.close();
+    }
   });
 });

@@ -60,7 +60,7 @@ export class KubeClient {
   /** Discovery cache: group-version → kind → resource. */
   private readonly discovery = new Map<string, Map<string, ResourceInfo>>();
 
-  private constructor(private readonly connection: Connection) {
+  constructor(private readonly connection: Connection) {
     this.server = connection.server;
     const agentOptions = { keepAlive: true, maxSockets: 16 };
     this.agent =

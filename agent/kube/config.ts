@@ -28,14 +28,18 @@ function tokenFileHeaders(path: string): () => Promise<Record<string, string>> {
   };
 }
 
-export function inClusterConnection(): Connection {
-  const host = process.env['KUBERNETES_SERVICE_HOST'];
-  const port = process.env['KUBERNETES_SERVICE_PORT'];
+/** The Pod's service account: token and CA mounted by the kubelet, apiserver address from the environment. */
+export function inClusterConnection(
+  serviceAccountDir = SERVICE_ACCOUNT_DIR,
+  env: Record<string, string | undefined> = process.env,
+): Connection {
+  const host = env['KUBERNETES_SERVICE_HOST'];
+  const port = env['KUBERNETES_SERVICE_PORT'];
   if (!host || !port) throw new Error('not running in a cluster (KUBERNETES_SERVICE_HOST is unset) and no kubeconfig given');
   return {
     server: new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`),
-    tls: { ca: readFileSync(`${SERVICE_ACCOUNT_DIR}/ca.crt`) },
-    headers: tokenFileHeaders(`${SERVICE_ACCOUNT_DIR}/token`),
+    tls: { ca: readFileSync(`${serviceAccountDir}/ca.crt`) },
+    headers: tokenFileHeaders(`${serviceAccountDir}/token`),
   };
 }
 
