@@ -91,6 +91,7 @@ export async function applyAllStaged(
       throw new ApplyError('DefinitionsNotReady', failures, written);
     }
     context.client.invalidateDiscovery();
+    await waitForServedKinds(context, definitionPlans.map((plan) => plan.object), options, written);
   }
 
   const lateOutcomes = await planAll(context, deferred, options, NO_DEPENDENCIES);
@@ -98,6 +99,36 @@ export async function applyAllStaged(
   const allRestPlans = [...restPlans, ...plansOf(lateOutcomes)];
   await writePlans(context, allRestPlans, options, written);
   return resultOf([...definitionPlans, ...allRestPlans]);
+}
+
+/**
+ * An Established CRD is not yet in discovery everywhere: the apiserver publishes the new
+ * group-version a moment later. Objects of its kind are planned only once discovery serves it.
+ */
+async function waitForServedKinds(
+  context: ManagerContext,
+  definitions: KubeObject[],
+  options: ApplyOptions,
+  written: ChangeSetEntry[],
+): Promise<void> {
+  const deadline = Date.now() + (options.wait.timeoutMs ?? 60_000);
+  for (const crd of definitions.filter((object) => object.kind === 'CustomResourceDefinition')) {
+    const spec = crd['spec'] as { group: string; names: { kind: string }; versions: { name: string; served: boolean }[] };
+    for (const version of spec.versions.filter((candidate) => candidate.served)) {
+      for (;;) {
+        try {
+          await context.client.resourceFor(`${spec.group}/${version.name}`, spec.names.kind);
+          break;
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+          if (Date.now() > deadline) {
+            throw new ApplyError('DefinitionsNotReady', [{ subject: subjectOf(crd), message: `${spec.group}/${version.name} is not served by discovery` }], written);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    }
+  }
 }
 
 function resultOf(plans: Plan[]): ApplyResult {
