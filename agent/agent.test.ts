@@ -147,25 +147,23 @@ describe('Agent with the control plane', () => {
 
   it('keeps reconciling the desired state persisted in the cluster while the control plane is down, and reports when it is back', async () => {
     await controlPlane.stop();
+    // A restart while the control plane is unreachable: everything comes from the cluster.
+    const { agent: offlineAgent } = newAgent();
     try {
-      // A restart while the control plane is unreachable: everything comes from the cluster.
-      const { agent } = newAgent();
-      await agent.start();
+      await offlineAgent.start();
       await cluster.kubectl(['edit', '-n', appNamespace, 'configmap/settings'], { env: { EDITOR: 'sed -i s/one-one/during-outage/' } });
-      const offline = await agent.runOnce();
+      const offline = await offlineAgent.runOnce();
       expect(offline.checkIn).toBe('unreachable');
       expect(offline.reports[0]?.drift[0]).toMatchObject({ corrected: true });
       expect(await liveValue()).toBe('one-one');
     } finally {
       controlPlane = await startLocalControlPlane({ dataDir, port });
     }
-    const { agent } = newAgent();
-    await agent.start();
-    await cluster.kubectl(['edit', '-n', appNamespace, 'configmap/settings'], { env: { EDITOR: 'sed -i s/one-one/after-outage/' } });
-    const back = await agent.runOnce();
+    // The same agent, once the control plane is back: the drift it corrected offline is reported.
+    const back = await offlineAgent.runOnce();
     expect(back.checkIn).not.toBe('unreachable');
-    const events = await admin('GET', `/v1/events?cluster=${clusterName}`);
-    expect(JSON.stringify(events)).toContain('after-outage');
+    const events = await admin('GET', `/v1/events?cluster=${clusterName}&type=drift.corrected`);
+    expect(JSON.stringify(events)).toContain('during-outage');
   });
 
   it('rotates its key; the old key is refused afterwards', async () => {

@@ -2,7 +2,7 @@
 // interval so a fleet restarted together does not poll in lockstep. The desired state is persisted
 // in the cluster on every change, so an unreachable control plane (or a restart while it is
 // unreachable) never stops reconciliation; a revoked cluster stops the agent.
-import type { AgentReport, AppReport, DesiredState } from '../lib/api/schemas.ts';
+import type { AgentReport, AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
 import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import type { Logger } from './log.ts';
@@ -42,6 +42,8 @@ export class Agent {
   private credentials: Credentials | null = null;
   private desired: StoredDesiredState | null = null;
   private lastReport: { body: string; sentAt: number } | null = null;
+  /** Drift found while reports could not be delivered, per app, oldest first. */
+  private readonly undeliveredDrift = new Map<string, DriftEntry[]>();
   private stopped = false;
   private wake: (() => void) | null = null;
   /** For /healthz: set when the loop ends for good (revoked, or a bootstrap failure). */
@@ -72,7 +74,8 @@ export class Agent {
     let reports: AppReport[] = [];
     if (this.desired) {
       reports = await this.options.reconciler.reconcileAll(this.desired.state);
-      if (checkIn !== 'unreachable') await this.report(reports);
+      if (checkIn === 'unreachable') this.rememberDrift(reports);
+      else await this.report(reports);
     }
     this.lastLoopAt = Date.now();
     this.options.metrics.set('flotilla_agent_last_loop_timestamp_seconds', 'When the last loop iteration finished.', {}, Math.floor(this.lastLoopAt / 1000));
@@ -170,8 +173,13 @@ export class Agent {
     }
   }
 
+  /**
+   * Sends the report, with any drift found while reports could not be delivered (corrected during
+   * an outage, so absent from the current reconcile) folded in: the control plane still hears of it.
+   */
   private async report(apps: AppReport[]): Promise<void> {
-    const report: AgentReport = { apps, agentVersion: AGENT_VERSION };
+    const withUndelivered = apps.map((app) => ({ ...app, drift: mergeDrift(this.undeliveredDrift.get(app.name) ?? [], app.drift) }));
+    const report: AgentReport = { apps: withUndelivered, agentVersion: AGENT_VERSION };
     const body = JSON.stringify(report);
     const heartbeat = this.options.reportHeartbeatMs ?? 5 * 60_000;
     if (this.lastReport && this.lastReport.body === body && Date.now() - this.lastReport.sentAt < heartbeat) return;
@@ -179,11 +187,19 @@ export class Agent {
       const credentials = this.requireCredentials();
       await this.options.controlPlane.report(credentials.identity, credentials.key, report);
       this.lastReport = { body, sentAt: Date.now() };
+      this.undeliveredDrift.clear();
       this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'sent' });
     } catch (error) {
       if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
+      this.rememberDrift(apps);
       this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'failed' });
       this.options.logger.warn('report not delivered; it is sent again next time', { error: messageOf(error) });
+    }
+  }
+
+  private rememberDrift(apps: AppReport[]): void {
+    for (const app of apps) {
+      if (app.drift.length > 0) this.undeliveredDrift.set(app.name, mergeDrift(this.undeliveredDrift.get(app.name) ?? [], app.drift));
     }
   }
 
@@ -196,4 +212,17 @@ export class Agent {
   get desiredState(): DesiredState | null {
     return this.desired?.state ?? null;
   }
+}
+
+/** Older entries first, each distinct (object, fields) once, at most what a report may carry. */
+function mergeDrift(older: DriftEntry[], newer: DriftEntry[]): DriftEntry[] {
+  const seen = new Set<string>();
+  const merged: DriftEntry[] = [];
+  for (const entry of [...older, ...newer]) {
+    const key = entry.object + JSON.stringify(entry.fields);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    merged.push(entry);
+  }
+  return merged.slice(-500);
 }
