@@ -143,6 +143,7 @@ export class World {
     const dir = join(this.dir, 'src', version);
     await mkdir(dir, { recursive: true });
     const image = options.image ?? 'nginx:1.27.0';
+    await writeFile(join(dir, 'namespace.yaml'), `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${APP}\n`);
     await writeFile(
       join(dir, 'deployment.yaml'),
       `apiVersion: apps/v1
