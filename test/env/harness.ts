@@ -30,9 +30,9 @@ export const REQUIRED_BINARIES = [
   'oras',
   'moto_server',
   'env-python',
-  // Not a binary: the Stage objects kwok simulates nodes and pods with (setup copies them).
-  '../share/kwok-stages.yaml',
 ] as const;
+
+type BinaryName = (typeof REQUIRED_BINARIES)[number];
 
 export function envCacheDir(): string {
   return process.env.FLOTILLA_ENV_CACHE || path.join(homedir(), '.cache', 'flotilla-env');
@@ -43,10 +43,15 @@ export function envBinDir(): string {
   return path.join(envCacheDir(), 'bin');
 }
 
+/** The Stage objects kwok simulates nodes and pods with; setup takes them from kwok's module. */
+export function kwokStagesFile(): string {
+  return path.join(envCacheDir(), 'share', 'kwok-stages.yaml');
+}
+
 export class MissingBinariesError extends Error {
   constructor(readonly missing: string[]) {
     super(
-      `The real test environment is not set up: missing ${missing.join(', ')} in ${envBinDir()}. ` +
+      `The real test environment is not set up: missing ${missing.join(', ')} in ${envCacheDir()}. ` +
         'Run `npm run env:setup` (bash test/env/setup) once; it builds them into the cache.',
     );
     this.name = 'MissingBinariesError';
@@ -54,18 +59,23 @@ export class MissingBinariesError extends Error {
 }
 
 /** Absolute paths of every required binary; throws MissingBinariesError naming what is absent. */
-export function resolveBinaries(): Record<(typeof REQUIRED_BINARIES)[number], string> {
+export function resolveBinaries(): Record<BinaryName, string> {
   const bin = envBinDir();
   const missing: string[] = [];
-  const paths = {} as Record<(typeof REQUIRED_BINARIES)[number], string>;
+  const paths = {} as Record<BinaryName, string>;
   for (const name of REQUIRED_BINARIES) {
     const file = path.join(bin, name);
     try {
-      accessSync(file, name.endsWith('.yaml') ? fsConstants.R_OK : fsConstants.X_OK);
+      accessSync(file, fsConstants.X_OK);
     } catch {
-      missing.push(name);
+      missing.push(`bin/${name}`);
     }
     paths[name] = file;
+  }
+  try {
+    accessSync(kwokStagesFile(), fsConstants.R_OK);
+  } catch {
+    missing.push('share/kwok-stages.yaml');
   }
   if (missing.length > 0) throw new MissingBinariesError(missing);
   return paths;
@@ -636,7 +646,7 @@ export async function startTestEnv(options: StartTestEnvOptions = {}): Promise<R
         bins.kwok,
         [
           `--kubeconfig=${await componentKubeconfig('kwok', 'kwok', plan.kwokToken)}`,
-          `--config=${bins['../share/kwok-stages.yaml']}`,
+          `--config=${kwokStagesFile()}`,
           '--manage-all-nodes=true',
           // The node controller reads liveness from the lease kwok renews.
           '--node-lease-duration-seconds=40',
