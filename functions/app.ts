@@ -1,5 +1,4 @@
 // The one Hono app factory, used by the Lambda entry and the Node entry alike. It never knows its runtime.
-import { randomUUID } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
@@ -50,7 +49,7 @@ export function createApp(services: Services) {
   });
 
   app.use('*', async (c, next) => {
-    c.set('requestId', randomUUID());
+    c.set('requestId', crypto.randomUUID());
     c.set('services', services);
     c.header('X-Request-Id', c.get('requestId'));
     await next();
