@@ -231,7 +231,7 @@ export function registerClusterRoutes(app: OpenAPIHono<AppEnv>) {
     const services = c.get('services');
     const cluster = await requireCluster(services, name);
     const until = services.now();
-    const [report, events] = await Promise.all([
+    const [report, { events }] = await Promise.all([
       cluster.reportKey ? services.blobs.getJson<AgentReport>(cluster.reportKey) : null,
       services.store.queryEvents({
         cluster: name,

@@ -73,6 +73,26 @@ describe('audit log', () => {
     expect(newest[0].id).toBe(all.at(-1).id);
   });
 
+  it.each(['asc', 'desc'])('pages through the log with cursors (%s)', async (order) => {
+    const all = (await f.admin('GET', `/v1/events?order=${order}&limit=1000`)).body.items;
+    const paged: unknown[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: any = (await f.admin('GET', `/v1/events?order=${order}&limit=4${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      paged.push(...page.items);
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 100);
+    expect(paged).toEqual(all);
+    expect(pages).toBe(Math.ceil(all.length / 4));
+    const byApp = (await f.admin('GET', '/v1/events?app=web&order=asc&limit=2')).body;
+    const next = (await f.admin('GET', `/v1/events?app=web&order=asc&limit=2&cursor=${byApp.nextCursor}`)).body;
+    const allByApp = (await f.admin('GET', '/v1/events?app=web&order=asc&limit=4')).body.items;
+    expect([...byApp.items, ...next.items]).toEqual(allByApp);
+    expect((await f.admin('GET', '/v1/events?cursor=bm90LWEtY3Vyc29y')).status).toBe(400);
+  });
+
   it('shows recent drift on the drift endpoint even after it was corrected', async () => {
     const view = (await f.admin('GET', '/v1/clusters/prod-us-2/drift')).body;
     expect(view.apps[0].drift[0].object).toBe('ConfigMap/web/cfg');

@@ -35,10 +35,22 @@ const events = createRoute({
       until: z.iso.datetime().optional().openapi({ description: 'Default: now' }),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
       order: z.enum(['asc', 'desc']).default('desc'),
+      cursor: z
+        .string()
+        .max(200)
+        .optional()
+        .openapi({ description: 'nextCursor of the previous page (same filters and order)' }),
     }),
   },
   responses: { 200: jsonResponse(list(Event, 'EventList'), 'Events'), ...errorResponses() },
 });
+
+/** A cursor is the position `<at>#<id>` of the last event of a page, base64url-encoded. */
+function decodeCursor(cursor: string): string {
+  const position = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^\d{4}-\d{2}-\d{2}T[\d:.]+Z#[0-9a-f]{12,40}$/.test(position)) throw badRequest('query.cursor: not a cursor of this API');
+  return position;
+}
 
 export function registerOverviewRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(fleet, async (c) => {
@@ -65,11 +77,12 @@ export function registerOverviewRoutes(app: OpenAPIHono<AppEnv>) {
     if (until.getTime() - since.getTime() > MAX_WINDOW_DAYS * DAY_MS) {
       throw badRequest(`query.since: the window may span at most ${MAX_WINDOW_DAYS} days`);
     }
-    const items = await services.store.queryEvents({
+    const { events, next } = await services.store.queryEvents({
       ...query,
       since: since.toISOString(),
       until: until.toISOString(),
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
     });
-    return c.json({ items, nextCursor: null }, 200);
+    return c.json({ items: events, nextCursor: next === null ? null : Buffer.from(next).toString('base64url') }, 200);
   });
 }

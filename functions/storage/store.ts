@@ -102,6 +102,8 @@ export interface EventQuery {
   until: string;
   limit: number;
   order: 'asc' | 'desc';
+  /** Position of the last event of the previous page (`<at>#<id>`), exclusive. */
+  after?: string;
 }
 
 export class ConflictError extends Error {}
@@ -610,9 +612,13 @@ export class Store {
    * Events in a time window. By app or cluster it is one index query; otherwise one query per
    * day partition. Environment and type are filters on top.
    */
-  async queryEvents(query: EventQuery): Promise<Event[]> {
+  async queryEvents(query: EventQuery): Promise<{ events: Event[]; next: string | null }> {
     const filters: string[] = [];
-    const values: Item = { ':from': query.since, ':to': `${query.until}~` };
+    // The previous page's last position narrows the window on the side the pages move towards;
+    // the bound is inclusive, so that one event is dropped again below.
+    const from = query.after && query.order === 'asc' ? query.after : query.since;
+    const to = query.after && query.order === 'desc' ? query.after : `${query.until}~`;
+    const values: Item = { ':from': from, ':to': to };
     const names: Record<string, string> = {};
     if (query.environment) {
       filters.push('#env = :env');
@@ -641,10 +647,12 @@ export class Store {
     };
     // Limit bounds the items each page evaluates and MAX_EVENT_PAGES the pages, so a filter
     // that matches nothing cannot make one request read a quarter's worth of events.
+    // One more than the page (plus the previous page's last one) tells whether another page follows.
+    const wanted = query.limit + 2;
     const run = (input: Omit<QueryCommandInput, 'TableName'>) =>
       this.queryAll(
-        { ...base, ...input, Limit: query.limit, ExpressionAttributeValues: { ...values, ...input.ExpressionAttributeValues } },
-        query.limit,
+        { ...base, ...input, Limit: wanted, ExpressionAttributeValues: { ...values, ...input.ExpressionAttributeValues } },
+        wanted,
         MAX_EVENT_PAGES,
       );
 
@@ -663,11 +671,10 @@ export class Store {
       });
     } else {
       items = [];
-      const days = eachDay(query.since, query.until);
+      const days = eachDay(from, to);
       if (query.order === 'desc') days.reverse();
       for (const day of days) {
-        if (items.length >= query.limit) break;
-        // (each day partition is bounded by MAX_EVENT_PAGES pages)
+        if (items.length >= wanted) break;
         items.push(
           ...(await run({
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
@@ -676,7 +683,10 @@ export class Store {
         );
       }
     }
-    return items.slice(0, query.limit).map((item) => toEvent(item));
+    const page = items.filter((item) => item.sk !== query.after);
+    const events = page.slice(0, query.limit).map((item) => toEvent(item));
+    const last = events.at(-1);
+    return { events, next: page.length > query.limit && last ? `${last.at}#${last.id}` : null };
   }
 }
 
