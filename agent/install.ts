@@ -15,11 +15,17 @@ export interface InstallOptions {
    * RBAC objects, CRDs or webhooks: Kubernetes forbids granting permissions one does not hold.
    */
   leastPrivilege?: boolean;
+  /**
+   * A `kubernetes.io/dockerconfigjson` Secret in the agent's namespace with credentials for private
+   * registries; mounted as the agent's DOCKER_CONFIG.
+   */
+  registrySecret?: string;
 }
 
 export const DEFAULT_NAMESPACE = 'flotilla-system';
 const NAME = 'flotilla-agent';
 const REGISTRATION_SECRET = 'flotilla-agent-registration';
+const REGISTRY_CONFIG_DIR = '/etc/flotilla/registry';
 
 const commonLabels = { 'app.kubernetes.io/name': NAME, 'app.kubernetes.io/part-of': 'flotilla' };
 
@@ -119,6 +125,7 @@ export function installObjects(options: InstallOptions): Record<string, unknown>
                   valueFrom: { secretKeyRef: { name: REGISTRATION_SECRET, key: 'token', optional: true } },
                 },
                 { name: 'FLOTILLA_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ...(options.registrySecret ? [{ name: 'DOCKER_CONFIG', value: REGISTRY_CONFIG_DIR }] : []),
               ],
               ports: [{ name: 'http-metrics', containerPort: 8080 }],
               livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, periodSeconds: 30, failureThreshold: 3 },
@@ -126,10 +133,23 @@ export function installObjects(options: InstallOptions): Record<string, unknown>
               resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
               // tsx keeps its transpile cache in the temp directory; the root filesystem is read-only.
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                ...(options.registrySecret ? [{ name: 'registry-credentials', mountPath: REGISTRY_CONFIG_DIR, readOnly: true }] : []),
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            ...(options.registrySecret
+              ? [
+                  {
+                    name: 'registry-credentials',
+                    secret: { secretName: options.registrySecret, items: [{ key: '.dockerconfigjson', path: 'config.json' }] },
+                  },
+                ]
+              : []),
+          ],
         },
       },
     },

@@ -96,6 +96,22 @@ describe('install manifests', () => {
     }
   });
 
+  it('mounts registry credentials from a dockerconfigjson Secret as DOCKER_CONFIG', async () => {
+    const objects = installObjects({ ...defaults, namespace, registrySecret: 'pull-creds' });
+    const deployment = objects.find((object) => object['kind'] === 'Deployment') as any;
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'registry-credentials');
+    expect(container.env).toContainEqual({ name: 'DOCKER_CONFIG', value: mount.mountPath });
+    expect(pod.volumes).toContainEqual({
+      name: 'registry-credentials',
+      secret: { secretName: 'pull-creds', items: [{ key: '.dockerconfigjson', path: 'config.json' }] },
+    });
+    const yaml = renderInstallManifests({ ...defaults, namespace, registrySecret: 'pull-creds' });
+    const output = await cluster.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: yaml });
+    expect(output).toMatch(/deployment.apps\/flotilla-agent serverside-applied \(server dry run\)/);
+  });
+
   it('keeps agent/deploy in sync with renderInstallManifests', async () => {
     const read = async (file: string) =>
       parseAllDocuments(await readFile(new URL(`./deploy/${file}`, import.meta.url), 'utf8')).map((document) => document.toJS() as unknown);

@@ -30,7 +30,7 @@ Setup (admin)
   cluster token <name>                             one-time agent registration token
   cluster revoke <name> --reason R
   token create --subject S --role ROLE [--app A ...] [--env E ...] [--ttl DAYS]
-  agent install <cluster> [--least-privilege] [--image IMG] [--namespace NS]
+  agent install <cluster> [--least-privilege] [--image IMG] [--namespace NS] [--registry-secret NAME]
 
 Options: --json (machine output), --url URL, --token TOKEN
 Settings: FLOTILLA_URL, FLOTILLA_TOKEN, FLOTILLA_REGISTRY_USERNAME/PASSWORD/TOKEN, or the config
@@ -67,6 +67,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   image: { type: 'string' },
   'least-privilege': { type: 'boolean' },
+  'registry-secret': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -307,6 +308,7 @@ const COMMANDS: Record<string, Command> = {
       image: values.image ?? 'ghcr.io/flotilla/agent:latest',
       namespace: values.namespace,
       leastPrivilege: values['least-privilege'] ?? false,
+      registrySecret: values['registry-secret'],
     });
     print(yaml, { cluster, expiresAt: token.expiresAt, manifests: yaml });
   },
