@@ -1,6 +1,10 @@
 // `npm start`: the control plane on localhost with the embedded storage under ./.data (or FLOTILLA_DATA_DIR).
 import { startLocalControlPlane } from './local-server.ts';
 
+// The AWS SDK warns on Node 20 that its future releases will need Node 22; the lockfile pins a
+// release that supports 20, so for the embedded default the notice is noise before the banner.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const plane = await startLocalControlPlane({
   dataDir: process.env.FLOTILLA_DATA_DIR ?? '.data',
   port: Number(process.env.PORT ?? 8080),
