@@ -113,7 +113,8 @@ export class Agent {
   }
 
   private nextDelayMs(): number {
-    const base = this.options.intervalMs ?? (this.desired?.state.interval ?? 30) * 1000;
+    // A control plane asking for 0 s must not turn every agent into a busy loop.
+    const base = this.options.intervalMs ?? Math.max(5, this.desired?.state.interval ?? 30) * 1000;
     const jitter = this.options.jitter ?? 0.1;
     return Math.max(100, base * (1 - jitter + Math.random() * 2 * jitter));
   }

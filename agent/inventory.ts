@@ -58,7 +58,8 @@ export function staleEntries(previous: InventoryEntry[], next: InventoryEntry[])
 export class InventoryStore {
   constructor(
     private readonly client: KubeClient,
-    private readonly namespace: string,
+    /** The agent's own namespace: its inventories, identity and desired state live here. */
+    readonly namespace: string,
   ) {}
 
   private nameOf(app: string): string {

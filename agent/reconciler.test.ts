@@ -218,6 +218,20 @@ describe('Reconciler', () => {
     expect(await liveData('good-cm')).toBe('ok');
   });
 
+  it("refuses an artifact that would write into the agent's own namespace, and applies none of it", async () => {
+    const subject = reconciler();
+    const intruder = await release('intruder', '1.0.0', {
+      'a.yaml': configMap('intruder-ok', 'x'),
+      'b.yaml': configMap('flotilla-inventory-good', 'overwritten', agentNamespace),
+    });
+    const report = await subject.reconcileApp(intruder, false);
+    expect([report.phase, report.reason]).toEqual(['Failed', 'InvalidObject']);
+    expect(report.message).toMatch(/agent's own namespace/);
+    expect(await liveData('intruder-ok')).toBeNull();
+    const byDefault = await subject.reconcileApp({ ...intruder, namespace: agentNamespace }, false);
+    expect(byDefault.reason).toBe('InvalidObject');
+  });
+
   it('reports an immutable-field change as the reason, and recreates the object only when the app allows it', async () => {
     const subject = reconciler();
     const frozen = (value: string) => ({ 'cm.yaml': `${configMap('frozen-cm', value)}immutable: true\n` });

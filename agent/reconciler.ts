@@ -124,9 +124,28 @@ export class Reconciler {
     return report;
   }
 
+  /**
+   * The agent's namespace holds its identity Secret, desired state and every app's inventory: an
+   * artifact that could write there could brick the agent or orphan another app's objects.
+   */
+  private refuseAgentNamespace(app: DesiredApp, objects: KubeObject[]): void {
+    const reserved = this.options.inventory.namespace;
+    const intruder = objects.find((object) => {
+      const namespace = object.metadata?.namespace ?? app.namespace;
+      return namespace === reserved || (object.kind === 'Namespace' && object.metadata?.name === reserved);
+    });
+    if (intruder) {
+      throw new StepFailure(
+        'InvalidObject',
+        `${intruder.kind}/${intruder.metadata?.name ?? '?'} would be written to ${reserved}, the agent's own namespace; apps may not write there`,
+      );
+    }
+  }
+
   private async pipeline(app: DesiredApp, suspended: boolean): Promise<Omit<AppReport, 'name' | 'version' | 'digest'>> {
     const files = await this.fetch(app);
     const objects = this.build(files, app);
+    this.refuseAgentNamespace(app, objects);
     const manager = new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(app.name) });
     const previous = await this.options.inventory.get(app.name);
 

@@ -28,8 +28,12 @@ export interface AgentConfig {
   fetchBackoff?: { baseMs: number; maxMs: number };
 }
 
-export function registryPuller(client: RegistryClient): ArtifactPuller {
-  return async (repository, digest) => (await pullArtifact(client, repository, digest)).files;
+/** A pull that trickles bytes must not stall every app behind it: each pull has a deadline. */
+const PULL_TIMEOUT_MS = 5 * 60_000;
+
+export function registryPuller(client: RegistryClient, timeoutMs = PULL_TIMEOUT_MS): ArtifactPuller {
+  return async (repository, digest) =>
+    (await pullArtifact(client, repository, digest, {}, { signal: AbortSignal.timeout(timeoutMs) })).files;
 }
 
 export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metrics; reconciler: Reconciler; store: AgentStateStore } {

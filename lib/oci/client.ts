@@ -472,6 +472,10 @@ export class RegistryClient {
     signal: AbortSignal | undefined,
   ): Promise<{ token: string; expiresInSeconds?: number }> {
     const url = new URL(scheme.realm);
+    // Credentials go to the token realm the registry names; never in clear text when the registry itself is HTTPS.
+    if (credentials && url.protocol !== 'https:' && !this.usePlainHttp(registry)) {
+      throw new UnauthorizedError(`${registry} names a token realm over plain HTTP (${url.origin}); refusing to send credentials there`, 401);
+    }
     if (scheme.service) url.searchParams.set('service', scheme.service);
     for (const scope of scopes) url.searchParams.append('scope', scope);
     const authorization = credentials && basicAuthorization(credentials.username, credentials.password);

@@ -97,6 +97,12 @@ async function gzipOfZeros(zeroBytes: number, prefix: Buffer = Buffer.alloc(0)):
 }
 
 describe('extractTarGz', () => {
+  it.each(['-3584', '', '0x10', '1e3', ' 12 '])('refuses a PAX size of %j, which Go\'s archive/tar refuses too', async (size) => {
+    const inner = rawEntry({ name: 'smuggled.yaml', content: 'kind: Secret\n' });
+    const archive = tarGz(paxEntry({ size }), rawEntry({ name: 'outer.yaml', content: inner }), rawEntry({ name: 'b.yaml', content: 'b' }));
+    await expectRefused('corrupt', archive, { maxFileBytes: 1000, maxTotalBytes: 2000 });
+  });
+
   it('returns regular files by clean relative path; directories are implied', async () => {
     const files = await extractTarGz(
       tarGz(

@@ -84,6 +84,7 @@ class ChunkReader {
 
   /** Exactly `length` bytes; undefined when the stream ended cleanly before the first byte. */
   async read(length: number): Promise<Buffer | undefined> {
+    if (!Number.isSafeInteger(length) || length < 0) throw new UnsafeArchiveError('corrupt', `invalid entry length ${length}`);
     while (this.buffered < length) {
       const next = await this.iterator.next();
       if (next.done) {
@@ -247,14 +248,16 @@ async function extractTar(reader: ChunkReader, limits: ExtractionLimits): Promis
       if (typeflag === 'x') {
         const records = parsePax(data);
         const paxSize = records.get('size');
+        // Decimal digits only, as Go's archive/tar (and so Flux and ORAS) read it: Number() would
+        // also take "-5", "", "0x10" or "1e3", and a negative or empty size desynchronises the parser.
+        if (paxSize !== undefined && !/^\d{1,15}$/.test(paxSize)) {
+          throw new UnsafeArchiveError('corrupt', 'PAX size is not a decimal number');
+        }
         pending = {
           ...pending,
           ...(records.has('path') ? { paxPath: records.get('path') } : {}),
           ...(paxSize !== undefined ? { paxSize: Number(paxSize) } : {}),
         };
-        if (pending.paxSize !== undefined && !Number.isSafeInteger(pending.paxSize)) {
-          throw new UnsafeArchiveError('corrupt', 'PAX size is not a number');
-        }
       } else if (typeflag === 'L') {
         pending = { ...pending, longName: cString(data, 0, data.byteLength) };
       }

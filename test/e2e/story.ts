@@ -157,7 +157,8 @@ export async function runStory(world: World, narrate: Narrate = () => {}): Promi
     assert.equal((await world.flotilla(['resume', 'prod-us', '--reason', 'INC-42 resolved'], tokens.sre)).code, 0);
     await waitForVersion(world, 'prod-us', '1.0.1');
     await waitFor('the drift to clear', async () => (await world.api('GET', '/v1/clusters/prod-us', admin())).body.apps[APP]?.drifted === 0, CONVERGE_MS);
-    assert.equal(await configMapMode(world, 'prod-us'), 'green');
+    const settings = (await world.get('prod-us', 'configmap', `${APP}-settings`))?.data;
+    assert.deepEqual(settings, { mode: 'green', release: '1.0.1' }, 'the cluster runs 1.0.1 itself, not the hand-made hotfix');
     narrate('resumed: prod-us converged to 1.0.1 and the drift cleared');
   });
 
@@ -187,7 +188,8 @@ export async function runStory(world: World, narrate: Narrate = () => {}): Promi
     assert.equal(rollback.code, 0, rollback.stderr);
     assert.match(rollback.stdout, /1\.0\.1 → 1\.0\.0/);
     await waitForVersion(world, 'prod-us', '1.0.0');
-    narrate(`one call: ${rollback.stdout.trim()}`);
+    await waitFor('prod-us to run 1.0.0 again', async () => (await configMapMode(world, 'prod-us')) === 'blue', CONVERGE_MS);
+    narrate(`one call: ${rollback.stdout.trim()}; prod-us runs 1.0.0 again (mode=blue)`);
   });
 
   await timed('7. The control plane goes away; agents keep reverting drift and report when it is back', async () => {
