@@ -20,6 +20,8 @@ export interface Inventory {
   version: string;
   digest: string;
   entries: InventoryEntry[];
+  /** The app's `prune` setting when this was recorded: false leaves its objects in place when the app goes. */
+  prune: boolean;
 }
 
 export const INVENTORY_LABEL = 'app.flotilla.dev/inventory-of';
@@ -75,6 +77,7 @@ export class InventoryStore {
       version: data['version'] ?? '',
       digest: data['digest'] ?? '',
       entries: JSON.parse(data['entries']) as InventoryEntry[],
+      prune: data['prune'] !== 'false',
     };
   }
 
@@ -84,7 +87,12 @@ export class InventoryStore {
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: { name: this.nameOf(inventory.app), namespace: this.namespace, labels: { [INVENTORY_LABEL]: inventory.app } },
-        data: { version: inventory.version, digest: inventory.digest, entries: JSON.stringify(inventory.entries) },
+        data: {
+          version: inventory.version,
+          digest: inventory.digest,
+          entries: JSON.stringify(inventory.entries),
+          prune: String(inventory.prune),
+        },
       },
       { fieldManager: FIELD_MANAGER, force: true },
     );

@@ -154,6 +154,13 @@ describe('Reconciler', () => {
     expect(await liveData('owned-cm')).toBe('o');
     await subject.reconcileAll({ cluster: 'c', environment: 'e', region: 'r', suspended: false, interval: 1, apps: [keeper] });
     expect(await liveData('owned-cm')).toBeNull();
+
+    // prune: false keeps an app's objects when the app leaves the desired state, too
+    const kept = await release('kept', '1.0.0', { 'k.yaml': configMap('kept-cm', 'k') }, { prune: false });
+    await subject.reconcileAll({ cluster: 'c', environment: 'e', region: 'r', suspended: false, interval: 1, apps: [keeper, kept] });
+    await subject.reconcileAll({ cluster: 'c', environment: 'e', region: 'r', suspended: false, interval: 1, apps: [keeper] });
+    expect(await liveData('kept-cm')).toBe('k');
+    expect(await new InventoryStore(cluster.client, agentNamespace).get('kept')).toBeNull();
   });
 
   it("deploys artifacts pushed by Flux's own OCI library and by the ORAS CLI", async () => {

@@ -189,7 +189,7 @@ export class Reconciler {
       } catch (error) {
         throw new StepFailure('PruneFailed', messageOf(error), applied.entries);
       }
-      await this.options.inventory.put({ app: app.name, version: app.version, digest: app.digest, entries });
+      await this.saveInventory(app, null, entries);
     } else {
       await this.saveInventory(app, previous, entries);
     }
@@ -240,11 +240,12 @@ export class Reconciler {
   }
 
   private async saveInventory(app: DesiredApp, previous: Inventory | null, entries: InventoryEntry[]): Promise<void> {
-    const next: Inventory = { app: app.name, version: app.version, digest: app.digest, entries };
+    const next: Inventory = { app: app.name, version: app.version, digest: app.digest, entries, prune: app.prune };
     if (
       previous &&
       previous.digest === next.digest &&
       previous.version === next.version &&
+      previous.prune === next.prune &&
       JSON.stringify(previous.entries) === JSON.stringify(next.entries)
     ) {
       return;
@@ -293,11 +294,16 @@ export class Reconciler {
       try {
         const inventory = await this.options.inventory.get(name);
         const manager = new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(name) });
-        const entries = inventory ? await manager.deleteAll(inventory.entries.map(refOfEntry)) : [];
+        // An app with prune: false keeps its objects when it goes, as it keeps them when they leave its artifact.
+        const entries = inventory?.prune ? await manager.deleteAll(inventory.entries.map(refOfEntry)) : [];
         await this.options.inventory.delete(name);
         this.memory.delete(name);
+        this.backoff.delete(name);
         this.options.metrics.remove('flotilla_agent_app_phase', { app: name });
-        this.options.logger.info('app removed from the desired state; its objects were deleted', { app: name, counts: countActions(entries) });
+        this.options.logger.info(
+          inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',
+          { app: name, counts: countActions(entries) },
+        );
       } catch (error) {
         this.options.logger.error('removing an app that left the desired state failed', { app: name, error: messageOf(error) });
       }
