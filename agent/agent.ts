@@ -180,7 +180,7 @@ export class Agent {
    */
   private async report(apps: AppReport[]): Promise<void> {
     const withUndelivered = apps.map((app) => ({ ...app, drift: mergeDrift(this.undeliveredDrift.get(app.name) ?? [], app.drift) }));
-    const report: AgentReport = { apps: withUndelivered, agentVersion: AGENT_VERSION };
+    const report = fitReport({ apps: withUndelivered, agentVersion: AGENT_VERSION });
     const body = JSON.stringify(report);
     const heartbeat = this.options.reportHeartbeatMs ?? 5 * 60_000;
     if (this.lastReport && this.lastReport.body === body && Date.now() - this.lastReport.sentAt < heartbeat) return;
@@ -216,6 +216,33 @@ export class Agent {
 }
 
 /** Older entries first, each distinct (object, fields) once, at most what a report may carry. */
+/** Below the control plane's 4 MiB limit for reports, with room for the request's framing. */
+export const REPORT_BUDGET_BYTES = 3 * 1024 * 1024;
+const OMITTED = '(omitted: report too large)';
+
+/**
+ * A report the control plane will accept, however much drift there is: at most 200 fields per
+ * object (the API's limit), and past the byte budget the before/after values are dropped, then
+ * drift entries beyond the first few per app. Status always gets through.
+ */
+export function fitReport(report: AgentReport, budget = REPORT_BUDGET_BYTES): AgentReport {
+  const size = (candidate: AgentReport) => Buffer.byteLength(JSON.stringify(candidate));
+  let fitted: AgentReport = {
+    ...report,
+    apps: report.apps.map((app) => ({ ...app, drift: app.drift.map((entry) => ({ ...entry, fields: entry.fields.slice(0, 200) })) })),
+  };
+  if (size(fitted) <= budget) return fitted;
+  fitted = {
+    ...fitted,
+    apps: fitted.apps.map((app) => ({
+      ...app,
+      drift: app.drift.map((entry) => ({ ...entry, fields: entry.fields.map((field) => ({ path: field.path, before: OMITTED, after: OMITTED })) })),
+    })),
+  };
+  if (size(fitted) <= budget) return fitted;
+  return { ...fitted, apps: fitted.apps.map((app) => ({ ...app, drift: app.drift.slice(0, 10) })) };
+}
+
 function mergeDrift(older: DriftEntry[], newer: DriftEntry[]): DriftEntry[] {
   const seen = new Set<string>();
   const merged: DriftEntry[] = [];
