@@ -225,6 +225,19 @@ describe('Reconciler', () => {
     expect(await liveData('good-cm')).toBe('ok');
   });
 
+  it('refuses to take an object another app manages, and leaves it to its owner', async () => {
+    const subject = reconciler();
+    const first = await release('owner-a', '1.0.0', { 'cm.yaml': configMap('shared-cm', 'from-a') });
+    expect((await subject.reconcileApp(first, false)).phase).toBe('Ready');
+    const second = await release('owner-b', '1.0.0', { 'cm.yaml': configMap('shared-cm', 'from-b'), 'own.yaml': configMap('owner-b-own', 'b') });
+    const report = await subject.reconcileApp(second, false);
+    expect(report.phase).toBe('Failed');
+    expect(report.message).toMatch(/ConfigMap\/.*\/shared-cm: already managed with app\.flotilla\.dev\/name=owner-a/);
+    expect(await liveData('shared-cm')).toBe('from-a');
+    expect(await liveData('owner-b-own')).toBeNull();
+    expect((await subject.reconcileApp(first, false)).drift).toEqual([]);
+  });
+
   it("refuses an artifact that would write into the agent's own namespace, and applies none of it", async () => {
     const subject = reconciler();
     const intruder = await release('intruder', '1.0.0', {

@@ -6,7 +6,7 @@
 import { KubeApiError, isNotFound, type KubeObject } from '../kube/client.ts';
 import { entryFor, type ChangeSetEntry } from './changeset.ts';
 import { diffObject } from './diff.ts';
-import { ApplyError, isImmutableError, messageOf, type ObjectFailure } from './errors.ts';
+import { ApplyError, OwnershipConflictError, isImmutableError, messageOf, type ObjectFailure } from './errors.ts';
 import { mapLimit } from './limit.ts';
 import type { ManagerContext } from './manager.ts';
 import { groupOf, inventoryIdOf, refOf, subjectOf } from './objects.ts';
@@ -255,7 +255,9 @@ async function planAll(
         }
         return { failure: { subject: subjectOf(object), message: messageOf(error) }, immutable: true };
       }
-      if (error instanceof KubeApiError) return { failure: { subject: subjectOf(object), message: error.message }, immutable: false };
+      if (error instanceof KubeApiError || error instanceof OwnershipConflictError) {
+        return { failure: { subject: subjectOf(object), message: error.message }, immutable: false };
+      }
       throw error;
     }
   });

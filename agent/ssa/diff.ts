@@ -3,6 +3,7 @@
 import type { KubeObject } from '../kube/client.ts';
 import { entryFor, type ChangeSetEntry } from './changeset.ts';
 import type { ManagerContext } from './manager.ts';
+import { OwnershipConflictError } from './errors.ts';
 import { driftedFields } from './normalize.ts';
 import { refOf, type ObjectRef } from './objects.ts';
 
@@ -27,6 +28,13 @@ export async function diffObject(context: ManagerContext, object: KubeObject, kn
   // was listed (e.g. a controller's revision annotation), and the listed copy is stale.
   const live = knownLive?.metadata.resourceVersion === dryRun.metadata.resourceVersion ? knownLive : await context.client.get(ref);
   if (!live) return { entry: entryFor(ref, 'created'), live: null, dryRun };
+  // Unlabelled objects are adopted (as Flux does); one labelled for another owner is refused.
+  for (const [label, value] of Object.entries(context.ownerLabels)) {
+    const other = live.metadata.labels?.[label];
+    if (other !== undefined && other !== value) {
+      throw new OwnershipConflictError(`already managed with ${label}=${other}; two apps may not declare the same object`);
+    }
+  }
   if (live.metadata.resourceVersion !== dryRun.metadata.resourceVersion) {
     // Written between the dry-run and the read: dry-run once more against what was read.
     dryRun = await dryRunApply();

@@ -33,6 +33,9 @@ export class ApplyError extends Error {
 }
 
 /** Detected like kubectl does: an Invalid (422) whose message names an immutable field. */
+/** The object exists and carries another owner's labels: taking it would start a tug of war. */
+export class OwnershipConflictError extends Error {}
+
 export function isImmutableError(error: unknown): boolean {
   return error instanceof KubeApiError && error.status === 422 && /immutable/i.test(error.message);
 }
