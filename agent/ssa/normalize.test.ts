@@ -15,6 +15,12 @@ describe('normalizeForDiff', () => {
     const dryRun = configMap({ a: '1' }, { resourceVersion: '8', creationTimestamp: 'now' });
     expect(normalizeForDiff(live)).toEqual(normalizeForDiff(dryRun));
   });
+
+  it('compares finalizers and owner references, which an artifact can set', () => {
+    const live = configMap({ a: '1' });
+    const withFinalizer = configMap({ a: '1' }, { finalizers: ['example.com/keep'] } as Partial<KubeObject['metadata']>);
+    expect(driftedFields(live, withFinalizer).map((field) => field.path)).toEqual(['/metadata/finalizers']);
+  });
 });
 
 describe('diffValues', () => {

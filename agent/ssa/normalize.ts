@@ -5,12 +5,17 @@ import type { KubeObject } from '../kube/client.ts';
 import type { DriftedField } from './changeset.ts';
 import { isSecret } from './objects.ts';
 
-/** Everything but metadata.labels, metadata.annotations, and the object's own fields minus status. */
+/** Metadata an artifact can set; the rest (uid, resourceVersion, managedFields…) is the server's. */
+const COMPARED_METADATA = ['labels', 'annotations', 'finalizers', 'ownerReferences'] as const;
+
+/** The object's own fields minus status, and of its metadata only what an artifact can set. */
 export function normalizeForDiff(object: KubeObject): Record<string, unknown> {
   const { metadata, status: _status, ...rest } = object;
   const kept: Record<string, unknown> = {};
-  if (metadata.labels && Object.keys(metadata.labels).length > 0) kept['labels'] = metadata.labels;
-  if (metadata.annotations && Object.keys(metadata.annotations).length > 0) kept['annotations'] = metadata.annotations;
+  for (const key of COMPARED_METADATA) {
+    const value = (metadata as Record<string, unknown>)[key];
+    if (value !== undefined && (Array.isArray(value) ? value.length > 0 : Object.keys(value as object).length > 0)) kept[key] = value;
+  }
   return { ...rest, metadata: kept };
 }
 
