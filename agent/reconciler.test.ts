@@ -225,6 +225,23 @@ describe('Reconciler', () => {
     expect(await liveData('good-cm')).toBe('ok');
   });
 
+  it('records what a failed apply wrote, so removing the app still prunes it', async () => {
+    const subject = reconciler();
+    const ns = uniqueName('agent-rec-partial');
+    const broken = await release('partial', '1.0.0', {
+      'ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}\n`,
+      'bad.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad, namespace: ${ns}}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: c}}, spec: {containers: [{name: c, image: i}]}}}\n`,
+    });
+    const report = await subject.reconcileApp(broken, false);
+    expect(report.phase).toBe('Failed');
+    expect(await cluster.client.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })).not.toBeNull();
+    const inventory = await new InventoryStore(cluster.client, agentNamespace).get('partial');
+    expect(inventory?.entries.map((entry) => entry.id)).toContain(`_${ns}__Namespace`);
+    await subject.reconcileAll({ cluster: 'c', environment: 'e', region: 'r', suspended: false, interval: 1, apps: [] });
+    const gone = await cluster.client.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    expect(gone === null || gone.metadata.deletionTimestamp !== undefined).toBe(true);
+  });
+
   it('refuses to take an object another app manages, and leaves it to its owner', async () => {
     const subject = reconciler();
     const first = await release('owner-a', '1.0.0', { 'cm.yaml': configMap('shared-cm', 'from-a') });

@@ -10,7 +10,7 @@ import type { Metrics } from './metrics.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
-import { refOf, type ObjectRef } from './ssa/objects.ts';
+import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
 import { waitForSet } from './ssa/wait.ts';
 
 export const APP_LABEL = 'app.flotilla.dev/name';
@@ -125,6 +125,27 @@ export class Reconciler {
   }
 
   /**
+   * Objects written before an apply failed (a Namespace or CRD of the definitions stage) join the
+   * inventory, so a later version or the app's removal prunes them instead of orphaning them.
+   * Their hash is unknown (empty): the next apply treats them as changed, not as drift.
+   */
+  private async recordPartialApply(app: DesiredApp, previous: Inventory | null, changes: ChangeSetEntry[]): Promise<void> {
+    const known = new Set(previous?.entries.map((entry) => entry.id));
+    const written = changes
+      .filter((change) => change.action === 'created' || change.action === 'configured')
+      .map((change) => ({ id: inventoryIdOf(change.ref), v: change.ref.apiVersion, h: '' }))
+      .filter((entry) => !known.has(entry.id));
+    if (written.length === 0) return;
+    await this.options.inventory.put({
+      app: app.name,
+      version: previous?.version ?? app.version,
+      digest: previous?.digest ?? app.digest,
+      entries: [...(previous?.entries ?? []), ...written],
+      prune: app.prune,
+    });
+  }
+
+  /**
    * The agent's namespace holds its identity Secret, desired state and every app's inventory: an
    * artifact that could write there could brick the agent or orphan another app's objects.
    */
@@ -154,7 +175,10 @@ export class Reconciler {
     try {
       applied = await manager.applyAllStaged(objects, { defaultNamespace: app.namespace, recreate: app.recreate, dryRun: suspended });
     } catch (error) {
-      if (error instanceof ApplyError) throw new StepFailure(error.reason, error.message, error.entries);
+      if (error instanceof ApplyError) {
+        if (!suspended) await this.recordPartialApply(app, previous, error.entries);
+        throw new StepFailure(error.reason, error.message, error.entries);
+      }
       throw new StepFailure('ApplyFailed', messageOf(error));
     }
     const entries = applied.objects.map((item) => entryOf(item.object));
