@@ -17,6 +17,14 @@ describe('buildObjects', () => {
     expect(objects.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['Secret/a', 'ConfigMap/b']);
   });
 
+  it('keeps a custom resource whose kind ends in List as one object', () => {
+    const objects = buildObjects(
+      files({ 'a.yaml': 'apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: ips}\nitems: [{cidr: 10.0.0.0/8}]\n' }),
+      '.',
+    );
+    expect(objects.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['AllowList/ips']);
+  });
+
   it('fails the whole build on invalid YAML, naming the file', () => {
     expect(() => buildObjects(files({ 'a.yaml': 'kind: ConfigMap\n', 'b.yaml': 'metadata: [unclosed\n' }), '.')).toThrow(/b\.yaml: invalid YAML/);
     expect(() => buildObjects(files({ 'a.yaml': '- just\n- a list\n' }), '.')).toThrow(BuildError);

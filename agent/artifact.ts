@@ -126,7 +126,9 @@ export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
         throw new BuildError(`${name}: document ${index + 1} is not a Kubernetes object`);
       }
       const object = value as KubeObject;
-      if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object['items'])) {
+      // `v1` lists (List, ConfigMapList…) are expanded as kubectl does; a custom resource whose
+      // kind happens to end in "List" is an object of its own.
+      if (object.apiVersion === 'v1' && typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object['items'])) {
         objects.push(...(object['items'] as KubeObject[]));
       } else {
         objects.push(object);

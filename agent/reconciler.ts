@@ -313,7 +313,15 @@ export class Reconciler {
 
   /** Apps with an inventory in the cluster but no longer in the desired state lose their objects. */
   private async removeUndesiredApps(desired: Set<string>): Promise<void> {
-    for (const name of await this.options.inventory.apps()) {
+    let inventoried: string[];
+    try {
+      inventoried = await this.options.inventory.apps();
+    } catch (error) {
+      // The reports of this cycle are still sent; removal is tried again next cycle.
+      this.options.logger.error('listing inventories failed; apps that left the desired state are removed next time', { error: messageOf(error) });
+      return;
+    }
+    for (const name of inventoried) {
       if (desired.has(name)) continue;
       try {
         const inventory = await this.options.inventory.get(name);
