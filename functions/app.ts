@@ -67,6 +67,14 @@ export function createApp(services: Services) {
     }
     return authenticateUser(c, next);
   });
+  // Bodies are JSON: another declared type is a 415 (a body without a type is read as JSON).
+  app.use('/v1/*', async (c, next) => {
+    const type = c.req.header('content-type');
+    if (type && (c.req.method === 'POST' || c.req.method === 'PUT') && !/^application\/(.+\+)?json\b/i.test(type)) {
+      throw new ApiError('unsupported_media_type', `request bodies are JSON, not ${type.split(';')[0]}`);
+    }
+    await next();
+  });
 
   app.openapi(health, (c) => c.json({ ok: true as const }, 200));
   app.openapi(jwks, (c) => {
@@ -107,7 +115,18 @@ export function createApp(services: Services) {
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
 
-  app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  // A known path with another method is a 405 naming the methods it has, not a 404.
+  const templates = app.routes
+    .filter((route) => route.method !== 'ALL')
+    .map((route) => ({ method: route.method, pattern: new RegExp(`^${route.path.replace(/:[^/]+/g, '[^/]+')}$`) }));
+  app.notFound((c) => {
+    const allowed = [...new Set(templates.filter((t) => t.pattern.test(c.req.path)).map((t) => t.method))];
+    if (allowed.length > 0) {
+      c.header('Allow', allowed.join(', '));
+      return errorResponse(c, new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(' or ')}`));
+    }
+    return errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));
+  });
   app.onError((err, c) => {
     const error = toApiError(err);
     if (error.code === 'internal') console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), error: String(err), stack: (err as Error).stack }));

@@ -32,7 +32,11 @@ export const Version = z
     }
     return version;
   })
-  .openapi({ type: 'string', example: '1.2.3' });
+  .openapi({
+    type: 'string',
+    pattern: '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$',
+    example: '1.2.3',
+  });
 
 export const SemverRange = z
   .string()
@@ -59,8 +63,10 @@ const InputTimestamp = z.iso
   .openapi({ type: 'string', format: 'date-time', example: '2026-11-26T02:00:00Z' });
 const Reason = z.string().trim().min(1, 'a reason is required').max(1000);
 
-export const AppSpec = z
-  .object({
+// Each resource's fields are declared once; the input schema is the strict form (unknown fields
+// are a 400), the output schema extends the plain form (an extended strict object would publish an
+// allOf of two closed objects that nothing can satisfy).
+const appFields = {
     repository: Repository,
     path: z.string().max(256).regex(/^(\.|[^/].*)$/, 'must be relative').default('.'),
     namespace: Name.default('default'),
@@ -70,12 +76,11 @@ export const AppSpec = z
     /** Allow delete-and-recreate when an immutable field changes (e.g. a Job's template). */
     recreate: z.boolean().default(false),
     clusterSelector: Labels.optional(),
-  })
-  .strict()
-  .openapi('AppSpec');
+};
+export const AppSpec = z.object(appFields).strict().openapi('AppSpec');
 export type AppSpec = z.infer<typeof AppSpec>;
 
-export const App = AppSpec.extend({ name: Name, createdAt: Timestamp, updatedAt: Timestamp }).openapi('App');
+export const App = z.object({ ...appFields, name: Name, createdAt: Timestamp, updatedAt: Timestamp }).openapi('App');
 export type App = z.infer<typeof App>;
 
 export const ReleaseInput = z
@@ -111,13 +116,11 @@ export type Release = z.infer<typeof Release>;
 
 export const ReasonInput = z.object({ reason: Reason }).strict().openapi('ReasonInput');
 
-export const EnvironmentSpec = z
-  .object({ upstream: Name.nullable().default(null), description: z.string().max(1000).optional() })
-  .strict()
-  .openapi('EnvironmentSpec');
-export const Environment = EnvironmentSpec.extend({ name: Name, createdAt: Timestamp, updatedAt: Timestamp }).openapi(
-  'Environment',
-);
+const environmentFields = { upstream: Name.nullable().default(null), description: z.string().max(1000).optional() };
+export const EnvironmentSpec = z.object(environmentFields).strict().openapi('EnvironmentSpec');
+export const Environment = z
+  .object({ ...environmentFields, name: Name, createdAt: Timestamp, updatedAt: Timestamp })
+  .openapi('Environment');
 export type Environment = z.infer<typeof Environment>;
 
 /** `track` follows the highest non-blocked release in range; null means manual (moved only by promotions). */
@@ -169,10 +172,8 @@ export const PolicyView = z
   })
   .openapi('PolicyView');
 
-export const ClusterSpec = z
-  .object({ environment: Name, region: Name, labels: Labels.default({}) })
-  .strict()
-  .openapi('ClusterSpec');
+const clusterFields = { environment: Name, region: Name, labels: Labels.default({}) };
+export const ClusterSpec = z.object(clusterFields).strict().openapi('ClusterSpec');
 
 export const Suspension = z
   .object({ by: z.string(), reason: z.string(), at: Timestamp, until: Timestamp.nullable() })
@@ -198,7 +199,8 @@ export const AppStatusSummary = z
   .openapi('AppStatusSummary');
 export type AppStatusSummary = z.infer<typeof AppStatusSummary>;
 
-export const Cluster = ClusterSpec.extend({
+export const Cluster = z.object({
+  ...clusterFields,
   name: Name,
   createdAt: Timestamp,
   registered: z.boolean(),
@@ -360,8 +362,10 @@ export const ErrorCode = z.enum([
   'unauthorized',
   'forbidden',
   'not_found',
+  'method_not_allowed',
   'conflict',
   'payload_too_large',
+  'unsupported_media_type',
   'unavailable',
   'internal',
 ]);
