@@ -179,6 +179,11 @@ describe('flotilla promotion and fleet commands', () => {
 
     const events = await flotilla(['events', '--type', 'cluster.suspended', '--json']);
     expect(JSON.parse(events.stdout)).toEqual([expect.objectContaining({ actor: 'admin', cluster: 'prod-us-1' })]);
+    const onePage = JSON.parse((await flotilla(['events', '--limit', '2', '--json'])).stdout);
+    const everything = JSON.parse((await flotilla(['events', '--limit', '2', '--all', '--json'])).stdout);
+    expect(onePage).toHaveLength(2);
+    expect(everything.length).toBeGreaterThan(10);
+    expect(everything.slice(-2)).toEqual(onePage);
   });
 
   it('renders agent install manifests with a fresh registration token', async () => {

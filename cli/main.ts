@@ -20,7 +20,7 @@ Fleet
   status                                           the app × environment × region matrix
   clusters                                         clusters with last check-in and app phases
   drift <cluster>                                  current and recent drift of a cluster
-  events [--app A] [--cluster C] [--env E] [--type T] [--limit N]
+  events [--app A] [--cluster C] [--env E] [--type T] [--limit N] [--all]   newest first page, or --all
   suspend|resume <cluster> [--app A] --reason R [--until TIME]
 Setup (admin)
   app create <name> --repository REPO [--namespace NS] [--path P]
@@ -40,6 +40,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 unauthorized/forbidden,
 
 const OPTIONS = {
   json: { type: 'boolean' },
+  all: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   url: { type: 'string' },
   token: { type: 'string' },
@@ -223,7 +224,15 @@ const COMMANDS: Record<string, Command> = {
     if (values.env?.length) query.set('environment', values.env.at(-1)!);
     if (values.cluster) query.set('cluster', values.cluster);
     if (values.type) query.set('type', values.type);
-    const items = (await api.get(`/v1/events?${query}`)).items.reverse();
+    // --all follows the cursors through the whole window (an audit export); otherwise one page.
+    const items: any[] = [];
+    for (let cursor: string | null = null; ; ) {
+      const page: { items: any[]; nextCursor: string | null } = await api.get(`/v1/events?${query}${cursor ? `&cursor=${cursor}` : ''}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+      if (!values.all || !cursor) break;
+    }
+    items.reverse();
     print(table(['TIME', 'TYPE', 'ACTOR', 'MESSAGE'], items.map((e: any) => [e.at, e.type, e.actor, e.message])), items);
   },
 
