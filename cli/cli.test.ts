@@ -1,33 +1,19 @@
 // The CLI as a separate process, against the real control plane (embedded default over HTTP)
 // and the real OCI registries of the test environment.
-import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalControlPlane, type LocalControlPlane } from '../functions/local-server.ts';
 import { requireTestEnv } from '../test/env/inject.ts';
+import { runFlotilla } from './testing.ts';
 
-const run = promisify(execFile);
-const BIN = new URL('./bin.mjs', import.meta.url).pathname;
 
 let plane: LocalControlPlane;
 let work: string;
 let env: Record<string, string>;
 
-async function flotilla(args: string[], extraEnv: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env, ...extraEnv },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const flotilla = (args: string[], extraEnv: Record<string, string> = {}) => runFlotilla(args, { ...env, ...extraEnv });
 
 async function manifests(dir: string, replicas: number, extra: Record<string, string> = {}) {
   await mkdir(dir, { recursive: true });

@@ -4,18 +4,13 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { getRequestListener } from '@hono/node-server';
-import dynalite from 'dynalite';
-import S3rver from 's3rver';
 import type { JWK } from 'jose';
 import { createApp } from './app.ts';
 import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
-import { createClients } from './clients.ts';
 import type { Config, Services } from './context.ts';
+import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
 import { buildServices } from './services.ts';
-import { createTableInput } from './storage/schema.ts';
 
 export const LOCAL_TABLE = 'flotilla';
 export const LOCAL_BUCKET = 'flotilla';
@@ -55,39 +50,12 @@ async function readOrCreate(path: string, create: () => Promise<string>): Promis
   }
 }
 
-/** Creates the table and bucket from the shared definitions if they are missing. */
-export async function bootstrapStorage(services: Pick<Services, 'dynamo' | 's3'>, table: string, bucket: string) {
-  try {
-    await services.dynamo.send(new DescribeTableCommand({ TableName: table }));
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
-    await services.dynamo.send(new CreateTableCommand(createTableInput(table)));
-  }
-  try {
-    await services.s3.send(new HeadBucketCommand({ Bucket: bucket }));
-  } catch {
-    await services.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  }
-}
-
 export async function startLocalControlPlane(options: LocalOptions = {}): Promise<LocalControlPlane> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = resolve(options.dataDir ?? '.data');
-  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
-  await mkdir(join(dataDir, 's3'), { recursive: true });
-
-  const dynamoServer: Server = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
-  const dynamoPort = await listen(dynamoServer, '127.0.0.1');
-  const s3Server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dataDir, 's3') });
-  const { port: s3Port } = (await s3Server.run()) as AddressInfo;
-
-  const { dynamo, s3 } = createClients({
-    dynamoEndpoint: `http://127.0.0.1:${dynamoPort}`,
-    s3Endpoint: `http://127.0.0.1:${s3Port}`,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
-  await bootstrapStorage({ dynamo, s3 }, LOCAL_TABLE, LOCAL_BUCKET);
+  await mkdir(dataDir, { recursive: true });
+  const storage = await startEmbeddedStorage(dataDir, { persist: true });
+  const { dynamo, s3 } = await connectStorage(storage.endpoints, LOCAL_TABLE, LOCAL_BUCKET);
 
   const signingKey = JSON.parse(
     await readOrCreate(join(dataDir, 'signing-key.json'), async () => JSON.stringify(await generateSigningKey())),
@@ -130,8 +98,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
       await new Promise<void>((done) => server.close(() => done()));
       dynamo.destroy();
       s3.destroy();
-      await new Promise<void>((done) => dynamoServer.close(() => done()));
-      await s3Server.close();
+      await storage.stop();
     },
   };
 }

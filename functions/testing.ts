@@ -1,18 +1,13 @@
 // Test fixture: the real app over real DynamoDB- and S3-compatible servers (dynalite in memory,
 // s3rver in a temp dir), driven in-process with app.request(). Each call gets fresh storage.
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import dynalite from 'dynalite';
-import S3rver from 's3rver';
 import type { Grant } from '../lib/api/schemas.ts';
 import { createApp } from './app.ts';
 import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
-import { createClients } from './clients.ts';
 import type { Config } from './context.ts';
-import { bootstrapStorage } from './local-server.ts';
+import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
 import { buildServices } from './services.ts';
 import { requireTestEnv } from '../test/env/inject.ts';
 
@@ -26,20 +21,11 @@ export interface FixtureOptions {
 
 async function embeddedServers() {
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-test-'));
-  const dynamoServer: Server = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
-  await new Promise<void>((ready) => dynamoServer.listen(0, '127.0.0.1', () => ready()));
-  const s3Server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
-  const s3Address = await s3Server.run();
+  const storage = await startEmbeddedStorage(dir, { persist: false });
   return {
-    endpoints: {
-      dynamoEndpoint: `http://127.0.0.1:${(dynamoServer.address() as AddressInfo).port}`,
-      s3Endpoint: `http://127.0.0.1:${s3Address.port}`,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    },
+    endpoints: storage.endpoints,
     async stop() {
-      await new Promise<void>((done) => dynamoServer.close(() => done()));
-      await s3Server.close();
+      await storage.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -60,10 +46,9 @@ export async function startFixture(options: FixtureOptions = {}) {
         stop: async () => {},
       }
     : await embeddedServers();
-  const { dynamo, s3 } = createClients(servers.endpoints);
   // moto is shared by the whole run: every fixture gets its own table and bucket there.
   const name = moto ? `flotilla-${process.pid}-${++fixtureCount}` : 'flotilla';
-  await bootstrapStorage({ dynamo, s3 }, name, name);
+  const { dynamo, s3 } = await connectStorage(servers.endpoints, name, name);
 
   // Counts DynamoDB requests by operation, as the check-in cost tests need.
   const dynamoCalls: string[] = [];

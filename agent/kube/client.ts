@@ -29,7 +29,6 @@ export class KubeApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
-    readonly causes: { field?: string; message?: string; reason?: string }[] = [],
   ) {
     super(message);
     this.name = 'KubeApiError';
@@ -190,7 +189,7 @@ function toApiError(status: number, text: string, what: string): KubeApiError {
   try {
     const body = JSON.parse(text) as { kind?: string; reason?: string; message?: string; details?: { causes?: [] } };
     if (body.kind === 'Status') {
-      return new KubeApiError(status, body.reason ?? 'Unknown', body.message ?? `${what}: HTTP ${status}`, body.details?.causes ?? []);
+      return new KubeApiError(status, body.reason ?? 'Unknown', body.message ?? `${what}: HTTP ${status}`);
     }
   } catch {
     // Not JSON (a proxy or a crashed apiserver); fall through to the raw text.

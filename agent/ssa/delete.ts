@@ -7,14 +7,9 @@ import type { ManagerContext } from './manager.ts';
 import type { ObjectRef } from './objects.ts';
 import { rankOf } from './sort.ts';
 
-export interface DeleteOptions {
-  /** Labels an object must carry (with these values) to be deleted; defaults to the manager's owner labels. */
-  ownerLabels: Record<string, string>;
-}
-
 /** Deletes in reverse kind order so workloads go before the Namespaces and CRDs they depend on. */
-export async function deleteAll(context: ManagerContext, refs: ObjectRef[], partialOptions: Partial<DeleteOptions> = {}): Promise<ChangeSetEntry[]> {
-  const ownerLabels = partialOptions.ownerLabels ?? context.ownerLabels;
+export async function deleteAll(context: ManagerContext, refs: ObjectRef[]): Promise<ChangeSetEntry[]> {
+  const { ownerLabels } = context;
   const ranks = [...new Set(refs.map(rankOf))].sort((a, b) => b - a);
   const entries: ChangeSetEntry[] = [];
   for (const rank of ranks) {

@@ -3,8 +3,7 @@
 // defaults; the manager binds them to one client, field manager and set of owner labels.
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { applyAllStaged, type ApplyOptions, type ApplyResult } from './apply.ts';
-import { deleteAll, type DeleteOptions } from './delete.ts';
-import { diffObject, type DiffResult } from './diff.ts';
+import { deleteAll } from './delete.ts';
 import type { ChangeSetEntry } from './changeset.ts';
 import type { ObjectRef } from './objects.ts';
 import { waitForSet, type WaitOptions, type WaitResult } from './wait.ts';
@@ -43,12 +42,8 @@ export class ResourceManager {
     return applyAllStaged(this.context, objects, options);
   }
 
-  diff(object: KubeObject): Promise<DiffResult> {
-    return diffObject(this.context, object);
-  }
-
-  deleteAll(refs: ObjectRef[], options: Partial<DeleteOptions> = {}): Promise<ChangeSetEntry[]> {
-    return deleteAll(this.context, refs, options);
+  deleteAll(refs: ObjectRef[]): Promise<ChangeSetEntry[]> {
+    return deleteAll(this.context, refs);
   }
 
   waitForSet(refs: ObjectRef[], options: Partial<WaitOptions> = {}): Promise<WaitResult> {

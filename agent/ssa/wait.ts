@@ -134,7 +134,6 @@ export interface WaitOptions {
   intervalMs: number;
   /** Give up after this long; 0 checks once. */
   timeoutMs: number;
-  signal?: AbortSignal;
 }
 
 export const defaultWaitOptions: WaitOptions = { intervalMs: 1000, timeoutMs: 60_000 };
@@ -166,12 +165,12 @@ export function summarize(objects: ObjectHealth[]): HealthStatus {
  * error here: the result says Progressing and the caller decides what that means.
  */
 export async function waitForSet(client: KubeClient, refs: ObjectRef[], options: Partial<WaitOptions> = {}): Promise<WaitResult> {
-  const { intervalMs, timeoutMs, signal } = { ...defaultWaitOptions, ...options };
+  const { intervalMs, timeoutMs } = { ...defaultWaitOptions, ...options };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const objects = await checkOnce(client, refs);
     const status = summarize(objects);
-    if (status !== 'Progressing' || Date.now() + intervalMs > deadline || signal?.aborted) return { status, objects };
+    if (status !== 'Progressing' || Date.now() + intervalMs > deadline) return { status, objects };
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { App, PromotionRecord, Release } from '../../lib/api/schemas.ts';
-import type { ClusterRecord, PolicyRecord } from '../storage/store.ts';
+import { newClusterRecord, type ClusterRecord, type PolicyRecord } from '../storage/store.ts';
 import { buildDesiredEntry, resolveDesiredState } from './resolve.ts';
 
 const digest = (version: string) => `sha256:${Buffer.from(version).toString('hex').padEnd(64, '0')}`;
@@ -44,21 +44,8 @@ const pin = (version: string, region: string | null, seq = 1): PromotionRecord =
 });
 const policy = (track: string | null): PolicyRecord => ({ app: 'web', environment: 'prod', track, updatedAt: at });
 const cluster = (region: string, labels: Record<string, string> = {}, suspended = false): ClusterRecord => ({
-  name: `c-${region}`,
-  environment: 'prod',
-  region,
-  labels,
-  createdAt: at,
-  publicKey: null,
-  keyId: null,
-  revoked: false,
+  ...newClusterRecord(`c-${region}`, { environment: 'prod', region, labels }, at),
   suspended: suspended ? { by: 'sre', reason: 'incident', at, until: null } : null,
-  suspendedApps: {},
-  lastSeen: null,
-  apps: {},
-  statusHash: null,
-  reportKey: null,
-  reportedAt: null,
 });
 
 const releases = [release('1.0.0'), release('1.0.1'), release('1.1.0', true), release('2.0.0')];

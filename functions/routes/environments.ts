@@ -15,7 +15,7 @@ import { authorize } from '../auth/middleware.ts';
 import type { AppEnv, Services } from '../context.ts';
 import { refreshDesired } from '../domain/desired.ts';
 import { recordEvent } from '../domain/events.ts';
-import { buildDesiredEntry } from '../domain/resolve.ts';
+import { versionForRegion } from '../domain/resolve.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { ConflictError } from '../storage/store.ts';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
@@ -100,14 +100,13 @@ const rollback = createRoute({
 
 async function policyView(services: Services, app: string, environment: string) {
   const { store } = services;
-  // Strongly consistent: this view is what a PUT or a promotion answers with.
-  const [spec, policy, releases, pins] = await Promise.all([
-    store.getApp(app, true),
+  // Strongly consistent: this view is what a PUT answers with. `resolved` is read from the same
+  // precomputed entry agents get, not derived a second time.
+  const [policy, pins, entry] = await Promise.all([
     store.getPolicy(app, environment, true),
-    store.listReleases(app, true),
     store.listPins(app, environment),
+    store.getDesiredEntry(environment, app, true),
   ]);
-  const entry = buildDesiredEntry(spec, policy, releases, pins);
   return {
     app,
     environment,
@@ -178,8 +177,8 @@ async function movePin(
 
 /** What the target ran before its first own record: the environment's version (pin or tracked). */
 async function currentVersion(services: Services, app: string, environment: string, region: string | null) {
-  const view = await policyView(services, app, environment);
-  return (region && view.resolved.regions[region]) || view.resolved.version;
+  const entry = await services.store.getDesiredEntry(environment, app, true);
+  return (entry && (region ? versionForRegion(entry, region) : entry.version)?.version) ?? null;
 }
 
 export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {

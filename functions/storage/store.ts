@@ -37,7 +37,6 @@ import type {
   Release,
   ReleaseInput,
 } from '../../lib/api/schemas.ts';
-import { TABLE } from './schema.ts';
 
 type Item = Record<string, unknown>;
 type Suspension = { by: string; reason: string; at: string; until: string | null };
@@ -108,6 +107,29 @@ export interface EventQuery {
 
 export class ConflictError extends Error {}
 
+/** A cluster as first created: no agent yet, nothing reported, not suspended. */
+export function newClusterRecord(
+  name: string,
+  spec: { environment: string; region: string; labels: Record<string, string> },
+  createdAt: string,
+): ClusterRecord {
+  return {
+    name,
+    ...spec,
+    createdAt,
+    publicKey: null,
+    keyId: null,
+    revoked: false,
+    suspended: null,
+    suspendedApps: {},
+    lastSeen: null,
+    apps: {},
+    statusHash: null,
+    reportKey: null,
+    reportedAt: null,
+  };
+}
+
 const ENV_WIDE = '*';
 const MAX_EVENT_PAGES = 20;
 const isConditionFailure = (err: unknown) =>
@@ -174,12 +196,15 @@ export class Store {
     }
   }
 
-  /** SET the given attributes on an existing item; returns false if the item does not exist or the condition fails. */
-  private async update(
+  /**
+   * SET the given attributes; by default only on an existing item (`condition: null` upserts).
+   * Returns false when the condition fails.
+   */
+  private update(
     pk: string,
     sk: string,
     values: Item,
-    condition = 'attribute_exists(pk)',
+    condition: string | null = 'attribute_exists(pk)',
     extra: Item = {},
     extraNames: Record<string, string> = {},
   ) {
@@ -190,15 +215,27 @@ export class Store {
       vals[`:v${i}`] = value;
       return `#a${i} = :v${i}`;
     });
+    return this.updateWith(pk, sk, `SET ${sets.join(', ')}`, names, vals, condition);
+  }
+
+  /** One conditional UpdateItem, every attribute name and value aliased; false when the condition fails. */
+  private async updateWith(
+    pk: string,
+    sk: string,
+    expression: string,
+    names: Record<string, string>,
+    values: Item,
+    condition: string | null,
+  ): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk, sk },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: condition,
+          UpdateExpression: expression,
+          ConditionExpression: condition ?? undefined,
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: vals,
+          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
         }),
       );
       return true;
@@ -415,6 +452,12 @@ export class Store {
     );
   }
 
+  /** The precomputed entry of one app in one environment; null when it is not deployed there. */
+  async getDesiredEntry(environment: string, app: string, consistent = false): Promise<DesiredEntry | null> {
+    const item = await this.get<{ entry?: DesiredEntry | null }>(`ENV#${environment}`, `DESIRED#${app}`, consistent);
+    return item?.entry ?? null;
+  }
+
   /** One query: every app's desired entry in the environment (eventually consistent, as check-ins allow). */
   async listDesiredEntries(environment: string): Promise<DesiredEntry[]> {
     const items = await this.queryAll({
@@ -431,21 +474,7 @@ export class Store {
     spec: { environment: string; region: string; labels: Record<string, string> },
     now: string,
   ): Promise<{ cluster: ClusterRecord; created: boolean }> {
-    const fresh: ClusterRecord = {
-      name,
-      ...spec,
-      createdAt: now,
-      publicKey: null,
-      keyId: null,
-      revoked: false,
-      suspended: null,
-      suspendedApps: {},
-      lastSeen: null,
-      apps: {},
-      statusHash: null,
-      reportKey: null,
-      reportedAt: null,
-    };
+    const fresh = newClusterRecord(name, spec, now);
     if (await this.create({ pk: `CLUSTER#${name}`, sk: '#CLUSTER', type: 'cluster', gsi1pk: 'CLUSTERS', gsi1sk: name, ...fresh })) {
       return { cluster: fresh, created: true };
     }
@@ -487,28 +516,11 @@ export class Store {
   setSuspension(name: string, app: string | undefined, suspension: Suspension | null): Promise<boolean> {
     if (!app) return this.update(`CLUSTER#${name}`, '#CLUSTER', { suspended: suspension });
     // suspendedApps always exists (created with the cluster), so a nested path can be set or removed.
+    const names = { '#apps': 'suspendedApps', '#app': app };
+    const [pk, sk, exists] = [`CLUSTER#${name}`, '#CLUSTER', 'attribute_exists(pk)'];
     return suspension
-      ? this.updateExpression(name, 'SET #apps.#app = :s', { '#apps': 'suspendedApps', '#app': app }, { ':s': suspension })
-      : this.updateExpression(name, 'REMOVE #apps.#app', { '#apps': 'suspendedApps', '#app': app }, {});
-  }
-
-  private async updateExpression(name: string, expression: string, names: Record<string, string>, values: Item) {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: `CLUSTER#${name}`, sk: '#CLUSTER' },
-          UpdateExpression: expression,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+      ? this.updateWith(pk, sk, 'SET #apps.#app = :s', names, { ':s': suspension }, exists)
+      : this.updateWith(pk, sk, 'REMOVE #apps.#app', names, {}, exists);
   }
 
   recordHeartbeat(name: string, at: string): Promise<boolean> {
@@ -578,15 +590,7 @@ export class Store {
 
   /** Revocation is a deny-list entry, so tokens minted offline (the first admin token) can be revoked too. */
   async revokeToken(id: string, at: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: `TOKEN#${id}`, sk: '#TOKEN' },
-        UpdateExpression: 'SET #revoked = :true, #revokedAt = :at, #type = :type',
-        ExpressionAttributeNames: { '#type': 'type', '#revoked': 'revoked', '#revokedAt': 'revokedAt' },
-        ExpressionAttributeValues: { ':true': true, ':at': at, ':type': 'token' },
-      }),
-    );
+    await this.update(`TOKEN#${id}`, '#TOKEN', { revoked: true, revokedAt: at, type: 'token' }, null);
   }
 
   // ---- events ----------------------------------------------------------------------------

@@ -37,10 +37,6 @@ export class DigestVerifier {
     this.hash = createHash(this.algorithm);
   }
 
-  get bytesSeen(): number {
-    return this.bytes;
-  }
-
   update(chunk: Uint8Array): void {
     this.bytes += chunk.byteLength;
     if (this.bytes > this.limits.maxBytes) throw new TooLargeError(this.what, this.limits.maxBytes);

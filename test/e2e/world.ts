@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runFlotilla, type CliResult } from '../../cli/testing.ts';
 import { freePort } from '../env/harness.ts';
 import type { TestEnv } from '../env/types.ts';
 
@@ -110,17 +111,8 @@ export class World {
   }
 
   /** The CLI as CI and SREs run it, in its own process. */
-  async flotilla(args: string[], token: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'cli/bin.mjs'), ...args], {
-        env: { ...process.env, FLOTILLA_URL: this.url, FLOTILLA_TOKEN: token, FLOTILLA_CONFIG: join(this.dir, 'none.json') },
-        timeout: 120_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+  flotilla(args: string[], token: string): Promise<CliResult> {
+    return runFlotilla(args, { FLOTILLA_URL: this.url, FLOTILLA_TOKEN: token, FLOTILLA_CONFIG: join(this.dir, 'none.json') });
   }
 
   async kubectl(cluster: string, args: string[]): Promise<string> {
