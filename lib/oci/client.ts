@@ -23,7 +23,8 @@ import {
 } from './errors.ts';
 import { MANIFEST_ACCEPT, type Descriptor } from './manifest.ts';
 import { formatRepository, isDigest, type Repository } from './reference.ts';
-import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelayMs, sleep, type RetryPolicy } from './retry.ts';
+import { sleep } from '../sleep.ts';
+import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelayMs, type RetryPolicy } from './retry.ts';
 
 export interface RegistryClientOptions {
   /** One set of credentials for every registry, or a lookup by registry host. */

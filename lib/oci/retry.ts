@@ -32,21 +32,3 @@ export function retryDelayMs(policy: RetryPolicy, retry: number, retryAfterHeade
   const step = Math.min(policy.baseDelayMs * 2 ** retry, policy.maxDelayMs);
   return step / 2 + Math.random() * (step / 2);
 }
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -1,0 +1,28 @@
+// The limits the API, the agent and the CLI share, declared once. The control plane enforces
+// them (lib/api/schemas.ts, functions/app.ts); the agent shapes its reports to fit them.
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const LIMITS = {
+  /** Largest accepted request body, except agent reports. */
+  maxBodyBytes: 256 * KiB,
+  /** Largest accepted agent report body. */
+  maxReportBytes: 4 * MiB,
+  /** What the agent aims a report at: below maxReportBytes, with room for the request's framing. */
+  reportBudgetBytes: 3 * MiB,
+  /** Apps per report, and drift entries, fields per drifted object and conditions per app. */
+  maxReportApps: 500,
+  maxDriftEntries: 500,
+  maxDriftFields: 200,
+  maxConditions: 50,
+  /** A drifted value as the agent reports it (the full report goes to S3). */
+  maxReportedValueChars: 1024,
+  /** Drift events one report may write to the audit log, and each value's length there. */
+  maxDriftEventsPerReport: 50,
+  maxEventValueChars: 512,
+  /** Fields of one drifted object an event carries. */
+  maxEventDriftFields: 20,
+  /** The audit log: events per page and the widest time window one query may span. */
+  maxEventsPerPage: 1000,
+  maxEventWindowDays: 92,
+} as const;
