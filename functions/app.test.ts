@@ -1,7 +1,7 @@
 // The HTTP contract: OpenAPI, docs, the error envelope for bad input, and the Lambda entry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handle } from 'hono/aws-lambda';
-import { seedWorld, startFixture, type Fixture } from './testing.ts';
+import { seedWorld, startFixture, type Fixture } from '../test/support/control-plane.ts';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -56,7 +56,7 @@ describe('bad input never becomes a 500', () => {
     const res = await f.admin('DELETE', '/v1/apps/web');
     expect(res.status).toBe(405);
     expect(res.body.error.code).toBe('method_not_allowed');
-    expect(res.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'PUT']);
+    expect(res.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'HEAD', 'PUT']);
   });
 
   it('answers a body of another media type with 415', async () => {

@@ -2,6 +2,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { requestId } from 'hono/request-id';
 import { authenticateAgent, authenticateUser } from './auth/middleware.ts';
 import type { AppEnv, Services } from './context.ts';
 import { ApiError, errorResponse, toApiError } from './errors.ts';
@@ -34,6 +36,9 @@ const jwks = createRoute({
 });
 
 /** Names the first invalid field, e.g. "body.version: must be a strict semantic version". */
+const AGENT_REPORTS_PATH = '/v1/agent/reports';
+const AGENT_REGISTER_PATH = '/v1/agent/register';
+
 function validationMessage(target: string, issues: { path: PropertyKey[]; message: string }[]): string {
   const [first] = issues;
   if (!first) return `invalid ${target}`;
@@ -48,27 +53,34 @@ export function createApp(services: Services) {
     },
   });
 
-  app.use('*', async (c, next) => {
-    c.set('requestId', crypto.randomUUID());
+  // A known path with another method is a 405 naming the methods it has, not a 404.
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        c.header('Allow', methods.join(', '));
+        return errorResponse(c, new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(' or ')}`));
+      },
+    }),
+  );
+  // Request ids: the caller's X-Request-Id when it is a sane one, else a new UUID; echoed back.
+  app.use(requestId());
+  app.use(async function provideServices(c, next) {
     c.set('services', services);
-    c.header('X-Request-Id', c.get('requestId'));
     await next();
   });
-  const tooLarge = (c: Parameters<typeof errorResponse>[0]) =>
-    errorResponse(c, new ApiError('payload_too_large', 'request body is too large'));
-  app.use('/v1/agent/reports', bodyLimit({ maxSize: services.config.maxReportBytes, onError: tooLarge }));
-  app.use('*', async (c, next) => {
-    if (c.req.path === '/v1/agent/reports') return next();
-    return bodyLimit({ maxSize: services.config.maxBodyBytes, onError: tooLarge })(c, next);
+  const tooLarge = (c: Parameters<typeof errorResponse>[0]) => errorResponse(c, new ApiError('payload_too_large', 'request body is too large'));
+  const reportBodyLimit = bodyLimit({ maxSize: services.config.maxReportBytes, onError: tooLarge });
+  const defaultBodyLimit = bodyLimit({ maxSize: services.config.maxBodyBytes, onError: tooLarge });
+  app.use(async function limitBody(c, next) {
+    return (c.req.path === AGENT_REPORTS_PATH ? reportBodyLimit : defaultBodyLimit)(c, next);
   });
-  app.use('/v1/*', async (c, next) => {
-    if (c.req.path.startsWith('/v1/agent/')) {
-      return c.req.path === '/v1/agent/register' ? next() : authenticateAgent(c, next);
-    }
-    return authenticateUser(c, next);
+  app.use('/v1/*', async function authenticate(c, next) {
+    if (!c.req.path.startsWith('/v1/agent/')) return authenticateUser(c, next);
+    return c.req.path === AGENT_REGISTER_PATH ? next() : authenticateAgent(c, next);
   });
   // Bodies are JSON: another declared type is a 415 (a body without a type is read as JSON).
-  app.use('/v1/*', async (c, next) => {
+  app.use('/v1/*', async function requireJsonBody(c, next) {
     const type = c.req.header('content-type');
     if (type && (c.req.method === 'POST' || c.req.method === 'PUT') && !/^application\/(.+\+)?json\b/i.test(type)) {
       throw new ApiError('unsupported_media_type', `request bodies are JSON, not ${type.split(';')[0]}`);
@@ -76,8 +88,10 @@ export function createApp(services: Services) {
     await next();
   });
 
-  app.openapi(health, (c) => c.json({ ok: true as const }, 200));
-  app.openapi(jwks, (c) => {
+  app.openapi(health, function healthHandler(c) {
+    return c.json({ ok: true as const }, 200);
+  });
+  app.openapi(jwks, function jwksHandler(c) {
     c.header('Cache-Control', 'public, max-age=300');
     return c.json(services.tokens.publicJwks, 200);
   });
@@ -115,19 +129,10 @@ export function createApp(services: Services) {
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
 
-  // A known path with another method is a 405 naming the methods it has, not a 404.
-  const templates = app.routes
-    .filter((route) => route.method !== 'ALL')
-    .map((route) => ({ method: route.method, pattern: new RegExp(`^${route.path.replace(/:[^/]+/g, '[^/]+')}$`) }));
-  app.notFound((c) => {
-    const allowed = [...new Set(templates.filter((t) => t.pattern.test(c.req.path)).map((t) => t.method))];
-    if (allowed.length > 0) {
-      c.header('Allow', allowed.join(', '));
-      return errorResponse(c, new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(' or ')}`));
-    }
+  app.notFound(function notFoundHandler(c) {
     return errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));
   });
-  app.onError((err, c) => {
+  app.onError(function errorHandler(err, c) {
     const error = toApiError(err);
     if (error.code === 'internal') console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), error: String(err), stack: (err as Error).stack }));
     return errorResponse(c, error);

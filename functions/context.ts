@@ -1,9 +1,8 @@
 // The typed context every handler reads its services and caller from.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { BlobStore } from './storage/blobs.ts';
-import type { ClusterRecord, Store } from './storage/store.ts';
+import { LIMITS } from '../lib/limits.ts';
 import type { Principal, TokenService } from './auth/tokens.ts';
+import type { ClusterRecord } from './model.ts';
+import type { Storage } from './storage/index.ts';
 
 export interface Config {
   /** Seconds between agent check-ins the control plane asks for. */
@@ -23,19 +22,16 @@ export const DEFAULT_CONFIG: Config = {
   heartbeatSeconds: 300,
   staleAfterSeconds: 900,
   registrationTokenTtlSeconds: 3600,
-  maxBodyBytes: 256 * 1024,
-  maxReportBytes: 4 * 1024 * 1024,
+  maxBodyBytes: LIMITS.maxBodyBytes,
+  maxReportBytes: LIMITS.maxReportBytes,
 };
 
+/** What the domain works with: built once per process, shared by every request. */
 export interface Services {
-  store: Store;
-  blobs: BlobStore;
+  storage: Storage;
   tokens: TokenService;
   config: Config;
   now: () => Date;
-  /** Kept for tests that count requests; the store and blob store wrap them. */
-  dynamo: DynamoDBClient;
-  s3: S3Client;
 }
 
 export type AppEnv = {

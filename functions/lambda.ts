@@ -2,41 +2,25 @@
 // reused by warm invocations; settings come from the environment SST sets (see infra/).
 import { handle } from 'hono/aws-lambda';
 import type { JWK } from 'jose';
+import { parseSettings } from '../lib/settings.ts';
 import { createApp } from './app.ts';
 import type { OidcIssuer } from './auth/tokens.ts';
 import { createClients } from './clients.ts';
 import { buildServices } from './services.ts';
+import { LambdaSettings } from './settings.ts';
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-
-function parseJson<T>(name: string, fallback: T): T {
-  const value = process.env[name];
-  if (!value) return fallback;
-  try {
-    return JSON.parse(value) as T;
-  } catch {
-    throw new Error(`${name} is not valid JSON`);
-  }
-}
-
-export async function servicesFromEnvironment() {
-  const { dynamo, s3 } = createClients({
-    dynamoEndpoint: process.env.FLOTILLA_DYNAMODB_ENDPOINT,
-    s3Endpoint: process.env.FLOTILLA_S3_ENDPOINT,
-  });
+export async function servicesFromEnvironment(env: Record<string, string | undefined> = process.env) {
+  const settings = parseSettings('flotilla control plane', LambdaSettings, env);
+  const { dynamo, s3 } = createClients({ dynamoEndpoint: settings.FLOTILLA_DYNAMODB_ENDPOINT, s3Endpoint: settings.FLOTILLA_S3_ENDPOINT });
   return buildServices({
     dynamo,
     s3,
-    tableName: required('FLOTILLA_TABLE'),
-    bucket: required('FLOTILLA_BUCKET'),
-    signingKeys: parseJson<JWK[]>('FLOTILLA_SIGNING_KEYS', []),
-    issuer: process.env.FLOTILLA_ISSUER ?? 'flotilla',
-    audience: process.env.FLOTILLA_AUDIENCE ?? 'flotilla',
-    oidc: parseJson<OidcIssuer[]>('FLOTILLA_OIDC', []),
+    tableName: settings.FLOTILLA_TABLE,
+    bucket: settings.FLOTILLA_BUCKET,
+    signingKeys: settings.FLOTILLA_SIGNING_KEYS as JWK[],
+    issuer: settings.FLOTILLA_ISSUER,
+    audience: settings.FLOTILLA_AUDIENCE,
+    oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
   });
 }
 

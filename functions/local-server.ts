@@ -5,12 +5,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { JWK } from 'jose';
 import { createApp } from './app.ts';
 import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
 import type { Config, Services } from './context.ts';
 import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
 import { buildServices } from './services.ts';
+import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from './settings.ts';
 
 export const LOCAL_TABLE = 'flotilla';
 export const LOCAL_BUCKET = 'flotilla';
@@ -30,6 +33,8 @@ export interface LocalControlPlane {
   adminTokenPath: string;
   dataDir: string;
   services: Services;
+  /** The storage clients the services use (owned by this handle; closed by stop). */
+  clients: { dynamo: DynamoDBClient; s3: S3Client };
   stop(): Promise<void>;
 }
 
@@ -66,26 +71,25 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     tableName: LOCAL_TABLE,
     bucket: LOCAL_BUCKET,
     signingKeys: [signingKey],
-    issuer: 'flotilla-local',
-    audience: 'flotilla',
+    issuer: DEFAULT_ISSUER,
+    audience: DEFAULT_AUDIENCE,
     oidc: options.oidc,
     config: options.config,
     now: options.now,
   });
   const adminTokenPath = join(dataDir, 'admin.token');
-  const adminToken = (
-    await readOrCreate(adminTokenPath, async () => {
-      const minted = await services.tokens.mintUserToken({
-        subject: 'admin',
-        grants: [{ role: 'admin' }],
-        ttlSeconds: 366 * 24 * 3600,
-      });
-      return minted.token + '\n';
-    })
-  ).trim();
+  const adminToken = await localAdminToken(services, adminTokenPath);
 
   const server = createServer(getRequestListener(createApp(services).fetch));
-  const url = `http://${host}:${await listen(server, host, options.port)}`;
+  let url: string;
+  try {
+    url = `http://${host}:${await listen(server, host, options.port)}`;
+  } catch (err) {
+    dynamo.destroy();
+    s3.destroy();
+    await storage.stop();
+    throw err;
+  }
 
   return {
     url,
@@ -93,6 +97,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     adminTokenPath,
     dataDir,
     services,
+    clients: { dynamo, s3 },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
@@ -101,4 +106,22 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
       await storage.stop();
     },
   };
+}
+
+/**
+ * The admin token kept in the data directory, minted on the first start. One that no longer
+ * verifies (a data directory from a release with another issuer) is replaced.
+ */
+async function localAdminToken(services: Services, path: string): Promise<string> {
+  const mint = async () =>
+    (await services.tokens.mintUserToken({ subject: 'admin', grants: [{ role: 'admin' }], ttlSeconds: 366 * 24 * 3600 })).token + '\n';
+  const stored = (await readOrCreate(path, mint)).trim();
+  const valid = await services.tokens.verifyUserToken(stored).then(
+    () => true,
+    () => false,
+  );
+  if (valid) return stored;
+  const fresh = await mint();
+  await writeFile(path, fresh, { mode: 0o600 });
+  return fresh.trim();
 }

@@ -4,7 +4,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../lib/agent-auth.ts';
 import { TokenService, generateSigningKey } from './auth/tokens.ts';
-import { digestOf, seedWorld, startFixture, type Fixture } from './testing.ts';
+import { digestOf, seedWorld, startFixture, type Fixture } from '../test/support/control-plane.ts';
 
 let f: Fixture;
 let agentA: AgentKeyPair;
@@ -44,8 +44,8 @@ interface Route {
 }
 
 async function snapshot() {
-  const items = await f.services.store.doc.send(new ScanCommand({ TableName: 'flotilla' }));
-  const objects = await f.services.s3.send(new ListObjectsV2Command({ Bucket: 'flotilla' }));
+  const items = await f.dynamo.send(new ScanCommand({ TableName: 'flotilla' }));
+  const objects = await f.s3.send(new ListObjectsV2Command({ Bucket: 'flotilla' }));
   return {
     items: (items.Items ?? []).map((item) => JSON.stringify(item)).sort(),
     objects: (objects.Contents ?? []).map((o) => o.Key).sort(),

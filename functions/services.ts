@@ -4,8 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { JWK } from 'jose';
 import { TokenService, type OidcIssuer } from './auth/tokens.ts';
 import { DEFAULT_CONFIG, type Config, type Services } from './context.ts';
-import { BlobStore } from './storage/blobs.ts';
-import { Store } from './storage/store.ts';
+import { createStorage } from './storage/index.ts';
 
 export interface ServiceOptions {
   dynamo: DynamoDBClient;
@@ -23,8 +22,7 @@ export interface ServiceOptions {
 export async function buildServices(options: ServiceOptions): Promise<Services> {
   const now = options.now ?? (() => new Date());
   return {
-    store: new Store(options.dynamo, options.tableName),
-    blobs: new BlobStore(options.s3, options.bucket),
+    storage: createStorage({ dynamo: options.dynamo, s3: options.s3 }, { table: options.tableName, bucket: options.bucket }),
     tokens: await TokenService.create({
       signingKeys: options.signingKeys,
       issuer: options.issuer,
@@ -34,7 +32,5 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     }),
     config: { ...DEFAULT_CONFIG, ...options.config },
     now,
-    dynamo: options.dynamo,
-    s3: options.s3,
   };
 }

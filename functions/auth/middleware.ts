@@ -17,14 +17,14 @@ const asApiError = (err: unknown) =>
 
 /** Users, scripts and federated identities: a control-plane or OIDC token that is not revoked. */
 export const authenticateUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { tokens, store } = c.get('services');
+  const { tokens, storage } = c.get('services');
   let principal: Principal;
   try {
     principal = await tokens.verifyUserToken(bearer(c));
   } catch (err) {
     throw asApiError(err);
   }
-  if (principal.tokenId && (await store.getToken(principal.tokenId))?.revoked) {
+  if (principal.tokenId && (await storage.tokens.get(principal.tokenId))?.revoked) {
     throw unauthorized('token has been revoked');
   }
   c.set('principal', principal);
@@ -36,11 +36,11 @@ export const authenticateUser: MiddlewareHandler<AppEnv> = async (c, next) => {
  * method, path and body. The raw body is read here, before any parsing, so its hash is exact.
  */
 export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { store, tokens } = c.get('services');
+  const { storage, tokens } = c.get('services');
   try {
     const token = bearer(c);
     const name = agentTokenSubject(token);
-    const cluster = /^[a-z0-9-]{1,63}$/.test(name) ? await store.getCluster(name) : null;
+    const cluster = /^[a-z0-9-]{1,63}$/.test(name) ? await storage.clusters.get(name) : null;
     // Revocation is said plainly so the agent stops loudly; any other failure is one vague 401,
     // so the answer does not tell a stranger which clusters exist.
     if (cluster?.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);

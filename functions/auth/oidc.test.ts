@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, seedWorld, startFixture, type Fixture } from '../testing.ts';
+import { digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 let idp: Server;
 let issuer: string;

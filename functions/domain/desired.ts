@@ -1,21 +1,21 @@
 // Keeps the precomputed desired entries fresh: every write that can change what a cluster runs
 // calls refresh for the (app, environment) pairs it touched.
-import type { Store } from '../storage/store.ts';
+import type { Storage } from '../storage/index.ts';
 import { buildDesiredEntry } from './resolve.ts';
 
-export async function refreshDesired(store: Store, app: string, environments?: string[]): Promise<void> {
-  const targets = environments ?? (await store.listPolicies(app)).map((policy) => policy.environment);
+export async function refreshDesired(storage: Storage, app: string, environments?: string[]): Promise<void> {
+  const targets = environments ?? (await storage.environments.listPolicies(app)).map((policy) => policy.environment);
   await Promise.all(
     targets.map(async (environment) => {
-      const rev = await store.bumpDesiredRevision(environment, app);
+      const rev = await storage.desired.bumpRevision(environment, app);
       // Read after announcing the revision, strongly consistent, so this rebuild sees every write before it.
       const [spec, policy, releases, pins] = await Promise.all([
-        store.getApp(app, true),
-        store.getPolicy(app, environment, true),
-        store.listReleases(app, true),
-        store.listPins(app, environment),
+        storage.apps.get(app, true),
+        storage.environments.getPolicy(app, environment, true),
+        storage.apps.listReleases(app, true),
+        storage.promotions.pins(app, environment),
       ]);
-      await store.putDesiredEntry(environment, app, rev, buildDesiredEntry(spec, policy, releases, pins));
+      await storage.desired.put(environment, app, rev, buildDesiredEntry(spec, policy, releases, pins));
     }),
   );
 }

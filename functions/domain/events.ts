@@ -1,18 +1,58 @@
-// The audit trail: one event per state change, with its actor.
+// The audit trail: one event per state change, with its actor; and reading it back in pages.
 import type { Event } from '../../lib/api/schemas.ts';
+import { LIMITS } from '../../lib/limits.ts';
 import type { Services } from '../context.ts';
+import { badRequest } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { EventQuery } from '../storage/index.ts';
 
 export type EventInput = Omit<Event, 'id' | 'at'> & { at?: string };
 
+const DAY_MS = 86_400_000;
+/** Without `since`, the log is read this far back from `until`. */
+const DEFAULT_WINDOW_DAYS = 7;
+
+function stamp(input: EventInput, now: Date): Event {
+  return { ...input, id: newId(now.getTime()), at: input.at ?? now.toISOString() };
+}
+
 export async function recordEvent(services: Services, input: EventInput): Promise<Event> {
-  const now = services.now();
-  const event: Event = { ...input, id: newId(now.getTime()), at: input.at ?? now.toISOString() };
-  await services.store.putEvent(event);
+  const event = stamp(input, services.now());
+  await services.storage.events.put(event);
   return event;
 }
 
 export async function recordEvents(services: Services, inputs: EventInput[]): Promise<void> {
   const now = services.now();
-  await services.store.putEvents(inputs.map((input) => ({ ...input, id: newId(now.getTime()), at: input.at ?? now.toISOString() })));
+  await services.storage.events.putMany(inputs.map((input) => stamp(input, now)));
+}
+
+export interface EventListQuery extends Pick<EventQuery, 'app' | 'environment' | 'cluster' | 'type' | 'limit' | 'order'> {
+  since?: string;
+  until?: string;
+  cursor?: string;
+}
+
+/** One page of the audit log in a bounded window; `nextCursor` continues it. */
+export async function listEvents(services: Services, query: EventListQuery): Promise<{ items: Event[]; nextCursor: string | null }> {
+  const until = query.until ? new Date(query.until) : services.now();
+  const since = query.since ? new Date(query.since) : new Date(until.getTime() - DEFAULT_WINDOW_DAYS * DAY_MS);
+  if (since > until) throw badRequest('query.since: must not be after until');
+  if (until.getTime() - since.getTime() > LIMITS.maxEventWindowDays * DAY_MS) {
+    throw badRequest(`query.since: the window may span at most ${LIMITS.maxEventWindowDays} days`);
+  }
+  const { events, next } = await services.storage.events.query({
+    ...query,
+    since: since.toISOString(),
+    until: until.toISOString(),
+    after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+  });
+  return { items: events, nextCursor: next === null ? null : Buffer.from(next).toString('base64url') };
+}
+
+/** A cursor is the position `<at>#<id>` of the last event of a page, base64url-encoded. */
+function decodeCursor(cursor: string): string {
+  const position = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^\d{4}-\d{2}-\d{2}T[\d:.]+Z#[0-9a-f]{12,40}$/.test(position)) throw badRequest('query.cursor: not a cursor of this API');
+  return position;
 }

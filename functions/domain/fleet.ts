@@ -1,5 +1,7 @@
 // The fleet matrix: app × environment × region, with what should run and what does.
-import type { ClusterRecord, DesiredEntry } from '../storage/store.ts';
+import type { Fleet } from '../../lib/api/schemas.ts';
+import type { Services } from '../context.ts';
+import type { ClusterRecord, DesiredEntry } from '../model.ts';
 import { selectorMatches, versionForRegion } from './resolve.ts';
 
 export interface FleetCell {
@@ -62,4 +64,16 @@ export function buildFleet(
   return cells.sort((a, b) =>
     `${a.app}/${a.environment}/${a.region}`.localeCompare(`${b.app}/${b.environment}/${b.region}`),
   );
+}
+
+/** The whole matrix, from every environment's desired entries and every cluster's status summary. */
+export async function fleetView(services: Services): Promise<Fleet> {
+  const { storage, config } = services;
+  const [environments, clusters] = await Promise.all([storage.environments.list(), storage.clusters.list()]);
+  const entries = new Map(
+    await Promise.all(environments.map(async (env) => [env.name, await storage.desired.list(env.name)] as const)),
+  );
+  const now = services.now();
+  const cells = buildFleet(entries, clusters, (cluster) => isStale(cluster, now, config.staleAfterSeconds));
+  return { cells, generatedAt: now.toISOString() };
 }

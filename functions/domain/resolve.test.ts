@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { App, PromotionRecord, Release } from '../../lib/api/schemas.ts';
-import { newClusterRecord, type ClusterRecord, type PolicyRecord } from '../storage/store.ts';
+import { newClusterRecord, type ClusterRecord, type PolicyRecord } from '../model.ts';
 import { buildDesiredEntry, resolveDesiredState } from './resolve.ts';
 
 const digest = (version: string) => `sha256:${Buffer.from(version).toString('hex').padEnd(64, '0')}`;

@@ -1,8 +1,7 @@
 // Desired-state resolution: which version of which app a cluster runs. Pure functions.
-import { createHash } from 'node:crypto';
 import type { App, DesiredApp, DesiredState, PromotionRecord, Release } from '../../lib/api/schemas.ts';
 import { highestInRange } from '../../lib/semver.ts';
-import type { ClusterRecord, DesiredEntry, PolicyRecord } from '../storage/store.ts';
+import type { ClusterRecord, DesiredEntry, PolicyRecord } from '../model.ts';
 
 /** The highest non-blocked release inside the range, like Flux's `ref.semver`. */
 export function trackedRelease(releases: Release[], range: string): Release | null {
@@ -85,9 +84,4 @@ export function resolveDesiredState(
     apps,
     interval: intervalSeconds,
   };
-}
-
-/** A strong ETag over the canonical document: the same desired state always has the same tag. */
-export function etagOf(value: unknown): string {
-  return `"${createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 32)}"`;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
-import { BACKENDS, backendOptions, digestOf, seedWorld, startFixture, type Fixture } from '../testing.ts';
+import { BACKENDS, backendOptions, digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 describe.each(BACKENDS)('on %s storage', (backend) => {
   let clock = new Date('2026-11-26T10:00:00.000Z');

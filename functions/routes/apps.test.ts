@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, seedWorld, startFixture, type Fixture } from '../testing.ts';
+import { digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 let f: Fixture;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, backendOptions, digestOf, seedWorld, startFixture, type Fixture } from '../testing.ts';
+import { BACKENDS, backendOptions, digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 describe.each(BACKENDS)('on %s storage', (backend) => {
   let f: Fixture;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest } from '../../lib/agent-auth.ts';
-import { digestOf, seedWorld, startFixture, type Fixture } from '../testing.ts';
+import { digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 let f: Fixture;
 

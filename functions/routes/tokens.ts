@@ -1,11 +1,10 @@
 // API tokens issued by the control plane, and their revocation.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { Grant, IssuedToken, ReasonInput, list } from '../../lib/api/schemas.ts';
+import { Grant, IssuedToken, ReasonInput, TokenInput, list } from '../../lib/api/schemas.ts';
 import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
-import { recordEvent } from '../domain/events.ts';
+import { issueToken, listIssuedTokens, revokeToken } from '../domain/tokens.ts';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
-import { TokenInput } from '../../lib/api/schemas.ts';
 
 const TokenInfo = z
   .object({
@@ -38,7 +37,7 @@ const listTokens = createRoute({
   responses: { 200: jsonResponse(list(TokenInfo, 'TokenList'), 'Tokens'), ...errorResponses() },
 });
 
-const revokeToken = createRoute({
+const revokeTokenRoute = createRoute({
   method: 'post',
   path: '/v1/tokens/{id}/revoke',
   tags: ['tokens'],
@@ -52,46 +51,20 @@ const revokeToken = createRoute({
 });
 
 export function registerTokenRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(createToken, async (c) => {
+  app.openapi(createToken, async function createTokenHandler(c) {
     const actor = authorize(c, 'admin');
-    const services = c.get('services');
-    const input = c.req.valid('json');
-    const minted = await services.tokens.mintUserToken(input);
-    await services.store.putToken({
-      id: minted.id,
-      subject: input.subject,
-      grants: input.grants,
-      issuedAt: services.now().toISOString(),
-      expiresAt: minted.expiresAt.toISOString(),
-      issuedBy: actor,
-      revoked: false,
-    });
-    await recordEvent(services, {
-      type: 'token.issued',
-      actor,
-      message: `${actor} issued token ${minted.id} for ${input.subject} (${input.grants.map((grant) => grant.role).join(', ')})`,
-      data: { id: minted.id, subject: input.subject, grants: input.grants },
-    });
-    return c.json(
-      { id: minted.id, token: minted.token, subject: input.subject, grants: input.grants, expiresAt: minted.expiresAt.toISOString() },
-      201,
-    );
+    return c.json(await issueToken(c.get('services'), actor, c.req.valid('json')), 201);
   });
 
-  app.openapi(listTokens, async (c) => {
+  app.openapi(listTokens, async function listTokensHandler(c) {
     authorize(c, 'admin');
-    // revoking an offline-minted token leaves a bare deny-list entry; only issued tokens are listed
-    const issued = (await c.get('services').store.listTokens()).filter((token) => token.subject);
-    return c.json({ items: issued, nextCursor: null }, 200);
+    return c.json({ items: await listIssuedTokens(c.get('services')), nextCursor: null }, 200);
   });
 
-  app.openapi(revokeToken, async (c) => {
+  app.openapi(revokeTokenRoute, async function revokeTokenHandler(c) {
     const actor = authorize(c, 'admin');
     const { id } = c.req.valid('param');
-    const { reason } = c.req.valid('json');
-    const services = c.get('services');
-    await services.store.revokeToken(id, services.now().toISOString());
-    await recordEvent(services, { type: 'token.revoked', actor, message: `${actor} revoked token ${id}: ${reason}`, data: { id } });
+    await revokeToken(c.get('services'), actor, id, c.req.valid('json').reason);
     return c.json({ id, revoked: true as const }, 200);
   });
 }

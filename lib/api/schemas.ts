@@ -2,6 +2,7 @@
 // Every request and response body of the REST API is one of these schemas; the
 // control plane derives /openapi.json from them, the agent and CLI parse with them.
 import { z } from '@hono/zod-openapi';
+import { LIMITS } from '../limits.ts';
 import { normalizeVersion, isValidRange } from '../semver.ts';
 
 /** DNS-label style names for apps, environments, clusters and regions. */
@@ -115,9 +116,11 @@ export const Release = z
 export type Release = z.infer<typeof Release>;
 
 export const ReasonInput = z.object({ reason: Reason }).strict().openapi('ReasonInput');
+export type ReasonInput = z.infer<typeof ReasonInput>;
 
 const environmentFields = { upstream: Name.nullable().default(null), description: z.string().max(1000).optional() };
 export const EnvironmentSpec = z.object(environmentFields).strict().openapi('EnvironmentSpec');
+export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
 export const Environment = z
   .object({ ...environmentFields, name: Name, createdAt: Timestamp, updatedAt: Timestamp })
   .openapi('Environment');
@@ -152,10 +155,12 @@ export const PromotionInput = z
   .object({ environment: Name, version: Version, region: Name.optional(), reason: Reason })
   .strict()
   .openapi('PromotionInput');
+export type PromotionInput = z.infer<typeof PromotionInput>;
 export const RollbackInput = z
   .object({ environment: Name, region: Name.optional(), reason: Reason })
   .strict()
   .openapi('RollbackInput');
+export type RollbackInput = z.infer<typeof RollbackInput>;
 
 export const Pin = z
   .object({ region: Name.nullable(), version: z.string(), digest: Digest, seq: z.number().int(), at: Timestamp })
@@ -171,9 +176,11 @@ export const PolicyView = z
     resolved: z.object({ version: z.string().nullable(), regions: z.record(z.string(), z.string()) }),
   })
   .openapi('PolicyView');
+export type PolicyView = z.infer<typeof PolicyView>;
 
 const clusterFields = { environment: Name, region: Name, labels: Labels.default({}) };
 export const ClusterSpec = z.object(clusterFields).strict().openapi('ClusterSpec');
+export type ClusterSpec = z.infer<typeof ClusterSpec>;
 
 export const Suspension = z
   .object({ by: z.string(), reason: z.string(), at: Timestamp, until: Timestamp.nullable() })
@@ -183,6 +190,7 @@ export const SuspendInput = z
   .object({ reason: Reason, app: Name.optional(), until: InputTimestamp.optional() })
   .strict()
   .openapi('SuspendInput');
+export type SuspendInput = z.infer<typeof SuspendInput>;
 
 export const Phase = z.enum(['Ready', 'Progressing', 'Failed', 'Suspended']);
 export type Phase = z.infer<typeof Phase>;
@@ -217,13 +225,16 @@ export type Cluster = z.infer<typeof Cluster>;
 export const RegistrationToken = z
   .object({ token: z.string(), expiresAt: Timestamp, cluster: Name })
   .openapi('RegistrationToken');
+export type RegistrationToken = z.infer<typeof RegistrationToken>;
 
 const Jwk = z.record(z.string(), z.unknown()).openapi({ example: { kty: 'OKP', crv: 'Ed25519', x: '…' } });
 
 export const AgentRegistration = z.object({ publicKey: Jwk }).strict().openapi('AgentRegistration');
+export type AgentRegistration = z.infer<typeof AgentRegistration>;
 export const AgentIdentity = z
   .object({ cluster: Name, environment: Name, region: Name, keyId: z.string(), audience: z.string() })
   .openapi('AgentIdentity');
+export type AgentIdentity = z.infer<typeof AgentIdentity>;
 
 export const DesiredApp = z
   .object({
@@ -264,7 +275,7 @@ export const DriftEntry = z
   .object({
     /** `Kind/namespace/name` or `Kind/name` for cluster-scoped objects. */
     object: z.string().max(512),
-    fields: z.array(DriftField).max(200),
+    fields: z.array(DriftField).max(LIMITS.maxDriftFields),
     corrected: z.boolean(),
   })
   .openapi('DriftEntry');
@@ -280,16 +291,16 @@ export const AppReport = z
     message: z.string().max(4096).optional(),
     conditions: z
       .array(z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() }))
-      .max(50)
+      .max(LIMITS.maxConditions)
       .default([]),
-    drift: z.array(DriftEntry).max(500).default([]),
+    drift: z.array(DriftEntry).max(LIMITS.maxDriftEntries).default([]),
     counts: z.record(z.string(), z.number().int()).default({}),
   })
   .openapi('AppReport');
 export type AppReport = z.infer<typeof AppReport>;
 
 export const AgentReport = z
-  .object({ apps: z.array(AppReport).max(500), agentVersion: z.string().max(64).optional() })
+  .object({ apps: z.array(AppReport).max(LIMITS.maxReportApps), agentVersion: z.string().max(64).optional() })
   .strict()
   .openapi('AgentReport');
 export type AgentReport = z.infer<typeof AgentReport>;
@@ -311,9 +322,11 @@ export const TokenInput = z
   })
   .strict()
   .openapi('TokenInput');
+export type TokenInput = z.infer<typeof TokenInput>;
 export const IssuedToken = z
   .object({ id: z.string(), token: z.string(), subject: z.string(), grants: z.array(Grant), expiresAt: Timestamp })
   .openapi('IssuedToken');
+export type IssuedToken = z.infer<typeof IssuedToken>;
 
 export const Event = z
   .object({
@@ -341,6 +354,7 @@ export const ClusterDrift = z
     events: z.array(Event),
   })
   .openapi('ClusterDrift');
+export type ClusterDrift = z.infer<typeof ClusterDrift>;
 
 export const FleetCell = z
   .object({
@@ -355,7 +369,9 @@ export const FleetCell = z
     stale: z.number().int(),
   })
   .openapi('FleetCell');
+export type FleetCell = z.infer<typeof FleetCell>;
 export const Fleet = z.object({ cells: z.array(FleetCell), generatedAt: Timestamp }).openapi('Fleet');
+export type Fleet = z.infer<typeof Fleet>;
 
 export const ErrorCode = z.enum([
   'bad_request',

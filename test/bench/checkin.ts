@@ -15,7 +15,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
 const plane = await startLocalControlPlane({ dataDir: dir });
 const dynamoCalls: string[] = [];
-plane.services.dynamo.middlewareStack.add(
+plane.clients.dynamo.middlewareStack.add(
   (next, context) => async (args) => {
     dynamoCalls.push(String(context.commandName));
     return next(args);

@@ -3,13 +3,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Grant } from '../lib/api/schemas.ts';
-import { createApp } from './app.ts';
-import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
-import type { Config } from './context.ts';
-import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
-import { buildServices } from './services.ts';
-import { requireTestEnv } from '../test/env/inject.ts';
+import type { Grant } from '../../lib/api/schemas.ts';
+import { createApp } from '../../functions/app.ts';
+import { generateSigningKey, type OidcIssuer } from '../../functions/auth/tokens.ts';
+import type { Config } from '../../functions/context.ts';
+import { connectStorage, startEmbeddedStorage } from '../../functions/embedded-storage.ts';
+import { buildServices } from '../../functions/services.ts';
+import { requireTestEnv } from '../env/inject.ts';
 
 export interface FixtureOptions {
   config?: Partial<Config>;
@@ -109,6 +109,9 @@ export async function startFixture(options: FixtureOptions = {}) {
     call,
     admin,
     dynamoCalls,
+    /** The raw storage clients, for tests that inspect the table and bucket directly. */
+    dynamo,
+    s3,
     tableName: name,
     async stop() {
       dynamo.destroy();

@@ -1,25 +1,24 @@
-// Large documents in S3: full agent reports, content-addressed so a repeated report costs nothing.
+// Full agent reports in S3, content-addressed (reports/<cluster>/<sha256>.json), so a repeated
+// report costs nothing and a stored one never changes.
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BUCKET } from './schema.ts';
 
-export class BlobStore {
+export class ReportStorage {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
   ) {}
 
-  /** Stores a report under reports/<cluster>/<sha256>.json and returns the key. */
-  async putReport(cluster: string, body: string): Promise<string> {
+  /** Stores a report and returns its key. */
+  async put(cluster: string, body: string): Promise<string> {
     const hash = createHash('sha256').update(body).digest('hex');
     const key = `${BUCKET.reportsPrefix}${cluster}/${hash}.json`;
-    await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
-    );
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
     return key;
   }
 
-  async getJson<T>(key: string): Promise<T | null> {
+  async get<T>(key: string): Promise<T | null> {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return JSON.parse(await out.Body!.transformToString()) as T;

@@ -1,0 +1,204 @@
+// The agent protocol's rules: registration and key rotation, check-ins, and what a report records
+// (the status summary, and the audit events it implies).
+import { createHash } from 'node:crypto';
+import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
+import { AGENT_KEY_ALG } from '../../lib/agent-auth.ts';
+import type { AgentIdentity, AgentReport, DesiredState } from '../../lib/api/schemas.ts';
+import { LIMITS } from '../../lib/limits.ts';
+import { truncate } from '../../lib/text.ts';
+import { AuthError } from '../auth/tokens.ts';
+import type { Services } from '../context.ts';
+import { badRequest, conflict, unauthorized } from '../errors.ts';
+import type { ClusterRecord } from '../model.ts';
+import { recordEvent, recordEvents, type EventInput } from './events.ts';
+import { resolveDesiredState } from './resolve.ts';
+
+type AppReport = AgentReport['apps'][number];
+
+/** Exchanges a one-time registration token for the agent's own public key. */
+export async function registerAgent(services: Services, registrationToken: string, jwk: Record<string, unknown>): Promise<AgentIdentity> {
+  const { storage } = services;
+  const claims = await services.tokens.verifyRegistrationToken(registrationToken).catch((err: unknown) => {
+    throw err instanceof AuthError ? unauthorized(`registration token rejected: ${err.message}`) : err;
+  });
+  const { publicKey, keyId } = await checkedPublicKey(jwk);
+  const cluster = await storage.clusters.get(claims.cluster, true);
+  if (!cluster) throw unauthorized(`cluster ${claims.cluster} no longer exists`);
+  // Revoking a cluster voids every registration token issued before it; only a new one re-admits it.
+  if (cluster.revokedAt !== undefined && claims.issuedAt <= cluster.revokedAt) {
+    throw unauthorized('registration token was issued before the cluster was revoked');
+  }
+  if (!(await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, services.now()))) {
+    throw unauthorized('registration token has already been used or has expired');
+  }
+  await storage.clusters.setKey(cluster.name, publicKey, keyId);
+  await recordEvent(services, {
+    type: 'cluster.registered',
+    actor: `agent:${cluster.name}`,
+    cluster: cluster.name,
+    environment: cluster.environment,
+    region: cluster.region,
+    message: `agent of cluster ${cluster.name} registered key ${keyId}`,
+    data: { keyId },
+  });
+  return identity(services, cluster, keyId);
+}
+
+/** Replaces the agent key; the caller has been authenticated with the old one. */
+export async function rotateAgentKey(services: Services, cluster: ClusterRecord, jwk: Record<string, unknown>): Promise<AgentIdentity> {
+  const { publicKey, keyId } = await checkedPublicKey(jwk);
+  if (!(await services.storage.clusters.setKey(cluster.name, publicKey, keyId, cluster.keyId!))) {
+    throw conflict('the key was rotated or revoked concurrently; sign with the current key');
+  }
+  await recordEvent(services, {
+    type: 'cluster.key-rotated',
+    actor: `agent:${cluster.name}`,
+    cluster: cluster.name,
+    environment: cluster.environment,
+    message: `agent of cluster ${cluster.name} rotated its key to ${keyId}`,
+    data: { previousKeyId: cluster.keyId, keyId },
+  });
+  return identity(services, cluster, keyId);
+}
+
+async function checkedPublicKey(jwk: Record<string, unknown>): Promise<{ publicKey: JWK; keyId: string }> {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string' || 'd' in jwk) {
+    throw badRequest('body.publicKey: must be a public Ed25519 JWK (kty OKP, crv Ed25519, x; no private part)');
+  }
+  const publicKey: JWK = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
+  await importJWK(publicKey, AGENT_KEY_ALG).catch(() => {
+    throw badRequest('body.publicKey: not a valid Ed25519 key');
+  });
+  return { publicKey, keyId: await calculateJwkThumbprint(publicKey) };
+}
+
+function identity(services: Services, cluster: ClusterRecord, keyId: string): AgentIdentity {
+  return { cluster: cluster.name, environment: cluster.environment, region: cluster.region, keyId, audience: services.tokens.audience };
+}
+
+const heartbeatDue = (services: Services, cluster: ClusterRecord) =>
+  !cluster.lastSeen || services.now().getTime() - Date.parse(cluster.lastSeen) >= services.config.heartbeatSeconds * 1000;
+
+/**
+ * A check-in: the cluster's desired state, resolved from its environment's precomputed entries
+ * (one query) — plus a heartbeat write when one is due. The cluster item was read by authentication.
+ */
+export async function checkIn(services: Services, cluster: ClusterRecord): Promise<DesiredState> {
+  const { storage } = services;
+  const entries = await storage.desired.list(cluster.environment);
+  const state = resolveDesiredState(cluster, entries, services.now(), services.config.checkInIntervalSeconds);
+  if (heartbeatDue(services, cluster)) await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
+  return state;
+}
+
+/**
+ * Stores a report: the full report in S3, its events, then the summary on the cluster item. An
+ * unchanged report (same hash) writes nothing but a due heartbeat. `issuedAt` (when the agent
+ * signed the request) orders reports, so a replayed older one is refused.
+ */
+export async function acceptReport(services: Services, cluster: ClusterRecord, report: AgentReport, issuedAt: number): Promise<{ stored: boolean }> {
+  const { storage } = services;
+  const names = new Set(report.apps.map((app) => app.name));
+  if (names.size !== report.apps.length) throw badRequest('body.apps: each app may appear once');
+  const canonical = JSON.stringify(report);
+  const statusHash = createHash('sha256').update(canonical).digest('hex');
+  if (statusHash === cluster.statusHash) {
+    if (heartbeatDue(services, cluster)) await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
+    return { stored: false };
+  }
+  if (cluster.reportIssuedAt !== undefined && issuedAt < cluster.reportIssuedAt) {
+    throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');
+  }
+  const at = services.now().toISOString();
+  const reportKey = await storage.reports.put(cluster.name, canonical);
+  // Events before the status: if either write fails the agent's retry is not "unchanged",
+  // so no event is lost (at worst one is recorded twice).
+  await recordEvents(services, reportEvents(cluster, report.apps));
+  await storage.clusters.recordStatus(cluster.name, { apps: summarize(report.apps, at), statusHash, reportKey, at, issuedAt });
+  return { stored: true };
+}
+
+/** Fingerprint of the set of objects drifted and left alone: a new set is new drift to record. */
+const openDriftDigest = (app: AppReport) =>
+  createHash('sha256')
+    .update(JSON.stringify(app.drift.filter((entry) => !entry.corrected).map((entry) => entry.object).sort()))
+    .digest('base64url')
+    .slice(0, 16);
+
+/** Status summary per app, kept on the cluster item (small and bounded) for the fleet view and change detection. */
+function summarize(apps: AppReport[], at: string): ClusterRecord['apps'] {
+  return Object.fromEntries(
+    apps.map((app) => [
+      app.name,
+      {
+        version: app.version,
+        digest: app.digest,
+        phase: app.phase,
+        ...(app.reason ? { reason: app.reason } : {}),
+        drifted: app.drift.filter((entry) => !entry.corrected).length,
+        driftDigest: openDriftDigest(app),
+        at,
+      },
+    ]),
+  );
+}
+
+/** Keeps event items far below DynamoDB's 400 KB: long values are cut, with a marker. */
+const eventValue = (value: unknown) => truncate(value, LIMITS.maxEventValueChars, '… ({length} characters; full value in the report)');
+
+/**
+ * The audit events a report implies, compared with the previous summary: every corrected drift,
+ * open drift when the set of drifted objects changed, a failure when the phase or reason is new,
+ * Ready when reached or at a new version, and apps that left the cluster. Drift events per report
+ * are bounded; the full report stays in S3 (GET /v1/clusters/{c}/drift).
+ */
+export function reportEvents(cluster: ClusterRecord, apps: AppReport[]): EventInput[] {
+  const events: EventInput[] = [];
+  const base = { actor: `agent:${cluster.name}`, cluster: cluster.name, environment: cluster.environment, region: cluster.region };
+  let driftEvents = 0;
+  for (const app of apps) {
+    const previous = cluster.apps[app.name];
+    const newOpenDrift = openDriftDigest(app) !== previous?.driftDigest;
+    for (const entry of app.drift) {
+      if (!entry.corrected && !newOpenDrift) continue;
+      if (++driftEvents > LIMITS.maxDriftEventsPerReport) break;
+      events.push({
+        ...base,
+        type: entry.corrected ? 'drift.corrected' : 'drift.detected',
+        app: app.name,
+        message: `${entry.object} on ${cluster.name} drifted in ${entry.fields.map((field) => field.path).join(', ')}${entry.corrected ? '; reverted' : '; left alone (suspended)'}`,
+        data: {
+          object: entry.object,
+          fields: entry.fields
+            .slice(0, LIMITS.maxEventDriftFields)
+            .map((field) => ({ path: field.path, before: eventValue(field.before), after: eventValue(field.after) })),
+          version: app.version,
+        },
+      });
+    }
+    if (app.phase === 'Failed' && (previous?.phase !== 'Failed' || previous.reason !== app.reason)) {
+      events.push({
+        ...base,
+        type: 'reconcile.failed',
+        app: app.name,
+        message: `${app.name} failed on ${cluster.name}: ${app.reason ?? 'Failed'}${app.message ? `: ${app.message}` : ''}`,
+        data: { version: app.version, reason: app.reason, message: app.message },
+      });
+    }
+    if (app.phase === 'Ready' && (previous?.phase !== 'Ready' || previous.version !== app.version)) {
+      events.push({
+        ...base,
+        type: 'reconcile.ready',
+        app: app.name,
+        message: `${app.name}@${app.version} is Ready on ${cluster.name}`,
+        data: { version: app.version, digest: app.digest },
+      });
+    }
+  }
+  for (const name of Object.keys(cluster.apps)) {
+    if (!apps.some((app) => app.name === name)) {
+      events.push({ ...base, type: 'reconcile.removed', app: name, message: `${name} was removed from ${cluster.name}` });
+    }
+  }
+  return events;
+}

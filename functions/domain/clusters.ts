@@ -1,0 +1,135 @@
+// Clusters: registration by admins, break-glass suspension, the API view and the drift view.
+import type { AgentReport, Cluster, ClusterDrift, ClusterSpec, RegistrationToken } from '../../lib/api/schemas.ts';
+import type { Services } from '../context.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { ClusterRecord } from '../model.ts';
+import { recordEvent } from './events.ts';
+import { isStale } from './fleet.ts';
+
+/** How far back the drift view lists drift events. */
+const RECENT_DRIFT_MS = 7 * 86_400_000;
+const RECENT_DRIFT_EVENTS = 50;
+
+/** The API view of a stored cluster: no key material, no bookkeeping, staleness derived now. */
+export function clusterView(cluster: ClusterRecord, services: Services): Cluster {
+  return {
+    name: cluster.name,
+    environment: cluster.environment,
+    region: cluster.region,
+    labels: cluster.labels,
+    createdAt: cluster.createdAt,
+    registered: cluster.keyId !== null,
+    revoked: cluster.revoked,
+    keyId: cluster.keyId,
+    suspended: cluster.suspended,
+    suspendedApps: cluster.suspendedApps,
+    lastSeen: cluster.lastSeen,
+    stale: isStale(cluster, services.now(), services.config.staleAfterSeconds),
+    apps: Object.fromEntries(Object.entries(cluster.apps).map(([name, { driftDigest: _driftDigest, ...summary }]) => [name, summary])),
+  };
+}
+
+export async function requireCluster(services: Services, name: string): Promise<ClusterRecord> {
+  const cluster = await services.storage.clusters.get(name, true);
+  if (!cluster) throw notFound(`cluster ${name}`);
+  return cluster;
+}
+
+export async function getCluster(services: Services, name: string): Promise<Cluster> {
+  return clusterView(await requireCluster(services, name), services);
+}
+
+export async function listClusters(services: Services, filter: { environment?: string; region?: string }): Promise<Cluster[]> {
+  const clusters = await services.storage.clusters.list();
+  return clusters
+    .filter((cluster) => (!filter.environment || cluster.environment === filter.environment) && (!filter.region || cluster.region === filter.region))
+    .map((cluster) => clusterView(cluster, services));
+}
+
+export async function saveCluster(services: Services, actor: string, name: string, spec: ClusterSpec): Promise<{ cluster: Cluster; created: boolean }> {
+  const { storage } = services;
+  if (!(await storage.environments.get(spec.environment))) throw notFound(`environment ${spec.environment}`);
+  const { cluster, created } = await storage.clusters.put(name, spec, services.now().toISOString());
+  await recordEvent(services, {
+    type: created ? 'cluster.created' : 'cluster.updated',
+    actor,
+    cluster: name,
+    environment: spec.environment,
+    region: spec.region,
+    message: `${actor} ${created ? 'created' : 'updated'} cluster ${name} (${spec.environment}/${spec.region})`,
+  });
+  return { cluster: clusterView(cluster, services), created };
+}
+
+/** A one-time, short-lived token the cluster's agent exchanges for its own key. */
+export async function issueRegistrationToken(services: Services, actor: string, name: string): Promise<RegistrationToken> {
+  const cluster = await requireCluster(services, name);
+  const minted = await services.tokens.mintRegistrationToken(name, services.config.registrationTokenTtlSeconds);
+  await services.storage.tokens.putRegistrationToken(minted.id, name, minted.expiresAt);
+  await recordEvent(services, {
+    type: 'cluster.registration-token-issued',
+    actor,
+    cluster: name,
+    environment: cluster.environment,
+    message: `${actor} issued a registration token for cluster ${name}`,
+  });
+  return { token: minted.token, expiresAt: minted.expiresAt.toISOString(), cluster: name };
+}
+
+/** Removes the agent key and voids registration tokens issued before now. */
+export async function revokeCluster(services: Services, actor: string, name: string, reason: string): Promise<Cluster> {
+  if (!(await services.storage.clusters.revoke(name, services.now()))) throw notFound(`cluster ${name}`);
+  const cluster = await requireCluster(services, name);
+  await recordEvent(services, {
+    type: 'cluster.revoked',
+    actor,
+    cluster: name,
+    environment: cluster.environment,
+    message: `${actor} revoked cluster ${name}: ${reason}`,
+  });
+  return clusterView(cluster, services);
+}
+
+/** Break-glass: suspend (drift is reported, not corrected) or resume the cluster or one app on it. */
+export async function setSuspension(
+  services: Services,
+  actor: string,
+  cluster: ClusterRecord,
+  input: { suspend: boolean; reason: string; app?: string; until?: string },
+): Promise<Cluster> {
+  const now = services.now();
+  if (input.until && !(Date.parse(input.until) > now.getTime())) throw badRequest('body.until: must be a time in the future');
+  const suspension = input.suspend ? { by: actor, reason: input.reason, at: now.toISOString(), until: input.until ?? null } : null;
+  await services.storage.clusters.setSuspension(cluster.name, input.app, suspension);
+  const target = input.app ? `app ${input.app} on cluster ${cluster.name}` : `cluster ${cluster.name}`;
+  await recordEvent(services, {
+    type: input.suspend ? 'cluster.suspended' : 'cluster.resumed',
+    actor,
+    cluster: cluster.name,
+    app: input.app,
+    environment: cluster.environment,
+    region: cluster.region,
+    message: `${actor} ${input.suspend ? 'suspended' : 'resumed'} ${target}: ${input.reason}`,
+    data: { until: input.until ?? null },
+  });
+  return getCluster(services, cluster.name);
+}
+
+/** The latest full report (from S3) and the recent drift events of the cluster. */
+export async function clusterDrift(services: Services, name: string): Promise<ClusterDrift> {
+  const { storage } = services;
+  const cluster = await requireCluster(services, name);
+  const until = services.now();
+  const [report, { events }] = await Promise.all([
+    cluster.reportKey ? storage.reports.get<AgentReport>(cluster.reportKey) : null,
+    storage.events.query({
+      cluster: name,
+      typePrefix: 'drift.',
+      since: new Date(until.getTime() - RECENT_DRIFT_MS).toISOString(),
+      until: until.toISOString(),
+      limit: RECENT_DRIFT_EVENTS,
+      order: 'desc',
+    }),
+  ]);
+  return { cluster: name, reportedAt: cluster.reportedAt, apps: report?.apps ?? [], events };
+}

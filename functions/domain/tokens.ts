@@ -1,0 +1,36 @@
+// API tokens the control plane issues, and their revocation.
+import type { IssuedToken, TokenInput } from '../../lib/api/schemas.ts';
+import type { Services } from '../context.ts';
+import type { TokenRecord } from '../model.ts';
+import { recordEvent } from './events.ts';
+
+export async function issueToken(services: Services, actor: string, input: TokenInput): Promise<IssuedToken> {
+  const minted = await services.tokens.mintUserToken(input);
+  const expiresAt = minted.expiresAt.toISOString();
+  await services.storage.tokens.put({
+    id: minted.id,
+    subject: input.subject,
+    grants: input.grants,
+    issuedAt: services.now().toISOString(),
+    expiresAt,
+    issuedBy: actor,
+    revoked: false,
+  });
+  await recordEvent(services, {
+    type: 'token.issued',
+    actor,
+    message: `${actor} issued token ${minted.id} for ${input.subject} (${input.grants.map((grant) => grant.role).join(', ')})`,
+    data: { id: minted.id, subject: input.subject, grants: input.grants },
+  });
+  return { id: minted.id, token: minted.token, subject: input.subject, grants: input.grants, expiresAt };
+}
+
+/** Issued tokens; revoking an offline-minted token leaves a bare deny-list entry, which is not listed. */
+export async function listIssuedTokens(services: Services): Promise<TokenRecord[]> {
+  return (await services.storage.tokens.list()).filter((token) => token.subject);
+}
+
+export async function revokeToken(services: Services, actor: string, id: string, reason: string): Promise<void> {
+  await services.storage.tokens.revoke(id, services.now().toISOString());
+  await recordEvent(services, { type: 'token.revoked', actor, message: `${actor} revoked token ${id}: ${reason}`, data: { id } });
+}

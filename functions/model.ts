@@ -1,0 +1,101 @@
+// The records the control plane keeps, as the domain sees them. The API's own shapes (apps,
+// releases, promotion records, events) are in lib/api/schemas.ts; these are the ones that carry
+// more than the API shows (keys, bookkeeping) or exist only inside the control plane.
+import type { JWK } from 'jose';
+import type { AppSpec, AppStatusSummary, Grant } from '../lib/api/schemas.ts';
+
+/** Who suspended reconciliation, why, since and until when (null: until resumed). */
+export interface Suspension {
+  by: string;
+  reason: string;
+  at: string;
+  until: string | null;
+}
+
+/** The status summary of one app on a cluster, plus the fingerprint of its open drift. */
+export type AppStatusRecord = AppStatusSummary & { driftDigest?: string };
+
+/** The cluster as stored: the API view plus its agent key and status bookkeeping. */
+export interface ClusterRecord {
+  name: string;
+  environment: string;
+  region: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  publicKey: JWK | null;
+  keyId: string | null;
+  revoked: boolean;
+  /** Epoch seconds of the last revocation: registration tokens issued before it are void. */
+  revokedAt?: number;
+  suspended: Suspension | null;
+  suspendedApps: Record<string, Suspension>;
+  lastSeen: string | null;
+  apps: Record<string, AppStatusRecord>;
+  statusHash: string | null;
+  reportKey: string | null;
+  reportedAt: string | null;
+  /** When the agent signed the last stored report (seconds): an older report is a replay. */
+  reportIssuedAt?: number;
+}
+
+export interface ClusterSpec {
+  environment: string;
+  region: string;
+  labels: Record<string, string>;
+}
+
+/** A cluster as first created: no agent yet, nothing reported, not suspended. */
+export function newClusterRecord(name: string, spec: ClusterSpec, createdAt: string): ClusterRecord {
+  return {
+    name,
+    ...spec,
+    createdAt,
+    publicKey: null,
+    keyId: null,
+    revoked: false,
+    suspended: null,
+    suspendedApps: {},
+    lastSeen: null,
+    apps: {},
+    statusHash: null,
+    reportKey: null,
+    reportedAt: null,
+  };
+}
+
+/** What a stored report changes on the cluster item. */
+export interface ClusterStatus {
+  apps: ClusterRecord['apps'];
+  statusHash: string;
+  reportKey: string;
+  at: string;
+  issuedAt: number;
+}
+
+/** How an app moves in an environment: tracking a semver range, or manual (track null). */
+export interface PolicyRecord {
+  app: string;
+  environment: string;
+  track: string | null;
+  updatedAt: string;
+}
+
+/** What every cluster of an environment needs to resolve one app: the spec plus the pins and the tracked version. */
+export interface DesiredEntry {
+  app: string;
+  spec: AppSpec;
+  /** Environment-wide version: the environment pin, else the highest non-blocked release in the tracked range. */
+  version: { version: string; digest: string } | null;
+  regions: Record<string, { version: string; digest: string }>;
+}
+
+/** An API token the control plane issued (the token itself is never stored). */
+export interface TokenRecord {
+  id: string;
+  subject: string;
+  grants: Grant[];
+  issuedAt: string;
+  expiresAt: string;
+  issuedBy: string;
+  revoked: boolean;
+}

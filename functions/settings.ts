@@ -1,0 +1,57 @@
+// The control plane's settings, one zod schema per entry point, parsed once at start
+// (lib/settings.ts says how a bad setting fails).
+import { z } from 'zod';
+import { jsonSetting, portSetting, urlSetting } from '../lib/settings.ts';
+
+/** The issuer of control-plane tokens when none is set; SST sets flotilla-<stage> (infra/definitions.ts). */
+export const DEFAULT_ISSUER = 'flotilla';
+export const DEFAULT_AUDIENCE = 'flotilla';
+
+const SigningKeys = jsonSetting(
+  z.array(z.looseObject({ kty: z.string(), d: z.string().optional(), kid: z.string().optional() }), { message: 'must be a JSON array of private JWKs' }),
+);
+
+const OidcIssuers = jsonSetting(
+  z.array(
+    z.looseObject({
+      issuer: z.string().min(1),
+      audience: z.string().min(1),
+      jwksUri: z.string().optional(),
+      subjectClaim: z.string().optional(),
+      rules: z.array(z.looseObject({ claims: z.record(z.string(), z.union([z.string(), z.array(z.string())])), grants: z.array(z.unknown()) })),
+    }),
+    { message: 'must be a JSON array of {issuer, audience, rules}' },
+  ),
+);
+
+const identity = {
+  FLOTILLA_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
+  FLOTILLA_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
+};
+
+/** The Lambda (functions/lambda.ts), as infra/ configures it. */
+export const LambdaSettings = z.object({
+  FLOTILLA_TABLE: z.string().min(1),
+  FLOTILLA_BUCKET: z.string().min(1),
+  FLOTILLA_SIGNING_KEYS: SigningKeys,
+  FLOTILLA_OIDC: OidcIssuers.default([]),
+  /** Other DynamoDB / S3 endpoints, for running the Lambda entry against local servers. */
+  FLOTILLA_DYNAMODB_ENDPOINT: urlSetting.optional(),
+  FLOTILLA_S3_ENDPOINT: urlSetting.optional(),
+  ...identity,
+});
+
+/** `npm start` (functions/local.ts): the embedded default. */
+export const LocalSettings = z.object({
+  FLOTILLA_DATA_DIR: z.string().min(1).default('.data'),
+  PORT: portSetting.default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  FLOTILLA_OIDC: OidcIssuers.default([]),
+});
+
+/** The operator commands (functions/keys.ts). */
+export const KeysSettings = z.object({
+  FLOTILLA_SIGNING_KEYS: SigningKeys.optional(),
+  FLOTILLA_DATA_DIR: z.string().min(1).default('.data'),
+  ...identity,
+});

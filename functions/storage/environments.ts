@@ -1,0 +1,45 @@
+// Environments (ENV#<env> / #ENV) and the policy of each app in each (APP#<app> / POLICY#<env>).
+import type { Environment } from '../../lib/api/schemas.ts';
+import type { PolicyRecord } from '../model.ts';
+import { collections, keys, prefixes } from './keys.ts';
+import type { Table } from './table.ts';
+
+export class EnvironmentStorage {
+  constructor(private readonly table: Table) {}
+
+  /** Creates or replaces the environment, keeping its creation time; says whether it is new. */
+  async put(name: string, spec: { upstream: string | null; description?: string }, now: string): Promise<{ environment: Environment; created: boolean }> {
+    const existing = await this.get(name, true);
+    const environment: Environment = { ...spec, name, createdAt: existing?.createdAt ?? now, updatedAt: now };
+    await this.table.put({ ...keys.environment(name), type: 'environment', gsi1pk: collections.environments, gsi1sk: name, ...environment });
+    return { environment, created: !existing };
+  }
+
+  get(name: string, consistent = false) {
+    return this.table.get<Environment>(keys.environment(name), consistent);
+  }
+
+  list() {
+    return this.table.collection<Environment>(collections.environments);
+  }
+
+  async putPolicy(app: string, environment: string, track: string | null, now: string): Promise<PolicyRecord> {
+    const policy: PolicyRecord = { app, environment, track, updatedAt: now };
+    await this.table.put({ ...keys.policy(app, environment), type: 'policy', ...policy });
+    return policy;
+  }
+
+  /** Creates a policy unless one exists (a concurrent admin's policy wins). */
+  async createPolicyIfAbsent(app: string, environment: string, track: string | null, now: string): Promise<void> {
+    await this.table.create({ ...keys.policy(app, environment), type: 'policy', app, environment, track, updatedAt: now });
+  }
+
+  getPolicy(app: string, environment: string, consistent = false) {
+    return this.table.get<PolicyRecord>(keys.policy(app, environment), consistent);
+  }
+
+  /** Every environment the app has a policy in (strongly consistent). */
+  listPolicies(app: string) {
+    return this.table.partition<PolicyRecord>(keys.app(app).pk, prefixes.policy, { consistent: true });
+  }
+}

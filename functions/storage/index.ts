@@ -1,0 +1,32 @@
+// The storage layer: one module per entity over one table, plus the report bucket. Built once per
+// process; the domain reaches it as `services.storage`.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { AppStorage } from './apps.ts';
+import { ReportStorage } from './reports.ts';
+import { ClusterStorage } from './clusters.ts';
+import { DesiredStorage } from './desired.ts';
+import { EnvironmentStorage } from './environments.ts';
+import { EventStorage } from './events.ts';
+import { PromotionStorage } from './promotions.ts';
+import { Table } from './table.ts';
+import { TokenStorage } from './tokens.ts';
+
+export { ConflictError } from './table.ts';
+export type { EventQuery } from './events.ts';
+
+export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client }, names: { table: string; bucket: string }) {
+  const table = new Table(clients.dynamo, names.table);
+  return {
+    apps: new AppStorage(table),
+    environments: new EnvironmentStorage(table),
+    desired: new DesiredStorage(table),
+    promotions: new PromotionStorage(table),
+    clusters: new ClusterStorage(table),
+    tokens: new TokenStorage(table),
+    events: new EventStorage(table),
+    reports: new ReportStorage(clients.s3, names.bucket),
+  };
+}
+
+export type Storage = ReturnType<typeof createStorage>;

@@ -1,0 +1,76 @@
+// Every key of the single table, spelled once. Generic key attributes: pk/sk for items, gsi1pk/gsi1sk
+// for the byCollection index, gsi2pk/gsi2sk for byCluster (see schema.ts).
+//
+//   pk                 sk                 item                                  index
+//   APP#<app>          #APP               app spec                              byCollection APPS / <app>
+//   APP#<app>          REL#<version>      release
+//   APP#<app>          POLICY#<env>       policy of the app in an environment
+//   ENV#<env>          #ENV               environment                           byCollection ENVS / <env>
+//   ENV#<env>          DESIRED#<app>      precomputed desired entry
+//   PINS#<app>#<env>   <region|*>#<seq>   promotion record (append-only; head = pin)
+//                                                                               byCollection PROMOS#<app> / <at>#<env>#<region>#<seq>
+//   CLUSTER#<name>     #CLUSTER           cluster, agent key, status summary    byCollection CLUSTERS / <name>
+//   REGTOKEN#<jti>     #REGTOKEN          one-time registration token
+//   TOKEN#<jti>        #TOKEN             issued API token / revocation entry   byCollection TOKENS / <issuedAt>
+//   EVENTS#<day>       <at>#<id>          audit event                           byCollection EVTAPP#<app>, byCluster EVTCLU#<cluster>
+
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+/** The pin of a whole environment (no region) sorts under this region name. */
+export const ENV_WIDE = '*';
+
+const seq = (n: number) => String(n).padStart(10, '0');
+
+export const keys = {
+  app: (app: string): Key => ({ pk: `APP#${app}`, sk: '#APP' }),
+  release: (app: string, version: string): Key => ({ pk: `APP#${app}`, sk: `REL#${version}` }),
+  policy: (app: string, environment: string): Key => ({ pk: `APP#${app}`, sk: `POLICY#${environment}` }),
+  environment: (environment: string): Key => ({ pk: `ENV#${environment}`, sk: '#ENV' }),
+  desired: (environment: string, app: string): Key => ({ pk: `ENV#${environment}`, sk: `DESIRED#${app}` }),
+  promotion: (app: string, environment: string, region: string | null, n: number): Key => ({
+    pk: pinsPartition(app, environment),
+    sk: `${region ?? ENV_WIDE}#${seq(n)}`,
+  }),
+  cluster: (name: string): Key => ({ pk: `CLUSTER#${name}`, sk: '#CLUSTER' }),
+  registrationToken: (id: string): Key => ({ pk: `REGTOKEN#${id}`, sk: '#REGTOKEN' }),
+  token: (id: string): Key => ({ pk: `TOKEN#${id}`, sk: '#TOKEN' }),
+  event: (at: string, id: string): Key => ({ pk: eventDayPartition(at.slice(0, 10)), sk: eventPosition(at, id) }),
+};
+
+/** Sort-key prefixes of the items that share a partition with others. */
+export const prefixes = {
+  release: 'REL#',
+  policy: 'POLICY#',
+  desired: 'DESIRED#',
+  /** One pin's history inside its app and environment's partition. */
+  pin: (region: string | null) => `${region ?? ENV_WIDE}#`,
+};
+
+export const pinsPartition = (app: string, environment: string) => `PINS#${app}#${environment}`;
+export const appPartition = (app: string) => keys.app(app).pk;
+export const environmentPartition = (environment: string) => keys.environment(environment).pk;
+export const eventDayPartition = (day: string) => `EVENTS#${day}`;
+/** Where an event sorts, in its day and in the indexes: `<at>#<id>`. */
+export const eventPosition = (at: string, id: string) => `${at}#${id}`;
+
+/** Partitions of the byCollection index. */
+export const collections = {
+  apps: 'APPS',
+  environments: 'ENVS',
+  clusters: 'CLUSTERS',
+  tokens: 'TOKENS',
+  promotions: (app: string) => `PROMOS#${app}`,
+  appEvents: (app: string) => `EVTAPP#${app}`,
+};
+
+/** Partitions of the byCluster index. */
+export const clusterIndex = {
+  events: (cluster: string) => `EVTCLU#${cluster}`,
+};
+
+/** Where a promotion record sorts among its app's promotions: by time, then target and sequence. */
+export const promotionPosition = (at: string, environment: string, region: string | null, n: number) =>
+  `${at}#${environment}#${region ?? ENV_WIDE}#${ENV_WIDE}#${seq(n)}`;

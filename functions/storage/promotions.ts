@@ -1,0 +1,51 @@
+// Promotion records, append-only (PINS#<app>#<env> / <region|*>#<seq>): the head of each region's
+// history is its pin. The conditional put on the sequence number makes concurrent promotions safe.
+import type { PromotionRecord } from '../../lib/api/schemas.ts';
+import { ENV_WIDE, collections, keys, pinsPartition, prefixes, promotionPosition } from './keys.ts';
+import { ConflictError, type Table } from './table.ts';
+
+export class PromotionStorage {
+  constructor(private readonly table: Table) {}
+
+  /** Strongly consistent: the current head of one pin's history, or null. */
+  async head(app: string, environment: string, region: string | null): Promise<PromotionRecord | null> {
+    const [head] = await this.table.partition<PromotionRecord>(pinsPartition(app, environment), prefixes.pin(region), {
+      consistent: true,
+      newestFirst: true,
+      limit: 1,
+    });
+    return head ?? null;
+  }
+
+  /**
+   * Appends a record at `record.seq`: exactly one writer gets each seq, the others get a ConflictError.
+   */
+  async append(record: PromotionRecord): Promise<void> {
+    const created = await this.table.create({
+      ...keys.promotion(record.app, record.environment, record.region, record.seq),
+      type: 'promotion',
+      gsi1pk: collections.promotions(record.app),
+      gsi1sk: promotionPosition(record.at, record.environment, record.region, record.seq),
+      ...record,
+    });
+    if (!created) throw new ConflictError('another promotion of this target was accepted first; retry with fresh state');
+  }
+
+  /** The whole history of one pin, oldest first (strongly consistent). */
+  history(app: string, environment: string, region: string | null) {
+    return this.table.partition<PromotionRecord>(pinsPartition(app, environment), prefixes.pin(region), { consistent: true });
+  }
+
+  /** The pins of an app in an environment: the head record of each region (null region = environment-wide). */
+  async pins(app: string, environment: string): Promise<PromotionRecord[]> {
+    const records = await this.table.partition<PromotionRecord>(pinsPartition(app, environment), undefined, { consistent: true });
+    const heads = new Map<string, PromotionRecord>();
+    for (const record of records) heads.set(record.region ?? ENV_WIDE, record); // ascending: the last per region wins
+    return [...heads.values()];
+  }
+
+  /** Every promotion record of the app, in time order. */
+  list(app: string) {
+    return this.table.collection<PromotionRecord>(collections.promotions(app));
+  }
+}

@@ -1,0 +1,177 @@
+// The single table's generic operations, which the entity modules build their access patterns on.
+// Conditional single-item writes only, no transactions.
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { sleep } from '../../lib/sleep.ts';
+import type { Key } from './keys.ts';
+
+export type Item = Record<string, unknown>;
+export type QueryInput = Omit<QueryCommandInput, 'TableName'>;
+
+/** A write lost its condition to a concurrent one; the message says what to do. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+const isConditionFailure = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException || (err as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+/** The item without its key and index attributes. */
+export function strip<T>(item: Item): T {
+  const { pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, type: _t, ...rest } = item;
+  return rest as T;
+}
+
+export class Table {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    readonly name: string,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async get<T>(key: Key, consistent = false): Promise<T | null> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.name, Key: key, ConsistentRead: consistent }));
+    return out.Item ? strip<T>(out.Item) : null;
+  }
+
+  /** Pages through a query until it is exhausted, `max` items are read, or `maxPages` pages. */
+  async query(input: QueryInput, max = Infinity, maxPages = Infinity): Promise<Item[]> {
+    const items: Item[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    let pages = 0;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, TableName: this.name, ExclusiveStartKey }));
+      items.push(...(out.Items ?? []));
+      ExclusiveStartKey = out.LastEvaluatedKey;
+    } while (ExclusiveStartKey && items.length < max && ++pages < maxPages);
+    return items;
+  }
+
+  /** Every item of one partition whose sort key starts with `prefix` (or all of it), in sort-key order. */
+  async partition<T>(pk: string, prefix?: string, { consistent = false, newestFirst = false, limit }: { consistent?: boolean; newestFirst?: boolean; limit?: number } = {}): Promise<T[]> {
+    const items = await this.query(
+      {
+        KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+        ExpressionAttributeValues: prefix ? { ':pk': pk, ':prefix': prefix } : { ':pk': pk },
+        ConsistentRead: consistent,
+        ScanIndexForward: !newestFirst,
+        Limit: limit,
+      },
+      limit,
+      limit === undefined ? Infinity : 1,
+    );
+    return items.map((item) => strip<T>(item));
+  }
+
+  /** Members of a byCollection partition in index order. */
+  async collection<T>(name: string): Promise<T[]> {
+    const items = await this.query({
+      IndexName: 'byCollection',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': name },
+    });
+    return items.map((item) => strip<T>(item));
+  }
+
+  /** Unconditional put (last writer wins). */
+  async put(item: Item): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.name, Item: item }));
+  }
+
+  /** Put only if absent; false when an item with this key exists. */
+  async create(item: Item): Promise<boolean> {
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * SET the given attributes; by default only on an existing item (`condition: null` upserts).
+   * `extra` values and names are what the condition refers to. False when the condition fails.
+   */
+  set(
+    key: Key,
+    values: Item,
+    condition: string | null = 'attribute_exists(pk)',
+    extra: { values?: Item; names?: Record<string, string> } = {},
+  ): Promise<boolean> {
+    const names: Record<string, string> = { ...extra.names };
+    const vals: Item = { ...extra.values };
+    const sets = Object.entries(values).map(([attribute, value], i) => {
+      names[`#a${i}`] = attribute;
+      vals[`:v${i}`] = value;
+      return `#a${i} = :v${i}`;
+    });
+    return this.update(key, `SET ${sets.join(', ')}`, names, vals, condition);
+  }
+
+  /** One conditional UpdateItem, every attribute name and value aliased; false when the condition fails. */
+  async update(key: Key, expression: string, names: Record<string, string>, values: Item, condition: string | null): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: key,
+          UpdateExpression: expression,
+          ConditionExpression: condition ?? undefined,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Atomically adds `by` to a number attribute (creating the item if needed) and returns the new value. */
+  async increment(key: Key, attribute: string, set: Item = {}, by = 1): Promise<number> {
+    const names: Record<string, string> = { '#n': attribute };
+    const values: Item = { ':by': by };
+    const sets = Object.entries(set).map(([name, value], i) => {
+      names[`#s${i}`] = name;
+      values[`:s${i}`] = value;
+      return `#s${i} = :s${i}`;
+    });
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.name,
+        Key: key,
+        UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}ADD #n :by`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.[attribute]);
+  }
+
+  /** Many puts in batches of 25, retrying what DynamoDB leaves unprocessed. */
+  async putMany(items: Item[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('DynamoDB left writes unprocessed');
+        if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } }));
+        requests = (out.UnprocessedItems?.[this.name] ?? []) as typeof requests;
+      }
+    }
+  }
+}
