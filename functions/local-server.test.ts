@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +39,38 @@ describe('embedded default', () => {
       expect(events.items.map((e) => e.type)).toEqual(['environment.created', 'app.created', 'release.published']);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('npm start fails in one sentence', () => {
+  const start = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; stderr: string }>((done) => {
+      execFile(process.execPath, ['--import', 'tsx', 'functions/local.ts'], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, _stdout, stderr) =>
+        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+
+  it('names every bad setting at once', async () => {
+    const { code, stderr } = await start({ PORT: 'eighty', FLOTILLA_OIDC: '{not json' });
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/PORT: must be a number/);
+    expect(stderr).toMatch(/FLOTILLA_OIDC: must be valid JSON/);
+  });
+
+  it('says when the port is in use', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'flotilla-local-'));
+    dirs.push(dataDir);
+    const blocker = createServer();
+    await new Promise<void>((ready) => blocker.listen(0, '127.0.0.1', ready));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const { code, stderr } = await start({ PORT: String(port), FLOTILLA_DATA_DIR: dataDir });
+      expect(code).toBe(2);
+      expect(stderr.trim()).toBe(`flotilla: port ${port} on 127.0.0.1 is in use; set PORT to another one`);
+    } finally {
+      blocker.close();
     }
   });
 });

@@ -18,7 +18,7 @@ export function parseSettings<T extends z.ZodType>(program: string, schema: T, e
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.map(String).join('.') || 'settings';
-    const missing = issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined;
+    const missing = issue.path.length === 1 && !(String(issue.path[0]) in present);
     return missing ? `${name} is required` : `${name}: ${issue.message}`;
   });
   throw new SettingsError(`${program}: bad settings: ${problems.join('; ')}`);

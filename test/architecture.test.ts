@@ -1,0 +1,80 @@
+// The shape of the house, checked: the dependency rules README's "Layout" section states.
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const TREES = ['functions', 'agent', 'cli', 'lib', 'infra', 'test'];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourceFiles(path);
+    return /\.(ts|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** Every module a file imports (static, re-exported or dynamic), relative ones resolved to tree paths. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)].map(
+    (match) => match[1] ?? match[2] ?? match[3]!,
+  );
+  return specifiers.map((specifier) => (specifier.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), specifier)) : specifier));
+}
+
+const files = TREES.flatMap(sourceFiles);
+const graph = new Map(files.map((file) => [file, importsOf(file)]));
+const isTest = (file: string) => file.endsWith('.test.ts') || file.startsWith('test/');
+const production = files.filter((file) => !isTest(file));
+
+function violations(from: (file: string) => boolean, forbidden: (target: string) => boolean): string[] {
+  return [...graph].filter(([file]) => from(file)).flatMap(([file, targets]) => targets.filter(forbidden).map((target) => `${file} → ${target}`));
+}
+
+describe('the dependency rules', () => {
+  it('has no import cycle anywhere in the tree', () => {
+    const cycles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (file: string, path: string[]) => {
+      if (state.get(file) === 'done') return;
+      if (state.get(file) === 'visiting') {
+        cycles.push([...path.slice(path.indexOf(file)), file].join(' → '));
+        return;
+      }
+      state.set(file, 'visiting');
+      for (const target of graph.get(file) ?? []) if (graph.has(target)) visit(target, [...path, file]);
+      state.set(file, 'done');
+    };
+    for (const file of files) visit(file, []);
+    expect(cycles).toEqual([]);
+  });
+
+  it('keeps routes thin: they never reach storage', () => {
+    expect(violations((file) => file.startsWith('functions/routes/') && !isTest(file), (target) => target.startsWith('functions/storage/'))).toEqual([]);
+    const direct = production
+      .filter((file) => file.startsWith('functions/routes/'))
+      .filter((file) => /\.storage\b|\bstorage\./.test(readFileSync(join(ROOT, file), 'utf8')));
+    expect(direct).toEqual([]);
+  });
+
+  it('keeps the control plane apart from the agent and the CLI, which talk to it over HTTP', () => {
+    // (their tests may start a control plane in-process)
+    expect(violations((file) => file.startsWith('functions/'), (target) => /^(agent|cli)\//.test(target))).toEqual([]);
+    expect(violations((file) => /^(agent|cli)\//.test(file) && !isTest(file), (target) => target.startsWith('functions/'))).toEqual([]);
+    expect(violations((file) => file.startsWith('lib/'), (target) => /^(functions|agent|cli)\//.test(target))).toEqual([]);
+  });
+
+  it('keeps test furniture out of production code', () => {
+    expect(production.filter((file) => file.includes('/testing'))).toEqual([]);
+    expect(violations((file) => !isTest(file), (target) => target === 'vitest' || target.startsWith('vitest/') || target.startsWith('test/'))).toEqual([]);
+  });
+});
+
+describe('the agent image', () => {
+  it('is built without test files', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    expect(ignored).toContain('**/*.test.ts');
+    expect(ignored).toContain('test');
+  });
+});
