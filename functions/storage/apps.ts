@@ -8,10 +8,9 @@ export class AppStorage {
 
   /** Creates or replaces the app, keeping its creation time; says whether it is new. */
   async put(name: string, spec: AppSpec, now: string): Promise<{ app: App; created: boolean }> {
-    const existing = await this.get(name, true);
-    const app: App = { ...spec, name, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    await this.table.put({ ...keys.app(name), type: 'app', gsi1pk: collections.apps, gsi1sk: name, ...app });
-    return { app, created: !existing };
+    const index = { type: 'app', gsi1pk: collections.apps, gsi1sk: name };
+    const { value: app, created } = await this.table.replace(keys.app(name), index, (createdAt): App => ({ ...spec, name, createdAt, updatedAt: now }), now);
+    return { app, created };
   }
 
   get(name: string, consistent = false) {

@@ -9,10 +9,10 @@ export class EnvironmentStorage {
 
   /** Creates or replaces the environment, keeping its creation time; says whether it is new. */
   async put(name: string, spec: { upstream: string | null; description?: string }, now: string): Promise<{ environment: Environment; created: boolean }> {
-    const existing = await this.get(name, true);
-    const environment: Environment = { ...spec, name, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    await this.table.put({ ...keys.environment(name), type: 'environment', gsi1pk: collections.environments, gsi1sk: name, ...environment });
-    return { environment, created: !existing };
+    const index = { type: 'environment', gsi1pk: collections.environments, gsi1sk: name };
+    const build = (createdAt: string): Environment => ({ ...spec, name, createdAt, updatedAt: now });
+    const { value: environment, created } = await this.table.replace(keys.environment(name), index, build, now);
+    return { environment, created };
   }
 
   get(name: string, consistent = false) {

@@ -89,6 +89,14 @@ export class Table {
     await this.doc.send(new PutCommand({ TableName: this.name, Item: item }));
   }
 
+  /** Creates or replaces an item, keeping the creation time of the one it replaces; says whether it is new. */
+  async replace<T>(key: Key, attributes: Item, build: (createdAt: string) => T, now: string): Promise<{ value: T; created: boolean }> {
+    const existing = await this.get<{ createdAt?: string }>(key, true);
+    const value = build(existing?.createdAt ?? now);
+    await this.put({ ...key, ...attributes, ...value });
+    return { value, created: !existing };
+  }
+
   /** Put only if absent; false when an item with this key exists. */
   async create(item: Item): Promise<boolean> {
     try {
