@@ -4,6 +4,8 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { requestId } from 'hono/request-id';
+import { nestsDeeperThan } from '../lib/json.ts';
+import { LIMITS } from '../lib/limits.ts';
 import { authenticateAgent, authenticateUser } from './auth/middleware.ts';
 import type { AppEnv, Services } from './context.ts';
 import { ApiError, errorResponse, toApiError } from './errors.ts';
@@ -84,6 +86,14 @@ export function createApp(services: Services) {
     const type = c.req.header('content-type');
     if (type && (c.req.method === 'POST' || c.req.method === 'PUT') && !/^application\/(.+\+)?json\b/i.test(type)) {
       throw new ApiError('unsupported_media_type', `request bodies are JSON, not ${type.split(';')[0]}`);
+    }
+    await next();
+  });
+
+  // Deeply nested bodies are refused before anything parses them recursively.
+  app.use('/v1/*', async function limitNesting(c, next) {
+    if ((c.req.method === 'POST' || c.req.method === 'PUT') && nestsDeeperThan(await c.req.text(), LIMITS.maxJsonDepth)) {
+      throw new ApiError('bad_request', `body: nested deeper than ${LIMITS.maxJsonDepth} levels of objects and arrays`);
     }
     await next();
   });

@@ -22,6 +22,10 @@ export const LIMITS = {
   maxEventValueChars: 512,
   /** Fields of one drifted object an event carries. */
   maxEventDriftFields: 20,
+  /** Deepest nesting of objects and arrays a request body may have (DynamoDB stores at most 32). */
+  maxJsonDepth: 32,
+  /** Deepest a drifted value may nest inside an audit event; deeper ones are kept as (cut) JSON text. */
+  maxEventValueDepth: 16,
   /** The audit log: events per page and the widest time window one query may span. */
   maxEventsPerPage: 1000,
   maxEventWindowDays: 92,

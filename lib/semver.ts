@@ -9,7 +9,11 @@ const STRICT_SEMVER =
 export function normalizeVersion(input: string): string | null {
   const candidate = input.startsWith('v') ? input.slice(1) : input;
   // semver.parse forgives whitespace and prefixes; the spec's own grammar does not.
-  return STRICT_SEMVER.test(candidate) ? candidate : null;
+  const match = STRICT_SEMVER.exec(candidate);
+  if (!match) return null;
+  // Numbers beyond 2^53 cannot be compared exactly (semver refuses them too).
+  const numbers = [match[1]!, match[2]!, match[3]!, ...(match[4]?.split('.').filter((id) => /^\d+$/.test(id)) ?? [])];
+  return numbers.every((n) => Number.isSafeInteger(Number(n))) ? candidate : null;
 }
 
 export function isValidRange(range: string): boolean {
@@ -21,6 +25,11 @@ export function highestInRange(versions: Iterable<string>, range: string): strin
   return semver.maxSatisfying([...versions], range, { loose: false });
 }
 
+/** Semver precedence; a stored string semver cannot parse sorts by its text instead of failing the listing. */
 export function compareVersions(a: string, b: string): number {
-  return semver.compare(a, b);
+  try {
+    return semver.compare(a, b);
+  } catch {
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
 }

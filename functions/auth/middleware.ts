@@ -41,9 +41,8 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     const token = bearer(c);
     const name = agentTokenSubject(token);
     const cluster = /^[a-z0-9-]{1,63}$/.test(name) ? await storage.clusters.get(name) : null;
-    // Revocation is said plainly so the agent stops loudly; any other failure is one vague 401,
-    // so the answer does not tell a stranger which clusters exist.
-    if (cluster?.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);
+    // One vague 401 for every failure, so the answer does not tell a stranger which clusters
+    // exist or are revoked; only an agent whose signature verifies is told plainly it is revoked.
     if (!cluster?.publicKey || !cluster.keyId) throw new AuthError('invalid agent token');
     const rawBody = new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
@@ -52,6 +51,7 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
       { publicKey: cluster.publicKey, keyId: cluster.keyId },
       { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody, now: c.get('services').now() },
     );
+    if (cluster.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);
     c.set('cluster', cluster);
     c.set('rawBody', rawBody);
     c.set('agentTokenIssuedAt', issuedAt);

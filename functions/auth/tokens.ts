@@ -217,7 +217,9 @@ export async function verifyAgentToken(
   const publicKey = await importJWK(key.publicKey, AGENT_KEY_ALG).catch(() => {
     throw new AuthError('the cluster key cannot be used');
   });
+  // A signature that does not verify gets the same answer as an unknown cluster.
   const { payload } = await verify(token, publicKey as CryptoKey, {
+    unverifiedAs: 'invalid agent token',
     currentDate: expected.now,
     audience: expected.audience,
     subject: expected.cluster,
@@ -237,12 +239,14 @@ export async function verifyAgentToken(
 async function verify(
   token: string,
   key: JWTVerifyGetKey | CryptoKey,
-  options: Parameters<typeof jwtVerify>[2],
+  { unverifiedAs, ...options }: NonNullable<Parameters<typeof jwtVerify>[2]> & { unverifiedAs?: string },
 ): Promise<{ payload: JWTPayload }> {
   try {
     return await jwtVerify(token, key as JWTVerifyGetKey, { clockTolerance: CLOCK_TOLERANCE_SECONDS, ...options });
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
+    // Failures before the signature is known good: the caller may want one answer for all of them.
+    if (unverifiedAs && !code.startsWith('ERR_JWT_')) throw new AuthError(unverifiedAs);
     const reason =
       code === 'ERR_JWT_EXPIRED'
         ? 'token has expired'

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import { AGENT_KEY_ALG } from '../../lib/agent-auth.ts';
 import type { AgentIdentity, AgentReport, DesiredState } from '../../lib/api/schemas.ts';
+import { depthOf } from '../../lib/json.ts';
 import { LIMITS } from '../../lib/limits.ts';
 import { truncate } from '../../lib/text.ts';
 import { AuthError } from '../auth/tokens.ts';
@@ -28,26 +29,35 @@ export async function registerAgent(services: Services, registrationToken: strin
   if (cluster.revokedAt !== undefined && claims.issuedAt <= cluster.revokedAt) {
     throw unauthorized('registration token was issued before the cluster was revoked');
   }
-  if (!(await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, services.now()))) {
-    throw unauthorized('registration token has already been used or has expired');
+  await storage.tokens.markInstalled(claims.id);
+  const consumed = await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, keyId, services.now());
+  if (!consumed) throw unauthorized('registration token has already been used or has expired');
+  // Conditional on no revocation since the token was issued: a revocation racing this one wins.
+  if (!(await storage.clusters.register(cluster.name, publicKey, keyId, claims.issuedAt))) {
+    throw unauthorized('registration token was issued before the cluster was revoked');
   }
-  await storage.clusters.setKey(cluster.name, publicKey, keyId);
-  await recordEvent(services, {
-    type: 'cluster.registered',
-    actor: `agent:${cluster.name}`,
-    cluster: cluster.name,
-    environment: cluster.environment,
-    region: cluster.region,
-    message: `agent of cluster ${cluster.name} registered key ${keyId}`,
-    data: { keyId },
-  });
+  await storage.tokens.markInstalled(claims.id);
+  await recordEvent(
+    services,
+    {
+      type: 'cluster.registered',
+      actor: `agent:${cluster.name}`,
+      cluster: cluster.name,
+      environment: cluster.environment,
+      region: cluster.region,
+      message: `agent of cluster ${cluster.name} registered key ${keyId}`,
+      data: { keyId },
+      at: consumed.usedAt,
+    },
+    `cluster.registered/${cluster.name}/${claims.id}/${keyId}`,
+  );
   return identity(services, cluster, keyId);
 }
 
 /** Replaces the agent key; the caller has been authenticated with the old one. */
 export async function rotateAgentKey(services: Services, cluster: ClusterRecord, jwk: Record<string, unknown>): Promise<AgentIdentity> {
   const { publicKey, keyId } = await checkedPublicKey(jwk);
-  if (!(await services.storage.clusters.setKey(cluster.name, publicKey, keyId, cluster.keyId!))) {
+  if (!(await services.storage.clusters.rotateKey(cluster.name, publicKey, keyId, cluster.keyId!))) {
     throw conflict('the key was rotated or revoked concurrently; sign with the current key');
   }
   await recordEvent(services, {
@@ -143,8 +153,14 @@ function summarize(apps: AppReport[], at: string): ClusterRecord['apps'] {
   );
 }
 
-/** Keeps event items far below DynamoDB's 400 KB: long values are cut, with a marker. */
-const eventValue = (value: unknown) => truncate(value, LIMITS.maxEventValueChars, '… ({length} characters; full value in the report)');
+/**
+ * Keeps event items far below DynamoDB's 400 KB and 32 levels: long values are cut, with a marker,
+ * and deeply nested ones kept as JSON text.
+ */
+function eventValue(value: unknown): unknown {
+  const shallow = depthOf(value) <= LIMITS.maxEventValueDepth ? value : JSON.stringify(value);
+  return truncate(shallow, LIMITS.maxEventValueChars, '… ({length} characters; full value in the report)');
+}
 
 /**
  * The audit events a report implies, compared with the previous summary: every corrected drift,

@@ -1,4 +1,5 @@
 // The audit trail: one event per state change, with its actor; and reading it back in pages.
+import { createHash } from 'node:crypto';
 import type { Event } from '../../lib/api/schemas.ts';
 import { LIMITS } from '../../lib/limits.ts';
 import type { Services } from '../context.ts';
@@ -16,8 +17,17 @@ function stamp(input: EventInput, now: Date): Event {
   return { ...input, id: newId(now.getTime()), at: input.at ?? now.toISOString() };
 }
 
-export async function recordEvent(services: Services, input: EventInput): Promise<Event> {
-  const event = stamp(input, services.now());
+/**
+ * Records the event of a state change. An event of a change that is itself a record (a promotion,
+ * a release, a block, a revocation…) is derived from it: `change` names the change and `at` is
+ * the record's own time, so the event's key is the same every time it is written. A retry after a
+ * crash writes it again and there is still exactly one.
+ */
+export async function recordEvent(services: Services, input: EventInput, change?: string): Promise<Event> {
+  const event =
+    change === undefined || input.at === undefined
+      ? stamp(input, services.now())
+      : { ...input, at: input.at, id: createHash('sha256').update(change).digest('hex').slice(0, 32) };
   await services.storage.events.put(event);
   return event;
 }

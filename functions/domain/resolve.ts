@@ -43,7 +43,7 @@ export function versionForRegion(entry: DesiredEntry, region: string) {
 }
 
 export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>) {
-  return Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
+  return Object.entries(selector ?? {}).every(([key, value]) => Object.hasOwn(labels, key) && labels[key] === value);
 }
 
 export function isSuspensionActive(suspension: { until: string | null } | null | undefined, now: Date): boolean {

@@ -25,17 +25,39 @@ export class ClusterStorage {
     return this.table.collection<ClusterRecord>(collections.clusters);
   }
 
-  /** Installs an agent key. With `expectedKeyId`, only if that key is still current (rotation). */
-  setKey(name: string, publicKey: JWK, keyId: string, expectedKeyId?: string): Promise<boolean> {
-    if (!expectedKeyId) return this.table.set(keys.cluster(name), { publicKey, keyId, revoked: false });
+  /**
+   * Installs the key of a registering agent, whose registration token was issued at `tokenIssuedAt`
+   * (seconds): only if the cluster was not revoked since, so a revocation racing a registration
+   * with an older token always wins.
+   */
+  register(name: string, publicKey: JWK, keyId: string, tokenIssuedAt: number): Promise<boolean> {
+    return this.table.set(keys.cluster(name), { publicKey, keyId, revoked: false }, 'attribute_exists(pk) AND (attribute_not_exists(#revokedAt) OR #revokedAt < :issuedAt)', {
+      values: { ':issuedAt': tokenIssuedAt },
+      names: { '#revokedAt': 'revokedAt' },
+    });
+  }
+
+  /** Replaces the agent key, only if `expectedKeyId` is still current and the cluster is not revoked. */
+  rotateKey(name: string, publicKey: JWK, keyId: string, expectedKeyId: string): Promise<boolean> {
     return this.table.set(keys.cluster(name), { publicKey, keyId }, '#keyId = :old AND #revoked = :false', {
       values: { ':old': expectedKeyId, ':false': false },
       names: { '#keyId': 'keyId', '#revoked': 'revoked' },
     });
   }
 
-  revoke(name: string, at: Date): Promise<boolean> {
-    return this.table.set(keys.cluster(name), { revoked: true, revokedAt: Math.floor(at.getTime() / 1000), publicKey: null, keyId: null });
+  /**
+   * Revokes the cluster: its agent is refused from now on, and registration tokens issued up to
+   * `at` are void. The key stays on the item (flagged revoked) so an agent that still signs with it
+   * can be told plainly that it is revoked; nobody else learns it. A repeated revocation keeps the
+   * first time (idempotent); false if the cluster does not exist.
+   */
+  async revoke(name: string, at: Date): Promise<ClusterRecord | null> {
+    const first = await this.table.set(keys.cluster(name), { revoked: true, revokedAt: Math.floor(at.getTime() / 1000) }, 'attribute_exists(pk) AND #revoked = :false', {
+      values: { ':false': false },
+      names: { '#revoked': 'revoked' },
+    });
+    // Not first: already revoked (the first time stands), or absent (null).
+    return first || (await this.table.get<ClusterRecord>(keys.cluster(name), true)) ? this.get(name, true) : null;
   }
 
   /** Suspends (or with null resumes) the whole cluster, or one app on it. */

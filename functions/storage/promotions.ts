@@ -36,9 +36,14 @@ export class PromotionStorage {
     return this.table.partition<PromotionRecord>(pinsPartition(app, environment), prefixes.pin(region), { consistent: true });
   }
 
+  /** Every record of an app in an environment, all regions, oldest first per region (strongly consistent). */
+  all(app: string, environment: string) {
+    return this.table.partition<PromotionRecord>(pinsPartition(app, environment), undefined, { consistent: true });
+  }
+
   /** The pins of an app in an environment: the head record of each region (null region = environment-wide). */
   async pins(app: string, environment: string): Promise<PromotionRecord[]> {
-    const records = await this.table.partition<PromotionRecord>(pinsPartition(app, environment), undefined, { consistent: true });
+    const records = await this.all(app, environment);
     const heads = new Map<string, PromotionRecord>();
     for (const record of records) heads.set(record.region ?? ENV_WIDE, record); // ascending: the last per region wins
     return [...heads.values()];

@@ -37,12 +37,20 @@ export class Table {
     client: DynamoDBClient,
     readonly name: string,
   ) {
-    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    // convertClassInstanceToMap: a map with a key named `constructor` (a drifted ConfigMap may have
+    // one) is still a plain map to us, not a class instance the marshaller would refuse.
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
   }
 
   async get<T>(key: Key, consistent = false): Promise<T | null> {
     const out = await this.doc.send(new GetCommand({ TableName: this.name, Key: key, ConsistentRead: consistent }));
     return out.Item ? strip<T>(out.Item) : null;
+  }
+
+  /** One page of a query, and where the next one starts (undefined when the query is exhausted). */
+  async queryPage(input: QueryInput): Promise<{ items: Item[]; lastKey: Item | undefined }> {
+    const out = await this.doc.send(new QueryCommand({ ...input, TableName: this.name }));
+    return { items: out.Items ?? [], lastKey: out.LastEvaluatedKey };
   }
 
   /** Pages through a query until it is exhausted, `max` items are read, or `maxPages` pages. */

@@ -21,20 +21,44 @@ export class TokenStorage {
     return this.table.collection<TokenRecord>(collections.tokens);
   }
 
-  /** Revocation is a deny-list entry, so tokens minted offline (the first admin token) can be revoked too. */
-  async revoke(id: string, at: string): Promise<void> {
-    await this.table.set(keys.token(id), { revoked: true, revokedAt: at, type: 'token' }, null);
+  /**
+   * Revocation is a deny-list entry, so tokens minted offline (the first admin token) can be revoked
+   * too. The first revocation's time stands; returns it.
+   */
+  async revoke(id: string, at: string): Promise<string> {
+    const first = await this.table.set(keys.token(id), { revoked: true, revokedAt: at, type: 'token' }, 'attribute_not_exists(#revoked) OR #revoked = :false', {
+      values: { ':false': false },
+      names: { '#revoked': 'revoked' },
+    });
+    if (first) return at;
+    return (await this.table.get<{ revokedAt?: string }>(keys.token(id), true))?.revokedAt ?? at;
   }
 
   async putRegistrationToken(id: string, cluster: string, expiresAt: Date): Promise<void> {
     await this.table.put({ ...keys.registrationToken(id), type: 'registration-token', cluster, used: false, expiresAt: epochSeconds(expiresAt) });
   }
 
-  /** Marks the token used; false if unknown, already used, expired or for another cluster. */
-  consumeRegistrationToken(id: string, cluster: string, now: Date): Promise<boolean> {
-    return this.table.set(keys.registrationToken(id), { used: true }, 'attribute_exists(pk) AND #used = :false AND #cluster = :cluster AND #expiresAt > :now', {
-      values: { ':false': false, ':cluster': cluster, ':now': epochSeconds(now) },
-      names: { '#used': 'used', '#cluster': 'cluster', '#expiresAt': 'expiresAt' },
-    });
+  /**
+   * Marks the token used by the agent key `keyId`, and says when it was first used; null if unknown,
+   * expired, for another cluster, or already used by another key. The same key again succeeds
+   * until its installation is confirmed (markInstalled), so a registration retried after a crash
+   * completes, while an old token replayed after the key was rotated does not bring that key back.
+   */
+  async consumeRegistrationToken(id: string, cluster: string, keyId: string, now: Date): Promise<{ usedAt: string } | null> {
+    const consumed = await this.table.update(
+      keys.registrationToken(id),
+      'SET #used = :true, #keyId = :keyId, #usedAt = if_not_exists(#usedAt, :now)',
+      { '#used': 'used', '#cluster': 'cluster', '#expiresAt': 'expiresAt', '#keyId': 'keyId', '#usedAt': 'usedAt', '#installed': 'installed' },
+      { ':true': true, ':false': false, ':cluster': cluster, ':nowSeconds': epochSeconds(now), ':keyId': keyId, ':now': now.toISOString() },
+      'attribute_exists(pk) AND #cluster = :cluster AND #expiresAt > :nowSeconds AND (#used = :false OR (#keyId = :keyId AND attribute_not_exists(#installed)))',
+    );
+    if (!consumed) return null;
+    const token = await this.table.get<{ usedAt: string }>(keys.registrationToken(id), true);
+    return { usedAt: token?.usedAt ?? now.toISOString() };
+  }
+
+  /** The token's key is on the cluster: the token can no longer be used, not even by the same key. */
+  async markInstalled(id: string): Promise<void> {
+    await this.table.set(keys.registrationToken(id), { installed: true });
   }
 }

@@ -5,10 +5,17 @@ import { z } from '@hono/zod-openapi';
 import { LIMITS } from '../limits.ts';
 import { normalizeVersion, isValidRange } from '../semver.ts';
 
+/**
+ * Keys that would collide with what every JavaScript object already has (`constructor`, `toString`,
+ * `__proto__`, …): refused wherever a client's string becomes a key of a stored map.
+ */
+export const isReservedKey = (key: string) => key in Object.prototype || key === 'prototype';
+
 /** DNS-label style names for apps, environments, clusters and regions. */
 export const Name = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63)')
+  .refine((name) => !isReservedKey(name), 'is a reserved word')
   .openapi({ example: 'checkout' });
 
 export const Digest = z
@@ -23,7 +30,7 @@ export const Version = z
   .transform((value, ctx) => {
     const version = normalizeVersion(value);
     if (!version) {
-      ctx.addIssue({ code: 'custom', message: 'must be a strict semantic version such as 1.2.3' });
+      ctx.addIssue({ code: 'custom', message: 'must be a strict semantic version such as 1.2.3 (numbers at most 2^53-1)' });
       return z.NEVER;
     }
     if (version.includes('+')) {
@@ -55,7 +62,18 @@ export const Repository = z
   )
   .openapi({ example: 'registry.example.com/team/checkout' });
 
-const Labels = z.record(z.string().max(63), z.string().max(63)).openapi({ example: { tier: 'web' } });
+/** Kubernetes label syntax: an optional DNS-subdomain prefix and a name; values may be empty. */
+const LABEL_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const LabelKey = z
+  .string()
+  .max(317)
+  .regex(new RegExp(`^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?${LABEL_NAME}$`), 'must be a Kubernetes label key ([prefix/]name)')
+  .refine((key) => !isReservedKey(key), 'is a reserved word');
+const LabelValue = z.string().regex(new RegExp(`^(${LABEL_NAME})?$`), 'must be a Kubernetes label value (at most 63 of A-Z, a-z, 0-9, -, _, .)');
+const Labels = z
+  .record(LabelKey, LabelValue)
+  .refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels')
+  .openapi({ example: { tier: 'web' } });
 const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-11-26T02:00:00.000Z' });
 /** A timestamp a client sends: RFC 3339 with an offset, stored normalised to UTC. */
 const InputTimestamp = z.iso
@@ -294,7 +312,9 @@ export const AppReport = z
       .max(LIMITS.maxConditions)
       .default([]),
     drift: z.array(DriftEntry).max(LIMITS.maxDriftEntries).default([]),
-    counts: z.record(z.string(), z.number().int()).default({}),
+    counts: z
+      .record(z.string().regex(/^[a-z]{1,32}$/, 'must be an action such as created or unchanged').refine((key) => !isReservedKey(key), 'is a reserved word'), z.number().int().min(0))
+      .default({}),
   })
   .openapi('AppReport');
 export type AppReport = z.infer<typeof AppReport>;
