@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalControlPlane, type LocalControlPlane } from '../functions/local-server.ts';
 import { requireTestEnv } from '../test/env/inject.ts';
-import { runFlotilla } from './testing.ts';
+import { runFlotilla } from '../test/support/cli.ts';
 
 
 let plane: LocalControlPlane;
