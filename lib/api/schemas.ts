@@ -171,6 +171,7 @@ export const PolicyView = z
     resolved: z.object({ version: z.string().nullable(), regions: z.record(z.string(), z.string()) }),
   })
   .openapi('PolicyView');
+export type PolicyView = z.infer<typeof PolicyView>;
 
 const clusterFields = { environment: Name, region: Name, labels: Labels.default({}) };
 export const ClusterSpec = z.object(clusterFields).strict().openapi('ClusterSpec');
@@ -217,6 +218,7 @@ export type Cluster = z.infer<typeof Cluster>;
 export const RegistrationToken = z
   .object({ token: z.string(), expiresAt: Timestamp, cluster: Name })
   .openapi('RegistrationToken');
+export type RegistrationToken = z.infer<typeof RegistrationToken>;
 
 const Jwk = z.record(z.string(), z.unknown()).openapi({ example: { kty: 'OKP', crv: 'Ed25519', x: '…' } });
 
@@ -314,6 +316,7 @@ export const TokenInput = z
 export const IssuedToken = z
   .object({ id: z.string(), token: z.string(), subject: z.string(), grants: z.array(Grant), expiresAt: Timestamp })
   .openapi('IssuedToken');
+export type IssuedToken = z.infer<typeof IssuedToken>;
 
 export const Event = z
   .object({
@@ -341,6 +344,7 @@ export const ClusterDrift = z
     events: z.array(Event),
   })
   .openapi('ClusterDrift');
+export type ClusterDrift = z.infer<typeof ClusterDrift>;
 
 export const FleetCell = z
   .object({
@@ -355,7 +359,9 @@ export const FleetCell = z
     stale: z.number().int(),
   })
   .openapi('FleetCell');
+export type FleetCell = z.infer<typeof FleetCell>;
 export const Fleet = z.object({ cells: z.array(FleetCell), generatedAt: Timestamp }).openapi('Fleet');
+export type Fleet = z.infer<typeof Fleet>;
 
 export const ErrorCode = z.enum([
   'bad_request',
