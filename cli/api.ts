@@ -1,13 +1,5 @@
-// A small client of the control plane's REST API for the CLI: one error type carrying the envelope.
-export class CliError extends Error {
-  constructor(
-    message: string,
-    /** Process exit code: 1 failure, 2 usage, 3 unauthorized/forbidden, 4 not found, 5 conflict, 6 retry later. */
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+// A small client of the control plane's REST API for the CLI: failures are CliErrors carrying the envelope.
+import { CliError } from './errors.ts';
 
 const EXIT_BY_STATUS: Record<number, number> = { 400: 2, 401: 3, 403: 3, 404: 4, 409: 5, 413: 2, 503: 6 };
 

@@ -5,9 +5,10 @@ import { RegistryClient } from '../lib/oci/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
 import { extractTarGz } from '../lib/oci/untar.ts';
 import { normalizeVersion } from '../lib/semver.ts';
-import { CliError, type ApiClient } from './api.ts';
-import { lineDiff } from './text-diff.ts';
+import type { ApiClient } from './api.ts';
 import type { CliConfig } from './config.ts';
+import { CliError } from './errors.ts';
+import { lineDiff } from './text-diff.ts';
 
 export interface PublishOptions {
   dir: string;

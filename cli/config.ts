@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CredentialResolver } from '../lib/oci/auth.ts';
 import { readDockerCredentials } from '../lib/oci/docker-config.ts';
-import { CliError } from './api.ts';
+import { CliError } from './errors.ts';
 
 export interface CliConfig {
   url: string;

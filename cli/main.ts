@@ -1,9 +1,10 @@
 // `flotilla`: the command line for CI, SREs and scripts. Human tables by default, --json for
 // scripts, one-sentence errors and meaningful exit codes (see USAGE).
 import { parseArgs } from 'node:util';
-import { CliError, createApiClient, type ApiClient } from './api.ts';
+import { createApiClient, type ApiClient } from './api.ts';
 import { diff, publish } from './artifacts.ts';
 import { loadConfig, type CliConfig } from './config.ts';
+import { CliError } from './errors.ts';
 import { ago, counts, driftLines, table } from './format.ts';
 
 const USAGE = `usage: flotilla <command> [options]
