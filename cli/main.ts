@@ -1,6 +1,7 @@
 // `flotilla`: the command line for CI, SREs and scripts. Human tables by default, --json for
 // scripts, one-sentence errors and meaningful exit codes (see USAGE).
 import { parseArgs } from 'node:util';
+import { SettingsError } from '../lib/settings.ts';
 import { createApiClient, type ApiClient } from './api.ts';
 import { diff, publish } from './artifacts.ts';
 import { loadConfig, type CliConfig } from './config.ts';
@@ -354,11 +355,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const command = COMMANDS[name];
     if (!command) throw new CliError(`unknown command "${name}"; run flotilla --help`, 2);
-    const config = await loadConfig({
-      ...process.env,
-      ...(values.url ? { FLOTILLA_URL: values.url } : {}),
-      ...(values.token ? { FLOTILLA_TOKEN: values.token } : {}),
-    });
+    const config = await loadConfig(process.env, { url: values.url, token: values.token });
     const api = createApiClient(config.url, config.token);
     const print = (human: string, json: unknown) => console.log(values.json ? JSON.stringify(json, null, 2) : human);
     await command({ api, config, values, args, print });
@@ -367,6 +364,11 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof CliError) {
       console.error(`flotilla: ${err.message}`);
       return err.exitCode;
+    }
+    // Its message already names the program and every bad setting.
+    if (err instanceof SettingsError) {
+      console.error(err.message);
+      return 2;
     }
     console.error(`flotilla: unexpected error: ${(err as Error).stack ?? err}`);
     return 1;
