@@ -76,7 +76,8 @@ async function readConfigFile(path: string): Promise<{ file: ConfigFile; problem
 
 export async function loadConfig(env: Record<string, string | undefined> = process.env, flags: ConfigFlags = {}): Promise<CliConfig> {
   const given: Record<string, string | undefined> = { ...env, '--url': flags.url, '--token': flags.token };
-  // The file's path comes first, so that the file's problems and the environment's go in one sentence.
+  // The file is read before the environment is checked, so that the problems of both go in one
+  // sentence. Its path cannot be bad; empty counts as unset, as parseSettings has it.
   const path = given.FLOTILLA_CONFIG || defaultConfigPath();
   const { file, problems } = await readConfigFile(path);
   let settings: z.output<typeof Settings>;

@@ -1,6 +1,6 @@
 // `flotilla`: the command line for CI, SREs and scripts. Human tables by default, --json for
 // scripts, one-sentence errors and meaningful exit codes (see usage.ts). This file parses argv,
-// runs the command named and turns errors into exit codes; the commands are in commands/.
+// runs the command named and turns errors into exit codes; commands/index.ts says where each command is.
 import { parseArgs } from 'node:util';
 import { SettingsError } from '../lib/settings.ts';
 import { createApiClient } from './api.ts';

@@ -1,4 +1,4 @@
-// The help text of `flotilla --help`, grouped as commands/ is.
+// The help text of `flotilla --help`. Where each command's handler is: commands/index.ts.
 export const USAGE = `usage: flotilla <command> [options]
 
 Releases

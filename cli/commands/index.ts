@@ -1,5 +1,10 @@
 // Every command by the name it is run by, and every option argv may hold. Each group's file holds
-// its commands' options and handlers, in the groups of the help text (usage.ts).
+// its commands' options and handlers:
+//   releases.ts    publish, diff, block, unblock
+//   promotions.ts  promote, rollback, history
+//   fleet.ts       status, clusters, drift, events
+//   clusters.ts    cluster create|token|revoke, suspend, resume, agent install
+//   setup.ts       app create, env create, policy, token create
 import { commandTable, mergeOptions } from '../command.ts';
 import { clusterCommands } from './clusters.ts';
 import { fleetCommands } from './fleet.ts';
