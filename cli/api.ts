@@ -1,26 +1,76 @@
-// A small client of the control plane's REST API for the CLI: one error type carrying the envelope.
-export class CliError extends Error {
-  constructor(
-    message: string,
-    /** Process exit code: 1 failure, 2 usage, 3 unauthorized/forbidden, 4 not found, 5 conflict, 6 retry later. */
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+// The CLI's client of the control plane's REST API: one method per call the CLI makes, each
+// answering the lib/api schema type of its response, checked against that schema. A failure is a
+// CliError carrying the envelope's message and the exit code of the status.
+import { z } from 'zod';
+import {
+  App,
+  Cluster,
+  ClusterDrift,
+  ErrorEnvelope,
+  Event,
+  Environment,
+  Fleet,
+  IssuedToken,
+  PolicyView,
+  PromotionRecord,
+  RegistrationToken,
+  Release,
+  list,
+  type AppSpec,
+  type ClusterSpec,
+  type EnvironmentSpec,
+  type PolicySpec,
+  type PromotionInput,
+  type ReasonInput,
+  type ReleaseInput,
+  type RollbackInput,
+  type SuspendInput,
+  type TokenInput,
+} from '../lib/api/schemas.ts';
+import { CliError } from './errors.ts';
 
 const EXIT_BY_STATUS: Record<number, number> = { 400: 2, 401: 3, 403: 3, 404: 4, 409: 5, 413: 2, 503: 6 };
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Of an error body the CLI shows only the envelope's message (a proxy's own JSON may lack the rest). */
+const ErrorMessage = z.object({ error: ErrorEnvelope.shape.error.pick({ message: true }) });
+
+// The list responses, as the routes declare them.
+const PromotionList = list(PromotionRecord, 'PromotionList');
+const EventList = list(Event, 'EventList');
+const ClusterList = list(Cluster, 'ClusterList');
+export type Page<T> = { items: T[]; nextCursor: string | null };
+
+/** What a request body may be: the input side of its schema (defaults may be left out). */
+type Body<S extends z.ZodType> = z.input<S>;
 
 export interface ApiClient {
-  get<T = any>(path: string): Promise<T>;
-  post<T = any>(path: string, body?: unknown): Promise<T>;
-  put<T = any>(path: string, body: unknown): Promise<T>;
-  /** GET that answers null for 404 instead of failing. */
-  find<T = any>(path: string): Promise<T | null>;
+  getApp(app: string): Promise<App>;
+  putApp(app: string, spec: Body<typeof AppSpec>): Promise<App>;
+  getRelease(app: string, version: string): Promise<Release>;
+  /** The release, or null when it does not exist. */
+  findRelease(app: string, version: string): Promise<Release | null>;
+  registerRelease(app: string, input: Body<typeof ReleaseInput>): Promise<Release>;
+  setReleaseBlock(app: string, version: string, action: 'block' | 'unblock', input: Body<typeof ReasonInput>): Promise<Release>;
+  putEnvironment(env: string, spec: Body<typeof EnvironmentSpec>): Promise<Environment>;
+  putPolicy(app: string, env: string, spec: Body<typeof PolicySpec>): Promise<PolicyView>;
+  promote(app: string, input: Body<typeof PromotionInput>): Promise<PromotionRecord>;
+  rollback(app: string, input: Body<typeof RollbackInput>): Promise<PromotionRecord>;
+  promotions(app: string, query: URLSearchParams): Promise<Page<PromotionRecord>>;
+  fleet(): Promise<Fleet>;
+  events(query: URLSearchParams, cursor: string | null): Promise<Page<Event>>;
+  clusters(): Promise<Page<Cluster>>;
+  putCluster(cluster: string, spec: Body<typeof ClusterSpec>): Promise<Cluster>;
+  clusterDrift(cluster: string): Promise<ClusterDrift>;
+  registrationToken(cluster: string): Promise<RegistrationToken>;
+  revokeCluster(cluster: string, input: Body<typeof ReasonInput>): Promise<Cluster>;
+  setSuspension(cluster: string, action: 'suspend' | 'resume', input: Body<typeof SuspendInput>): Promise<Cluster>;
+  issueToken(input: Body<typeof TokenInput>): Promise<IssuedToken>;
 }
 
 export function createApiClient(baseUrl: string, token: string | undefined): ApiClient {
-  async function request<T>(method: string, path: string, body?: unknown, allowMissing = false): Promise<T | null> {
+  /** The parsed JSON body (null when empty), or null for a 404 when `allowMissing`. */
+  async function request(method: string, path: string, body: unknown, allowMissing = false): Promise<unknown> {
     let response: Response;
     try {
       response = await fetch(new URL(path, baseUrl), {
@@ -31,14 +81,14 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
           'user-agent': 'flotilla-cli',
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (err) {
       throw new CliError(`cannot reach the control plane at ${baseUrl}: ${(err as Error).cause ?? (err as Error).message}`);
     }
     if (allowMissing && response.status === 404) return null;
     const text = await response.text();
-    let json: any = null;
+    let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
@@ -46,15 +96,60 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
     }
     if (!response.ok) {
       const retry = response.headers.get('retry-after');
-      const message = (json?.error?.message ?? `${response.status} ${response.statusText}`) + (retry ? ` (retry after ${retry}s)` : '');
+      const envelope = ErrorMessage.safeParse(json);
+      const message = (envelope.success ? envelope.data.error.message : `${response.status} ${response.statusText}`) + (retry ? ` (retry after ${retry}s)` : '');
       throw new CliError(`${method} ${path}: ${message}`, EXIT_BY_STATUS[response.status] ?? 1);
     }
-    return json as T;
+    return json;
   }
+
+  /**
+   * The body as the control plane sent it, once it passes `schema`: --json prints it unchanged (its
+   * field order, and fields newer than this CLI, which parsing would drop). Response schemas have
+   * no transforms, and their defaults are fields the control plane always sends, so a body that
+   * passes is of the schema's type.
+   */
+  function checked<S extends z.ZodType>(schema: S, method: string, path: string, json: unknown): z.output<S> {
+    const result = schema.safeParse(json);
+    if (result.success) return json as z.output<S>;
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    throw new CliError(`${method} ${path}: unexpected response from the control plane: ${problems.join('; ')}`);
+  }
+
+  const call = async <S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown) =>
+    checked(schema, method, path, await request(method, path, body));
+  const get = <S extends z.ZodType>(schema: S, path: string) => call(schema, 'GET', path);
+  // POSTs without a body of their own still send `{}`: every POST route takes a JSON body.
+  const post = <S extends z.ZodType>(schema: S, path: string, body: unknown = {}) => call(schema, 'POST', path, body);
+  const put = <S extends z.ZodType>(schema: S, path: string, body: unknown) => call(schema, 'PUT', path, body);
+  const enc = encodeURIComponent;
+  const releasePath = (app: string, version: string) => `/v1/apps/${enc(app)}/releases/${enc(version)}`;
+
   return {
-    get: (path) => request('GET', path) as Promise<any>,
-    post: (path, body = {}) => request('POST', path, body) as Promise<any>,
-    put: (path, body) => request('PUT', path, body) as Promise<any>,
-    find: (path) => request('GET', path, undefined, true),
+    getApp: (app) => get(App, `/v1/apps/${enc(app)}`),
+    putApp: (app, spec) => put(App, `/v1/apps/${enc(app)}`, spec),
+    getRelease: (app, version) => get(Release, releasePath(app, version)),
+    async findRelease(app, version) {
+      const path = releasePath(app, version);
+      const json = await request('GET', path, undefined, true);
+      return json === null ? null : checked(Release, 'GET', path, json);
+    },
+    registerRelease: (app, input) => post(Release, `/v1/apps/${enc(app)}/releases`, input),
+    setReleaseBlock: (app, version, action, input) => post(Release, `${releasePath(app, version)}/${action}`, input),
+    putEnvironment: (env, spec) => put(Environment, `/v1/environments/${enc(env)}`, spec),
+    putPolicy: (app, env, spec) => put(PolicyView, `/v1/apps/${enc(app)}/environments/${enc(env)}`, spec),
+    promote: (app, input) => post(PromotionRecord, `/v1/apps/${enc(app)}/promotions`, input),
+    rollback: (app, input) => post(PromotionRecord, `/v1/apps/${enc(app)}/rollbacks`, input),
+    promotions: (app, query) => get(PromotionList, `/v1/apps/${enc(app)}/promotions?${query}`),
+    fleet: () => get(Fleet, '/v1/fleet'),
+    // Cursors are base64url: they need no encoding.
+    events: (query, cursor) => get(EventList, `/v1/events?${query}${cursor ? `&cursor=${cursor}` : ''}`),
+    clusters: () => get(ClusterList, '/v1/clusters'),
+    putCluster: (cluster, spec) => put(Cluster, `/v1/clusters/${enc(cluster)}`, spec),
+    clusterDrift: (cluster) => get(ClusterDrift, `/v1/clusters/${enc(cluster)}/drift`),
+    registrationToken: (cluster) => post(RegistrationToken, `/v1/clusters/${enc(cluster)}/registration-tokens`),
+    revokeCluster: (cluster, input) => post(Cluster, `/v1/clusters/${enc(cluster)}/revoke`, input),
+    setSuspension: (cluster, action, input) => post(Cluster, `/v1/clusters/${enc(cluster)}/${action}`, input),
+    issueToken: (input) => post(IssuedToken, '/v1/tokens', input),
   };
 }

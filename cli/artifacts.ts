@@ -5,9 +5,11 @@ import { RegistryClient } from '../lib/oci/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
 import { extractTarGz } from '../lib/oci/untar.ts';
 import { normalizeVersion } from '../lib/semver.ts';
-import { CliError, type ApiClient } from './api.ts';
-import { lineDiff } from './text-diff.ts';
+import type { Release } from '../lib/api/schemas.ts';
+import type { ApiClient } from './api.ts';
 import type { CliConfig } from './config.ts';
+import { CliError } from './errors.ts';
+import { lineDiff } from './text-diff.ts';
 
 export interface PublishOptions {
   dir: string;
@@ -36,13 +38,11 @@ const ociFailure = (err: unknown, what: string) =>
  * Builds and pushes `<repository>:v<version>`, then registers the release. Re-running is idempotent:
  * an existing release's creation time is reused so the same directory rebuilds to the same digest.
  */
-export async function publish(api: ApiClient, config: CliConfig, options: PublishOptions) {
+export async function publish(api: ApiClient, config: CliConfig, options: PublishOptions): Promise<PublishedRelease> {
   await requireDirectory(options.dir);
   const version = requireVersion(options.version);
-  const app = await api.get<{ repository: string }>(`/v1/apps/${encodeURIComponent(options.app)}`);
-  const existing = await api.find<{ digest: string; created?: string; source?: string; revision?: string }>(
-    `/v1/apps/${encodeURIComponent(options.app)}/releases/${version}`,
-  );
+  const app = await api.getApp(options.app);
+  const existing = await api.findRelease(options.app, version);
   // A re-run rebuilds with the release's own metadata, so the same content gives the same digest.
   const meta = {
     source: options.source ?? existing?.source ?? `file://${options.dir}`,
@@ -69,7 +69,7 @@ export async function publish(api: ApiClient, config: CliConfig, options: Publis
   } catch (err) {
     throw ociFailure(err, `push to ${app.repository}:${tag} failed`);
   }
-  const release = await api.post(`/v1/apps/${encodeURIComponent(options.app)}/releases`, {
+  const release = await api.registerRelease(options.app, {
     version,
     digest: pushed.digest,
     tag,
@@ -80,6 +80,16 @@ export async function publish(api: ApiClient, config: CliConfig, options: Publis
   return { ...release, repository: app.repository, alreadyPublished: existing !== null };
 }
 
+/** A registered release, where it was pushed, and whether this run found it already there. */
+export type PublishedRelease = Release & { repository: string; alreadyPublished: boolean };
+
+export interface ReleaseDiff {
+  app: string;
+  version: string;
+  digest: string;
+  changes: FileChange[];
+}
+
 export interface FileChange {
   path: string;
   change: 'added' | 'removed' | 'modified';
@@ -87,11 +97,11 @@ export interface FileChange {
 }
 
 /** What the directory would change compared with a published release, file by file. */
-export async function diff(api: ApiClient, config: CliConfig, options: { dir: string; app: string; version: string }) {
+export async function diff(api: ApiClient, config: CliConfig, options: { dir: string; app: string; version: string }): Promise<ReleaseDiff> {
   await requireDirectory(options.dir);
   const version = requireVersion(options.version);
-  const app = await api.get<{ repository: string; path: string }>(`/v1/apps/${encodeURIComponent(options.app)}`);
-  const release = await api.get<{ digest: string; created?: string }>(`/v1/apps/${encodeURIComponent(options.app)}/releases/${version}`);
+  const app = await api.getApp(options.app);
+  const release = await api.getRelease(options.app, version);
   const client = new RegistryClient({ credentials: config.registryCredentials });
   let published;
   try {

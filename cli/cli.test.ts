@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalControlPlane, type LocalControlPlane } from '../functions/local-server.ts';
 import { requireTestEnv } from '../test/env/inject.ts';
-import { runFlotilla } from './testing.ts';
+import type { FleetCell } from '../lib/api/schemas.ts';
+import { runFlotilla } from '../test/support/cli.ts';
 
 
 let plane: LocalControlPlane;
@@ -132,14 +133,14 @@ describe('flotilla promotion and fleet commands', () => {
 
     await flotilla(['cluster', 'create', 'prod-us-1', '--env', 'prod', '--region', 'us', '--label', 'tier=web']);
     const status = await flotilla(['status', '--json']);
-    const cell = JSON.parse(status.stdout).cells.find((c: any) => c.environment === 'prod' && c.region === 'us');
+    const cell = JSON.parse(status.stdout).cells.find((c: FleetCell) => c.environment === 'prod' && c.region === 'us');
     expect(cell).toMatchObject({ app: 'web', desiredVersion: '1.0.1', clusters: 1 });
     expect((await flotilla(['status'])).stdout).toMatch(/web\s+prod\s+us\s+1\.0\.1/);
 
     const blocked = await flotilla(['block', 'web', '1.0.1', '--reason', 'leaks memory']);
     expect(blocked.stdout).toMatch(/blocked: leaks memory/);
     const dev = await flotilla(['status', '--json']);
-    expect(JSON.parse(dev.stdout).cells.filter((c: any) => c.environment === 'dev')).toEqual([]);
+    expect(JSON.parse(dev.stdout).cells.filter((c: FleetCell) => c.environment === 'dev')).toEqual([]);
     expect((await flotilla(['unblock', 'web', '1.0.1', '--reason', 'false alarm'])).code).toBe(0);
 
     const rollback = await flotilla(['rollback', 'web', '--env', 'prod', '--region', 'us', '--reason', 'errors']);
@@ -184,5 +185,16 @@ describe('flotilla promotion and fleet commands', () => {
     const result = await flotilla(['status'], { FLOTILLA_URL: 'http://127.0.0.1:9' });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^flotilla: cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe('flotilla settings', () => {
+  it('fails in one sentence naming every bad setting, with exit code 2', async () => {
+    const config = join(work, 'malformed-config.json');
+    await writeFile(config, '{"url": ');
+    const result = await flotilla(['status'], { FLOTILLA_URL: 'not a url', FLOTILLA_CONFIG: config });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^flotilla: bad settings: FLOTILLA_URL: must be an http\(s\) URL; config file .*malformed-config\.json is not valid JSON/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

@@ -1,5 +1,10 @@
-// Human output: aligned tables and relative times. Scripts use --json instead.
-export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+// Human output: aligned tables, relative times and short values. Scripts use --json instead.
+import type { DriftEntry } from '../lib/api/schemas.ts';
+import { truncate } from '../lib/text.ts';
+
+export type Cell = string | number | null | undefined;
+
+export function table(headers: string[], rows: Cell[][]): string {
   const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '-' : String(cell))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells.map((row) => row.map((cell, i) => (cell ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -19,12 +24,18 @@ export function counts(record: Record<string, number>): string {
   return entries.length ? entries.map(([key, n]) => `${key}:${n}`).join(' ') : '-';
 }
 
-const short = (value: unknown) => {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text === undefined ? '<none>' : text.length > 60 ? `${text.slice(0, 57)}...` : text;
-};
+/** A drifted value fits in this many columns, the marker included. */
+const MAX_VALUE_COLUMNS = 60;
+const CUT_MARKER = '...';
 
-export function driftLines(entries: { object: string; corrected: boolean; fields: { path: string; before: unknown; after: unknown }[] }[]) {
+/** A value on one line: as JSON unless a string, cut to MAX_VALUE_COLUMNS. */
+export function short(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (text === undefined) return '<none>';
+  return text.length <= MAX_VALUE_COLUMNS ? text : String(truncate(text, MAX_VALUE_COLUMNS - CUT_MARKER.length, CUT_MARKER));
+}
+
+export function driftLines(entries: DriftEntry[]): string[] {
   return entries.flatMap((entry) => [
     `  ${entry.object} ${entry.corrected ? '(reverted)' : '(left alone)'}`,
     ...entry.fields.map((field) => `    ${field.path}: ${short(field.before)} -> ${short(field.after)}`),

@@ -6,7 +6,7 @@ import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { runFlotilla, type CliResult } from '../../cli/testing.ts';
+import { runFlotilla, type CliResult } from '../support/cli.ts';
 import { freePort } from '../env/harness.ts';
 import type { TestEnv } from '../env/types.ts';
 

@@ -1,0 +1,55 @@
+// Setup (admin): app create, env create, policy, token create.
+import type { Role } from '../../lib/api/schemas.ts';
+import { APP_OPTION, ENV_OPTION, command, need, withVerbs, type Command } from '../command.ts';
+import { CliError } from '../errors.ts';
+
+const DEFAULT_TOKEN_TTL_DAYS = 30;
+const SECONDS_PER_DAY = 86_400;
+
+export const setupCommands: Record<string, Command> = {
+  app: withVerbs('usage: flotilla app create <name> --repository REPO', {
+    create: command(
+      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' } },
+      async ({ api, values, args, print }) => {
+        const name = need(args[0], '<name>');
+        const app = await api.putApp(name, {
+          repository: need(values.repository, '--repository'),
+          ...(values.namespace ? { namespace: values.namespace } : {}),
+          ...(values.path ? { path: values.path } : {}),
+        });
+        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}`, app);
+      },
+    ),
+  }),
+
+  env: withVerbs('usage: flotilla env create <name> [--upstream ENV]', {
+    create: command({ upstream: { type: 'string' } }, async ({ api, values, args, print }) => {
+      const env = await api.putEnvironment(need(args[0], '<name>'), { upstream: values.upstream ?? null });
+      print(`environment ${env.name}${env.upstream ? ` (upstream ${env.upstream})` : ''}`, env);
+    }),
+  }),
+
+  policy: command({ track: { type: 'string' }, manual: { type: 'boolean' } }, async ({ api, values, args, print }) => {
+    if (!values.manual && !values.track) throw new CliError('give --track RANGE or --manual', 2);
+    const app = need(args[0], '<app>');
+    const view = await api.putPolicy(app, need(args[1], '<env>'), { track: values.manual ? null : (values.track ?? null) });
+    print(`${view.app} in ${view.environment}: ${view.track ? `tracks ${view.track}` : 'manual'}, resolves to ${view.resolved.version ?? 'nothing'}`, view);
+  }),
+
+  token: withVerbs('usage: flotilla token create --subject S --role ROLE', {
+    create: command(
+      { subject: { type: 'string' }, role: { type: 'string' }, ...APP_OPTION, ...ENV_OPTION, ttl: { type: 'string' } },
+      async ({ api, values, print }) => {
+        const days = Number(values.ttl ?? DEFAULT_TOKEN_TTL_DAYS);
+        if (!Number.isFinite(days) || days <= 0) throw new CliError('--ttl must be a number of days', 2);
+        const issued = await api.issueToken({
+          subject: need(values.subject, '--subject'),
+          // Unchecked here: the control plane refuses an unknown role, naming the roles there are.
+          grants: [{ role: need(values.role, '--role') as Role, ...(values.app ? { apps: values.app } : {}), ...(values.env ? { environments: values.env } : {}) }],
+          ttlSeconds: Math.round(days * SECONDS_PER_DAY),
+        });
+        print(`${issued.token}\n(id ${issued.id}; expires ${issued.expiresAt})`, issued);
+      },
+    ),
+  }),
+};

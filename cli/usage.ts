@@ -1,0 +1,32 @@
+// The help text of `flotilla --help`. Where each command's handler is: commands/index.ts.
+export const USAGE = `usage: flotilla <command> [options]
+
+Releases
+  publish <dir> --app A --version V [--source URL] [--revision REV]   build, push and register a release
+  diff <dir> --app A --version V                  what the directory changes against a published release
+  block|unblock <app> <version> --reason R
+Promotion
+  promote <app> <version> --to ENV [--region R] --reason R
+  rollback <app> --env ENV [--region R] --reason R
+  history <app> [--env ENV] [--region R]           promotion records, oldest first
+Fleet
+  status                                           the app × environment × region matrix
+  clusters                                         clusters with last check-in and app phases
+  drift <cluster>                                  current and recent drift of a cluster
+  events [--app A] [--cluster C] [--env E] [--type T] [--limit N] [--all]   newest first page, or --all
+  suspend|resume <cluster> [--app A] --reason R [--until TIME]
+Setup (admin)
+  app create <name> --repository REPO [--namespace NS] [--path P]
+  env create <name> [--upstream ENV]
+  policy <app> <env> (--track RANGE | --manual)
+  cluster create <name> --env ENV --region R [--label k=v ...]
+  cluster token <name>                             one-time agent registration token
+  cluster revoke <name> --reason R
+  token create --subject S --role ROLE [--app A ...] [--env E ...] [--ttl DAYS]
+  agent install <cluster> [--least-privilege] [--image IMG] [--namespace NS] [--registry-secret NAME]
+
+Options: --json (machine output), --url URL, --token TOKEN
+Settings: FLOTILLA_URL, FLOTILLA_TOKEN, FLOTILLA_REGISTRY_USERNAME/PASSWORD/TOKEN, or the config
+file ~/.config/flotilla/config.json ({"url","token","registry":{...}}); Docker's config.json for registries.
+Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 unauthorized/forbidden, 4 not found, 5 conflict,
+6 the control plane is busy (retry).`;
