@@ -27,6 +27,8 @@ export interface ClusterRecord {
   revoked: boolean;
   /** Epoch seconds of the last revocation: registration tokens issued before it are void. */
   revokedAt?: number;
+  /** The last revocation: who, why, when, and its event. */
+  revocation?: { by: string; reason: string; at: string; eventId: string };
   suspended: Suspension | null;
   suspendedApps: Record<string, Suspension>;
   lastSeen: string | null;

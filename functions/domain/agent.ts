@@ -11,7 +11,7 @@ import { AuthError } from '../auth/tokens.ts';
 import type { Services } from '../context.ts';
 import { badRequest, conflict, unauthorized } from '../errors.ts';
 import type { ClusterRecord } from '../model.ts';
-import { recordEvent, recordEvents, type EventInput } from './events.ts';
+import { newEventId, recordEvent, recordEvents, type EventInput } from './events.ts';
 import { resolveDesiredState } from './resolve.ts';
 
 type AppReport = AgentReport['apps'][number];
@@ -30,7 +30,7 @@ export async function registerAgent(services: Services, registrationToken: strin
     throw unauthorized('registration token was issued before the cluster was revoked');
   }
   await storage.tokens.markInstalled(claims.id);
-  const consumed = await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, keyId, services.now());
+  const consumed = await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, keyId, services.now(), newEventId(services.now()));
   if (!consumed) throw unauthorized('registration token has already been used or has expired');
   // Conditional on no revocation since the token was issued: a revocation racing this one wins.
   if (!(await storage.clusters.register(cluster.name, publicKey, keyId, claims.issuedAt))) {
@@ -49,7 +49,7 @@ export async function registerAgent(services: Services, registrationToken: strin
       data: { keyId },
       at: consumed.usedAt,
     },
-    `cluster.registered/${cluster.name}/${claims.id}/${keyId}`,
+    consumed.eventId,
   );
   return identity(services, cluster, keyId);
 }

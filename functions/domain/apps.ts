@@ -5,7 +5,7 @@ import type { Services } from '../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { ConflictError } from '../storage/index.ts';
 import { refreshDesired } from './desired.ts';
-import { recordEvent } from './events.ts';
+import { newEventId, recordEvent } from './events.ts';
 
 export async function saveApp(services: Services, actor: string, name: string, spec: AppSpec): Promise<{ app: App; created: boolean }> {
   const { storage } = services;
@@ -41,22 +41,28 @@ export async function registerRelease(
   await requireApp(services, app);
   let result;
   try {
-    result = await storage.apps.createRelease(app, input, actor, services.now().toISOString());
+    const now = services.now();
+    result = await storage.apps.createRelease(app, input, actor, now, newEventId(now));
   } catch (err) {
     if (err instanceof ConflictError) throw conflict(err.message);
     throw err;
   }
-  // Also on the idempotent path: a retry after a failed rebuild repairs the desired state.
+  // Also on the idempotent path: a retry after a crash repairs the desired state and the event.
   await refreshDesired(storage, app);
-  if (result.created) {
-    await recordEvent(services, {
+  const { release } = result;
+  if (!release.eventId) return result;
+  await recordEvent(
+    services,
+    {
       type: 'release.published',
-      actor,
+      actor: release.publishedBy,
       app,
-      message: `${actor} published ${app}@${input.version} (${input.digest})`,
-      data: { version: input.version, digest: input.digest },
-    });
-  }
+      message: `${release.publishedBy} published ${app}@${release.version} (${release.digest})`,
+      data: { version: release.version, digest: release.digest },
+      at: release.publishedAt,
+    },
+    release.eventId,
+  );
   return result;
 }
 
@@ -73,7 +79,11 @@ export async function requireRelease(services: Services, app: string, version: s
   return release;
 }
 
-/** Blocks (tracking skips it, promotion refuses it) or unblocks a release. */
+/**
+ * Blocks (tracking skips it, promotion refuses it, pins fall back from it) or unblocks a release.
+ * Both are idempotent: again on a release already in that state changes nothing, but repairs the
+ * desired state and the event a crash may have left out.
+ */
 export async function setReleaseBlocked(
   services: Services,
   actor: string,
@@ -83,16 +93,19 @@ export async function setReleaseBlocked(
 ): Promise<Release> {
   const { storage } = services;
   const { app, version } = target;
-  const block = blocked ? { reason, by: actor, at: services.now().toISOString() } : null;
-  const release = await storage.apps.setReleaseBlock(app, version, block);
+  const now = services.now();
+  const change = { reason, by: actor, at: now.toISOString(), eventId: newEventId(now) };
+  const release = blocked ? await storage.apps.block(app, version, change) : await storage.apps.unblock(app, version, change);
   if (!release) throw notFound(`release ${app}@${version}`);
   await refreshDesired(storage, app);
-  await recordEvent(services, {
-    type: blocked ? 'release.blocked' : 'release.unblocked',
-    actor,
-    app,
-    message: `${actor} ${blocked ? 'blocked' : 'unblocked'} ${app}@${version}: ${reason}`,
-    data: { version, reason },
-  });
+  const done = blocked ? release.blocked : release.unblocked;
+  if (done?.eventId) {
+    const verb = blocked ? 'blocked' : 'unblocked';
+    await recordEvent(
+      services,
+      { type: `release.${verb}`, actor: done.by, app, message: `${done.by} ${verb} ${app}@${version}: ${done.reason}`, data: { version, reason: done.reason }, at: done.at },
+      done.eventId,
+    );
+  }
   return release;
 }

@@ -3,7 +3,7 @@ import type { AgentReport, Cluster, ClusterDrift, ClusterSpec, RegistrationToken
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ClusterRecord } from '../model.ts';
-import { recordEvent } from './events.ts';
+import { newEventId, recordEvent } from './events.ts';
 import { isStale } from './fleet.ts';
 
 /** How far back the drift view lists drift events. */
@@ -78,15 +78,25 @@ export async function issueRegistrationToken(services: Services, actor: string, 
 
 /** Removes the agent key and voids registration tokens issued before now. */
 export async function revokeCluster(services: Services, actor: string, name: string, reason: string): Promise<Cluster> {
-  if (!(await services.storage.clusters.revoke(name, services.now()))) throw notFound(`cluster ${name}`);
-  const cluster = await requireCluster(services, name);
-  await recordEvent(services, {
-    type: 'cluster.revoked',
-    actor,
-    cluster: name,
-    environment: cluster.environment,
-    message: `${actor} revoked cluster ${name}: ${reason}`,
-  });
+  const now = services.now();
+  const cluster = await services.storage.clusters.revoke(name, { by: actor, reason, at: now, eventId: newEventId(now) });
+  if (!cluster) throw notFound(`cluster ${name}`);
+  // Revoking again changes nothing and repairs the event of the revocation that stands.
+  const revocation = cluster.revocation;
+  if (cluster.revoked && revocation) {
+    await recordEvent(
+      services,
+      {
+        type: 'cluster.revoked',
+        actor: revocation.by,
+        cluster: name,
+        environment: cluster.environment,
+        message: `${revocation.by} revoked cluster ${name}: ${revocation.reason}`,
+        at: revocation.at,
+      },
+      revocation.eventId,
+    );
+  }
   return clusterView(cluster, services);
 }
 

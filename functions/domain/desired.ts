@@ -9,13 +9,13 @@ export async function refreshDesired(storage: Storage, app: string, environments
     targets.map(async (environment) => {
       const rev = await storage.desired.bumpRevision(environment, app);
       // Read after announcing the revision, strongly consistent, so this rebuild sees every write before it.
-      const [spec, policy, releases, pins] = await Promise.all([
+      const [spec, policy, releases, records] = await Promise.all([
         storage.apps.get(app, true),
         storage.environments.getPolicy(app, environment, true),
         storage.apps.listReleases(app, true),
-        storage.promotions.pins(app, environment),
+        storage.promotions.all(app, environment),
       ]);
-      await storage.desired.put(environment, app, rev, buildDesiredEntry(spec, policy, releases, pins));
+      await storage.desired.put(environment, app, rev, buildDesiredEntry(spec, policy, releases, records));
     }),
   );
 }

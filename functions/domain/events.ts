@@ -1,5 +1,4 @@
 // The audit trail: one event per state change, with its actor; and reading it back in pages.
-import { createHash } from 'node:crypto';
 import type { Event } from '../../lib/api/schemas.ts';
 import { LIMITS } from '../../lib/limits.ts';
 import type { Services } from '../context.ts';
@@ -18,19 +17,19 @@ function stamp(input: EventInput, now: Date): Event {
 }
 
 /**
- * Records the event of a state change. An event of a change that is itself a record (a promotion,
- * a release, a block, a revocation…) is derived from it: `change` names the change and `at` is
- * the record's own time, so the event's key is the same every time it is written. A retry after a
- * crash writes it again and there is still exactly one.
+ * Records the event of a state change. The event of a change that is itself stored (a promotion
+ * record, a release, a block, a revocation…) carries the id and time the stored change was given
+ * when it was first written (`newEventId`), so its key is the same every time it is written: a retry
+ * after a crash writes it again and there is still exactly one.
  */
-export async function recordEvent(services: Services, input: EventInput, change?: string): Promise<Event> {
-  const event =
-    change === undefined || input.at === undefined
-      ? stamp(input, services.now())
-      : { ...input, at: input.at, id: createHash('sha256').update(change).digest('hex').slice(0, 32) };
+export async function recordEvent(services: Services, input: EventInput, id?: string): Promise<Event> {
+  const event = id === undefined || input.at === undefined ? stamp(input, services.now()) : { ...input, at: input.at, id };
   await services.storage.events.put(event);
   return event;
 }
+
+/** The id a stored change's event will have, given when the change is first written. */
+export const newEventId = (at: Date) => newId(at.getTime());
 
 export async function recordEvents(services: Services, inputs: EventInput[]): Promise<void> {
   const now = services.now();

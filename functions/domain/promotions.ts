@@ -6,42 +6,96 @@ import { ConflictError } from '../storage/index.ts';
 import { requireApp, requireRelease } from './apps.ts';
 import { refreshDesired } from './desired.ts';
 import { requireAppAndEnvironment } from './environments.ts';
-import { recordEvent } from './events.ts';
+import { newEventId, recordEvent } from './events.ts';
 import { versionForRegion } from './resolve.ts';
 
 type Move = Omit<PromotionRecord, 'seq' | 'at' | 'fromVersion' | 'gates'>;
 
+/** The request a move answers: who asks, and the Idempotency-Key that makes its retry the same request. */
+export interface MoveRequest {
+  actor: string;
+  idempotencyKey?: string;
+}
+
 const targetName = (environment: string, region: string | null | undefined) => `${environment}${region ? `/${region}` : ''}`;
 
 /** Pins a release to an environment or one of its regions. */
-export async function promote(services: Services, actor: string, app: string, input: PromotionInput): Promise<PromotionRecord> {
+export async function promote(services: Services, request: MoveRequest, app: string, input: PromotionInput): Promise<PromotionRecord> {
   const { storage } = services;
   await requireAppAndEnvironment(services, app, input.environment);
+  const region = input.region ?? null;
+  const replayed = await replay(services, request, app, input.environment, region, { kind: 'promote', toVersion: input.version });
+  if (replayed) return replayed;
   const release = await requireRelease(services, app, input.version, true);
   if (release.blocked) throw conflict(`${app}@${input.version} is blocked: ${release.blocked.reason}`);
-  const region = input.region ?? null;
   const head = await storage.promotions.head(app, input.environment, region);
   if (head?.toVersion === input.version) {
-    throw conflict(`${app} is already pinned to ${input.version} in ${targetName(input.environment, region)}`);
+    // Most likely a retry of the promotion that wrote this head: finish what a crash may have left undone.
+    await completeMove(services, head);
+    throw conflict(`${app} is already pinned to ${input.version} in ${targetName(input.environment, region)} (record ${head.seq})`);
   }
-  const move: Move = { app, environment: input.environment, region, toVersion: release.version, digest: release.digest, actor, reason: input.reason, kind: 'promote' };
-  return movePin(services, move, head);
+  const move: Move = { app, environment: input.environment, region, toVersion: release.version, digest: release.digest, actor: request.actor, reason: input.reason, kind: 'promote' };
+  const record = await movePin(services, move, head, request.idempotencyKey);
+  await refuseIfBlockedMeanwhile(services, record);
+  return record;
 }
 
 /** Moves a pin back to the version its current one replaced. */
-export async function rollback(services: Services, actor: string, app: string, input: RollbackInput): Promise<PromotionRecord> {
+export async function rollback(services: Services, request: MoveRequest, app: string, input: RollbackInput): Promise<PromotionRecord> {
   const { storage } = services;
   await requireAppAndEnvironment(services, app, input.environment);
   const region = input.region ?? null;
+  const replayed = await replay(services, request, app, input.environment, region, { kind: 'rollback' });
+  if (replayed) return replayed;
   const history = await storage.promotions.history(app, input.environment, region);
   const head = history.at(-1) ?? null;
+  if (head) await completeMove(services, head);
   const target = rollbackTarget(history);
   if (!head || !target) throw conflict('nothing to roll back to: this target has no earlier version');
   const previous = await storage.apps.getRelease(app, target, true);
   if (!previous) throw conflict(`the previous release ${app}@${target} no longer exists`);
   if (previous.blocked) throw conflict(`the previous release ${app}@${previous.version} is blocked: ${previous.blocked.reason}`);
-  const move: Move = { app, environment: input.environment, region, toVersion: previous.version, digest: previous.digest, actor, reason: input.reason, kind: 'rollback' };
-  return movePin(services, move, head);
+  const move: Move = { app, environment: input.environment, region, toVersion: previous.version, digest: previous.digest, actor: request.actor, reason: input.reason, kind: 'rollback' };
+  const record = await movePin(services, move, head, request.idempotencyKey);
+  await refuseIfBlockedMeanwhile(services, record);
+  return record;
+}
+
+/**
+ * A request carrying an Idempotency-Key that already wrote a record of this target gets that
+ * record again (after repairing what a crash may have left undone), whatever happened since.
+ * The same key on a different request is a conflict.
+ */
+async function replay(
+  services: Services,
+  request: MoveRequest,
+  app: string,
+  environment: string,
+  region: string | null,
+  expected: { kind: PromotionRecord['kind']; toVersion?: string },
+): Promise<PromotionRecord | null> {
+  if (!request.idempotencyKey) return null;
+  const history = await services.storage.promotions.history(app, environment, region);
+  const earlier = history.find((record) => record.idempotencyKey === request.idempotencyKey);
+  if (!earlier) return null;
+  if (earlier.kind !== expected.kind || (expected.toVersion && earlier.toVersion !== expected.toVersion) || earlier.actor !== request.actor) {
+    throw conflict('this Idempotency-Key was already used for another request');
+  }
+  await completeMove(services, earlier);
+  return earlier;
+}
+
+/**
+ * A block can land between a promotion's check and its record. Resolution skips blocked
+ * releases, so clusters never run it; the caller is told the record has no effect.
+ */
+async function refuseIfBlockedMeanwhile(services: Services, record: PromotionRecord): Promise<void> {
+  const release = await services.storage.apps.getRelease(record.app, record.toVersion, true);
+  if (release?.blocked) {
+    throw conflict(
+      `${record.app}@${record.toVersion} was blocked while this move was recorded (record ${record.seq}): it stays in the history, but clusters skip blocked releases`,
+    );
+  }
 }
 
 /**
@@ -68,16 +122,20 @@ export async function listPromotions(services: Services, app: string, filter: { 
 }
 
 /** Appends the next record of a pin's history; the sequence-number condition makes exactly one concurrent writer win. */
-async function movePin(services: Services, move: Move, expectedHead: PromotionRecord | null): Promise<PromotionRecord> {
+async function movePin(services: Services, move: Move, expectedHead: PromotionRecord | null, idempotencyKey?: string): Promise<PromotionRecord> {
   const { storage } = services;
   // A policy makes the app part of the environment; a manual one is created by the first promotion.
   await storage.environments.createPolicyIfAbsent(move.app, move.environment, null, services.now().toISOString());
+  const now = services.now();
+  const at = now.toISOString();
   const record: PromotionRecord = {
     ...move,
     seq: (expectedHead?.seq ?? 0) + 1,
     fromVersion: expectedHead?.toVersion ?? (await currentVersion(services, move.app, move.environment, move.region)),
-    at: services.now().toISOString(),
-    gates: [{ name: 'release-not-blocked', passed: true, detail: `${move.toVersion} is not blocked` }],
+    at,
+    gates: [{ name: 'release-not-blocked', passed: true, detail: `${move.toVersion} was not blocked at ${at}` }],
+    eventId: newEventId(now),
+    ...(idempotencyKey ? { idempotencyKey } : {}),
   };
   try {
     await storage.promotions.append(record);
@@ -85,18 +143,33 @@ async function movePin(services: Services, move: Move, expectedHead: PromotionRe
     if (err instanceof ConflictError) throw conflict(err.message);
     throw err;
   }
-  await refreshDesired(storage, move.app, [move.environment]);
-  const rolledBack = move.kind === 'rollback';
-  await recordEvent(services, {
-    type: rolledBack ? 'promotion.rollback' : 'promotion.promoted',
-    actor: move.actor,
-    app: move.app,
-    environment: move.environment,
-    region: move.region ?? undefined,
-    message: `${move.actor} ${rolledBack ? 'rolled back' : 'promoted'} ${move.app} in ${targetName(move.environment, move.region)} from ${record.fromVersion ?? 'nothing'} to ${record.toVersion}: ${move.reason}`,
-    data: { seq: record.seq, fromVersion: record.fromVersion, toVersion: record.toVersion, kind: record.kind },
-  });
+  await completeMove(services, record);
   return record;
+}
+
+/**
+ * What follows a record: the desired state rebuilt and the event written. Both are idempotent
+ * (the event's key derives from the record), so doing it again after a crash repairs, never doubles.
+ */
+async function completeMove(services: Services, record: PromotionRecord): Promise<void> {
+  await refreshDesired(services.storage, record.app, [record.environment]);
+  // Records from before events were derived from them had theirs written at the time.
+  if (!record.eventId) return;
+  const rolledBack = record.kind === 'rollback';
+  await recordEvent(
+    services,
+    {
+      type: rolledBack ? 'promotion.rollback' : 'promotion.promoted',
+      actor: record.actor,
+      app: record.app,
+      environment: record.environment,
+      region: record.region ?? undefined,
+      message: `${record.actor} ${rolledBack ? 'rolled back' : 'promoted'} ${record.app} in ${targetName(record.environment, record.region)} from ${record.fromVersion ?? 'nothing'} to ${record.toVersion}: ${record.reason}`,
+      data: { seq: record.seq, fromVersion: record.fromVersion, toVersion: record.toVersion, kind: record.kind },
+      at: record.at,
+    },
+    record.eventId,
+  );
 }
 
 /** What the target ran before its first own record: the environment's version (pin or tracked). */

@@ -60,6 +60,9 @@ describe('desired-state resolution', () => {
     { name: 'a region pin alone leaves other regions without a version', policy: policy(null), pins: [pin('2.0.0', 'eu')], region: 'us', expected: null },
     { name: 'manual policy without pins runs nothing', policy: policy(null), pins: [], region: 'us', expected: null },
     { name: 'pins without a policy still resolve', policy: null, pins: [pin('1.0.1', null)], region: 'us', expected: '1.0.1' },
+    { name: 'a pin to a blocked release falls back to the newest good version of its history', policy: policy(null), pins: [pin('1.0.0', null, 1), pin('1.0.1', null, 2), pin('1.1.0', null, 3)], region: 'us', expected: '1.0.1' },
+    { name: 'a blocked region pin falls back to the region history, then the environment', policy: policy(null), pins: [pin('2.0.0', null, 1), pin('1.1.0', 'us', 1)], region: 'us', expected: '2.0.0' },
+    { name: 'a blocked environment pin with nothing good behind it leaves tracking in charge', policy: policy('^1.0.0'), pins: [pin('1.1.0', null, 1)], region: 'us', expected: '1.0.1' },
   ])('$name', ({ policy: p, pins, region, expected }) => {
     const entry = buildDesiredEntry(app(), p, releases, pins);
     const state = resolveDesiredState(cluster(region), entry ? [entry] : [], now, 30);

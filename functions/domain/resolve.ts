@@ -14,16 +14,33 @@ export function trackedRelease(releases: Release[], range: string): Release | nu
 }
 
 /**
+ * The pins in force: per region (null: environment-wide), the newest record whose release is not
+ * blocked. Records are append-only and a block can land between a promotion's checks and its
+ * write; skipping blocked releases here is what makes "no cluster resolves a blocked release" hold
+ * whatever the interleaving. A blocked head falls back to the newest good version of its history.
+ */
+export function effectivePins(records: PromotionRecord[], releases: Release[]): PromotionRecord[] {
+  const good = new Set(releases.filter((release) => !release.blocked).map((release) => release.version));
+  const byRegion = new Map<string | null, PromotionRecord>();
+  for (const record of [...records].sort((a, b) => a.seq - b.seq)) {
+    if (good.has(record.toVersion)) byRegion.set(record.region, record);
+  }
+  return [...byRegion.values()];
+}
+
+/**
  * The entry every cluster of one environment resolves one app from: the environment-wide version
  * (environment pin, else tracked range) and the region pins. Null when the app is not deployed there.
+ * `records` is the promotion history of the app in the environment (every region).
  */
 export function buildDesiredEntry(
   app: App | null,
   policy: PolicyRecord | null,
   releases: Release[],
-  pins: PromotionRecord[],
+  records: PromotionRecord[],
 ): DesiredEntry | null {
-  if (!app || (!policy && pins.length === 0)) return null;
+  if (!app || (!policy && records.length === 0)) return null;
+  const pins = effectivePins(records, releases);
   const envPin = pins.find((pin) => pin.region === null);
   const tracked = !envPin && policy?.track ? trackedRelease(releases, policy.track) : null;
   const version = envPin
@@ -39,7 +56,7 @@ export function buildDesiredEntry(
 
 /** Region pin, else the environment-wide version. */
 export function versionForRegion(entry: DesiredEntry, region: string) {
-  return entry.regions[region] ?? entry.version;
+  return (Object.hasOwn(entry.regions, region) ? entry.regions[region] : undefined) ?? entry.version;
 }
 
 export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>) {

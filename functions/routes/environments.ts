@@ -40,6 +40,15 @@ const listEnvironmentsRoute = createRoute({
   responses: { 200: jsonResponse(list(Environment, 'EnvironmentList'), 'Environments'), ...errorResponses() },
 });
 
+/** A retried promotion or rollback with the same key gets the record the first attempt wrote. */
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{8,128}$/, 'must be 8 to 128 of A-Z, a-z, 0-9, . _ : -')
+    .optional()
+    .openapi({ description: 'Makes a retry of this request return the record of its first attempt' }),
+});
+
 const PolicyParams = z.object({ app: Name, env: Name });
 
 const putPolicy = createRoute({
@@ -68,7 +77,7 @@ const promoteRoute = createRoute({
   tags: ['promotions'],
   summary: 'Promote a version to an environment or one of its regions (promoter)',
   security: bearerSecurity,
-  request: { params: z.object({ app: Name }), body: jsonBody(PromotionInput) },
+  request: { params: z.object({ app: Name }), headers: IdempotencyHeaders, body: jsonBody(PromotionInput) },
   responses: { 201: jsonResponse(PromotionRecord, 'The accepted promotion record'), ...errorResponses(404, 409) },
 });
 
@@ -91,7 +100,7 @@ const rollbackRoute = createRoute({
   tags: ['promotions'],
   summary: 'Move a pin back to the version it replaced (promoter)',
   security: bearerSecurity,
-  request: { params: z.object({ app: Name }), body: jsonBody(RollbackInput) },
+  request: { params: z.object({ app: Name }), headers: IdempotencyHeaders, body: jsonBody(RollbackInput) },
   responses: { 201: jsonResponse(PromotionRecord, 'The rollback record'), ...errorResponses(404, 409) },
 });
 
@@ -124,7 +133,8 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
     const { app: name } = c.req.valid('param');
     const input = c.req.valid('json');
     const actor = authorize(c, 'promote', { app: name, environment: input.environment });
-    return c.json(await promote(c.get('services'), actor, name, input), 201);
+    const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
+    return c.json(await promote(c.get('services'), { actor, idempotencyKey }, name, input), 201);
   });
 
   app.openapi(listPromotionsRoute, async function listPromotionsHandler(c) {
@@ -137,6 +147,7 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
     const { app: name } = c.req.valid('param');
     const input = c.req.valid('json');
     const actor = authorize(c, 'promote', { app: name, environment: input.environment });
-    return c.json(await rollback(c.get('services'), actor, name, input), 201);
+    const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
+    return c.json(await rollback(c.get('services'), { actor, idempotencyKey }, name, input), 201);
   });
 }

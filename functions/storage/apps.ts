@@ -22,8 +22,8 @@ export class AppStorage {
   }
 
   /** Registers a release; the same version with the same digest is idempotent, another digest is a ConflictError. */
-  async createRelease(app: string, input: ReleaseInput, publishedBy: string, now: string): Promise<{ release: Release; created: boolean }> {
-    const release: Release = { app, ...input, publishedBy, publishedAt: now, blocked: null };
+  async createRelease(app: string, input: ReleaseInput, publishedBy: string, now: Date, eventId: string): Promise<{ release: Release; created: boolean }> {
+    const release: Release = { app, ...input, publishedBy, publishedAt: now.toISOString(), eventId, blocked: null };
     if (await this.table.create({ ...keys.release(app, input.version), type: 'release', ...release })) {
       return { release, created: true };
     }
@@ -40,9 +40,24 @@ export class AppStorage {
     return this.table.partition<Release>(keys.app(app).pk, prefixes.release, { consistent });
   }
 
-  /** Sets or clears the block; null if the release does not exist. */
-  async setReleaseBlock(app: string, version: string, block: Release['blocked']): Promise<Release | null> {
-    const ok = await this.table.set(keys.release(app, version), { blocked: block });
-    return ok ? this.getRelease(app, version, true) : null;
+  /**
+   * Blocks a release; a release already blocked keeps its first block (a retry changes nothing).
+   * Null if the release does not exist.
+   */
+  async block(app: string, version: string, block: NonNullable<Release['blocked']>): Promise<Release | null> {
+    await this.table.set(keys.release(app, version), { blocked: block }, 'attribute_exists(pk) AND (attribute_not_exists(#blocked) OR attribute_type(#blocked, :null))', {
+      values: { ':null': 'NULL' },
+      names: { '#blocked': 'blocked' },
+    });
+    return this.getRelease(app, version, true);
+  }
+
+  /** Unblocks a blocked release, keeping who unblocked it, when and why; an unblocked one is left as it is. */
+  async unblock(app: string, version: string, unblock: NonNullable<Release['blocked']>): Promise<Release | null> {
+    await this.table.set(keys.release(app, version), { blocked: null, unblocked: unblock }, 'attribute_type(#blocked, :map)', {
+      values: { ':map': 'M' },
+      names: { '#blocked': 'blocked' },
+    });
+    return this.getRelease(app, version, true);
   }
 }

@@ -1,6 +1,14 @@
 // Clusters (CLUSTER#<name> / #CLUSTER): spec, agent key, suspension, heartbeat and status summary.
 import type { JWK } from 'jose';
 import { newClusterRecord, type ClusterRecord, type ClusterSpec, type ClusterStatus, type Suspension } from '../model.ts';
+
+/** Who revoked a cluster, when and why, and the id of the revocation's event. */
+export interface Revocation {
+  by: string;
+  reason: string;
+  at: Date;
+  eventId: string;
+}
 import { collections, keys } from './keys.ts';
 import type { Table } from './table.ts';
 
@@ -51,8 +59,8 @@ export class ClusterStorage {
    * can be told plainly that it is revoked; nobody else learns it. A repeated revocation keeps the
    * first time (idempotent); false if the cluster does not exist.
    */
-  async revoke(name: string, at: Date): Promise<ClusterRecord | null> {
-    const first = await this.table.set(keys.cluster(name), { revoked: true, revokedAt: Math.floor(at.getTime() / 1000) }, 'attribute_exists(pk) AND #revoked = :false', {
+  async revoke(name: string, revocation: Revocation): Promise<ClusterRecord | null> {
+    const first = await this.table.set(keys.cluster(name), { revoked: true, revokedAt: Math.floor(revocation.at.getTime() / 1000), revocation: { ...revocation, at: revocation.at.toISOString() } }, 'attribute_exists(pk) AND #revoked = :false', {
       values: { ':false': false },
       names: { '#revoked': 'revoked' },
     });

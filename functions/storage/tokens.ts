@@ -39,22 +39,23 @@ export class TokenStorage {
   }
 
   /**
-   * Marks the token used by the agent key `keyId`, and says when it was first used; null if unknown,
+   * Marks the token used by the agent key `keyId`, and says when it was first used (and the id of
+   * the registration's event, given then); null if unknown,
    * expired, for another cluster, or already used by another key. The same key again succeeds
    * until its installation is confirmed (markInstalled), so a registration retried after a crash
    * completes, while an old token replayed after the key was rotated does not bring that key back.
    */
-  async consumeRegistrationToken(id: string, cluster: string, keyId: string, now: Date): Promise<{ usedAt: string } | null> {
+  async consumeRegistrationToken(id: string, cluster: string, keyId: string, now: Date, eventId: string): Promise<{ usedAt: string; eventId: string } | null> {
     const consumed = await this.table.update(
       keys.registrationToken(id),
-      'SET #used = :true, #keyId = :keyId, #usedAt = if_not_exists(#usedAt, :now)',
-      { '#used': 'used', '#cluster': 'cluster', '#expiresAt': 'expiresAt', '#keyId': 'keyId', '#usedAt': 'usedAt', '#installed': 'installed' },
-      { ':true': true, ':false': false, ':cluster': cluster, ':nowSeconds': epochSeconds(now), ':keyId': keyId, ':now': now.toISOString() },
+      'SET #used = :true, #keyId = :keyId, #usedAt = if_not_exists(#usedAt, :now), #eventId = if_not_exists(#eventId, :eventId)',
+      { '#used': 'used', '#cluster': 'cluster', '#expiresAt': 'expiresAt', '#keyId': 'keyId', '#usedAt': 'usedAt', '#installed': 'installed', '#eventId': 'eventId' },
+      { ':true': true, ':false': false, ':cluster': cluster, ':nowSeconds': epochSeconds(now), ':keyId': keyId, ':now': now.toISOString(), ':eventId': eventId },
       'attribute_exists(pk) AND #cluster = :cluster AND #expiresAt > :nowSeconds AND (#used = :false OR (#keyId = :keyId AND attribute_not_exists(#installed)))',
     );
     if (!consumed) return null;
-    const token = await this.table.get<{ usedAt: string }>(keys.registrationToken(id), true);
-    return { usedAt: token?.usedAt ?? now.toISOString() };
+    const token = await this.table.get<{ usedAt: string; eventId: string }>(keys.registrationToken(id), true);
+    return { usedAt: token?.usedAt ?? now.toISOString(), eventId: token?.eventId ?? eventId };
   }
 
   /** The token's key is on the cluster: the token can no longer be used, not even by the same key. */

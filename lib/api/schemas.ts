@@ -115,7 +115,7 @@ export const ReleaseInput = z
   .openapi('ReleaseInput');
 export type ReleaseInput = z.infer<typeof ReleaseInput>;
 
-export const Block = z.object({ reason: z.string(), by: z.string(), at: Timestamp }).openapi('Block');
+export const Block = z.object({ reason: z.string(), by: z.string(), at: Timestamp, eventId: z.string().optional() }).openapi('Block');
 
 export const Release = z
   .object({
@@ -128,7 +128,11 @@ export const Release = z
     created: Timestamp.optional(),
     publishedBy: z.string(),
     publishedAt: Timestamp,
+    /** The id of the audit event of its publication. */
+    eventId: z.string().optional(),
     blocked: Block.nullable(),
+    /** The last unblock, when the release was blocked before. */
+    unblocked: Block.nullable().optional(),
   })
   .openapi('Release');
 export type Release = z.infer<typeof Release>;
@@ -165,6 +169,10 @@ export const PromotionRecord = z
     kind: PromotionKind,
     at: Timestamp,
     gates: z.array(Gate),
+    /** The Idempotency-Key of the request that wrote the record, when it sent one. */
+    idempotencyKey: z.string().optional(),
+    /** The id of the record's audit event. */
+    eventId: z.string().optional(),
   })
   .openapi('PromotionRecord');
 export type PromotionRecord = z.infer<typeof PromotionRecord>;
