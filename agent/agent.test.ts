@@ -12,8 +12,8 @@ import { jsonLogger } from './log.ts';
 import { buildAgent } from './runtime.ts';
 import { startOpsServer } from './server.ts';
 import { IDENTITY_SECRET } from './state.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
-import { publishFiles } from './testing/registry.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
+import { publishFiles } from '../test/support/registry.ts';
 
 let cluster: AgentTestCluster;
 let controlPlane: LocalControlPlane;

@@ -13,7 +13,7 @@ import { ApplyError } from './ssa/errors.ts';
 import { ResourceManager } from './ssa/manager.ts';
 import { jsonLogger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 
 const execFileAsync = promisify(execFile);
 const defaults = { controlPlaneUrl: 'https://flotilla.example.com', image: 'ghcr.io/flotilla/flotilla-agent:0.1.0' };

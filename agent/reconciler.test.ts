@@ -14,8 +14,8 @@ import { jsonLogger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { registryPuller } from './runtime.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
-import { RegistryProxy, hostileLayer, publishFiles, publishLayer } from './testing/registry.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
+import { RegistryProxy, hostileLayer, publishFiles, publishLayer } from '../test/support/registry.ts';
 import { fluxHelperPath } from '../test/interop/helpers.ts';
 
 const execFileAsync = promisify(execFile);
