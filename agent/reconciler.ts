@@ -7,18 +7,11 @@ import { entryOf, refOfEntry, staleEntries, type Inventory, type InventoryEntry,
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import { ownerLabelsOf } from './ownership.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
 import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
-import { waitForSet } from './ssa/wait.ts';
-
-export const APP_LABEL = 'app.flotilla.dev/name';
-export const MANAGED_BY_LABEL = 'app.flotilla.dev/managed-by';
-
-export function ownerLabelsOf(app: string): Record<string, string> {
-  return { [APP_LABEL]: app, [MANAGED_BY_LABEL]: 'flotilla' };
-}
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -224,7 +217,7 @@ export class Reconciler {
     const rollout =
       !memory || memory.digest !== app.digest || changed ? { digest: app.digest, rolloutStartedAt: Date.now() } : memory;
     this.memory.set(app.name, rollout);
-    const health = await this.health(app, applied.objects.map((item) => item.object), rollout);
+    const health = await this.health(manager, app, applied.objects.map((item) => item.object), rollout);
     return { ...health, drift, counts };
   }
 
@@ -278,6 +271,7 @@ export class Reconciler {
   }
 
   private async health(
+    manager: ResourceManager,
     app: DesiredApp,
     objects: KubeObject[],
     rollout: AppMemory,
@@ -288,7 +282,7 @@ export class Reconciler {
     const refs: ObjectRef[] = objects.filter((object) => !STATUSLESS_KINDS.has(object.kind)).map(refOf);
     const deadline = rollout.rolloutStartedAt + app.timeoutSeconds * 1000;
     const budget = Math.max(0, Math.min(this.healthBudgetMs, deadline - Date.now()));
-    const result = await waitForSet(this.options.client, refs, { intervalMs: 500, timeoutMs: budget });
+    const result = await manager.waitForSet(refs, { intervalMs: 500, timeoutMs: budget });
     const notReady = result.objects.filter((object) => object.status !== 'Ready');
     const summary = notReady.slice(0, 10).map((object) => `${object.subject}: ${object.message}`).join('; ');
     let phase: Phase = result.status;
