@@ -6,7 +6,7 @@ import type { AgentReport, AppReport, DesiredState, DriftEntry } from '../lib/ap
 import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { AGENT_METRICS, type Metrics } from './metrics.ts';
 import type { Reconciler } from './reconciler.ts';
 import { messageOf } from './ssa/errors.ts';
 import type { AgentStateStore, StoredDesiredState } from './state.ts';
@@ -78,8 +78,8 @@ export class Agent {
       else await this.report(reports);
     }
     this.lastLoopAt = Date.now();
-    this.options.metrics.set('flotilla_agent_last_loop_timestamp_seconds', 'When the last loop iteration finished.', {}, Math.floor(this.lastLoopAt / 1000));
-    this.options.metrics.inc('flotilla_agent_loop_duration_seconds_total', 'Time spent in loop iterations.', {}, (Date.now() - started) / 1000);
+    this.options.metrics.set(AGENT_METRICS.lastLoopTimestamp, {}, Math.floor(this.lastLoopAt / 1000));
+    this.options.metrics.inc(AGENT_METRICS.loopSeconds, {}, (Date.now() - started) / 1000);
     return { checkIn, reports };
   }
 
@@ -91,7 +91,7 @@ export class Agent {
       } catch (error) {
         if (error instanceof RevokedError) {
           this.fatalError = error;
-          this.options.metrics.set('flotilla_agent_revoked', 'Whether the control plane revoked this cluster (the agent has stopped).', {}, 1);
+          this.options.metrics.set(AGENT_METRICS.revoked, {}, 1);
           this.options.logger.error('cluster revoked by the control plane: the agent stops reconciling', { error: error.message });
           throw error;
         }
@@ -134,22 +134,22 @@ export class Agent {
     const credentials = this.requireCredentials();
     try {
       const result = await this.withKeyRecovery(() => controlPlane.desiredState(credentials.identity, this.requireCredentials().key, this.desired?.etag ?? null));
-      metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 1);
+      metrics.set(AGENT_METRICS.controlPlaneReachable, {}, 1);
       if (!result.changed) {
-        metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unchanged' });
+        metrics.inc(AGENT_METRICS.checkIns, { result: 'unchanged' });
         return 'unchanged';
       }
       this.desired = { state: result.state, etag: result.etag };
       await store.saveDesiredState(this.desired);
-      metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'changed' });
+      metrics.inc(AGENT_METRICS.checkIns, { result: 'changed' });
       logger.info('desired state received', { apps: result.state.apps.map((app) => `${app.name}@${app.version}`), suspended: result.state.suspended });
       return 'changed';
     } catch (error) {
       if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
       // Whatever else went wrong (outage, throttling, a rejected signature), the cluster keeps
       // converging on the last desired state it was given.
-      metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 0);
-      metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unreachable' });
+      metrics.set(AGENT_METRICS.controlPlaneReachable, {}, 0);
+      metrics.inc(AGENT_METRICS.checkIns, { result: 'unreachable' });
       if (!this.desired) this.desired = await store.loadDesiredState();
       const transient = !(error instanceof ControlPlaneError) || error.transient;
       logger[transient ? 'warn' : 'error']('check-in failed; reconciling the last desired state persisted in the cluster', {
@@ -189,11 +189,11 @@ export class Agent {
       await this.options.controlPlane.report(credentials.identity, credentials.key, report);
       this.lastReport = { body, sentAt: Date.now() };
       this.undeliveredDrift.clear();
-      this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'sent' });
+      this.options.metrics.inc(AGENT_METRICS.reports, { result: 'sent' });
     } catch (error) {
       if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
       this.rememberDrift(apps);
-      this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'failed' });
+      this.options.metrics.inc(AGENT_METRICS.reports, { result: 'failed' });
       this.options.logger.warn('report not delivered; it is sent again next time', { error: messageOf(error) });
     }
   }

@@ -6,7 +6,7 @@ import { ArtifactCache, BuildError, FetchError, buildObjects, toFetchError, type
 import { entryOf, refOfEntry, staleEntries, type Inventory, type InventoryEntry, type InventoryStore } from './inventory.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { AGENT_METRICS, type Metrics } from './metrics.ts';
 import { ownerLabelsOf } from './ownership.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
@@ -325,7 +325,7 @@ export class Reconciler {
         await this.options.inventory.delete(name);
         this.memory.delete(name);
         this.backoff.delete(name);
-        this.options.metrics.remove('flotilla_agent_app_phase', { app: name });
+        this.options.metrics.remove(AGENT_METRICS.appPhase, { app: name });
         this.options.logger.info(
           inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',
           { app: name, counts: countActions(entries) },
@@ -338,14 +338,14 @@ export class Reconciler {
 
   private record(app: string, report: AppReport, durationMs: number): void {
     const { metrics, logger } = this.options;
-    metrics.inc('flotilla_agent_reconcile_total', 'Reconciles per app and resulting phase.', { app, phase: report.phase });
-    metrics.inc('flotilla_agent_reconcile_duration_seconds_total', 'Time spent reconciling, per app.', { app }, durationMs / 1000);
+    metrics.inc(AGENT_METRICS.reconciles, { app, phase: report.phase });
+    metrics.inc(AGENT_METRICS.reconcileSeconds, { app }, durationMs / 1000);
     for (const phase of ['Ready', 'Progressing', 'Failed', 'Suspended']) {
-      metrics.set('flotilla_agent_app_phase', 'Current phase of each app (1 for the current one).', { app, phase }, phase === report.phase ? 1 : 0);
+      metrics.set(AGENT_METRICS.appPhase, { app, phase }, phase === report.phase ? 1 : 0);
     }
-    metrics.set('flotilla_agent_app_drifted_objects', 'Objects found drifted in the last reconcile.', { app }, report.drift.length);
+    metrics.set(AGENT_METRICS.driftedObjects, { app }, report.drift.length);
     for (const [action, count] of Object.entries(report.counts)) {
-      metrics.inc('flotilla_agent_objects_total', 'Objects handled by action (created, configured, unchanged, deleted, skipped).', { action }, count);
+      metrics.inc(AGENT_METRICS.objects, { action }, count);
     }
     // A steady state (nothing written, nothing drifted, still Ready) is logged at debug level only.
     const quiet = report.phase === 'Ready' && report.drift.length === 0 && Object.keys(report.counts).every((action) => action === 'unchanged');
