@@ -2,12 +2,14 @@
 // interval so a fleet restarted together does not poll in lockstep. The desired state is persisted
 // in the cluster on every change, so an unreachable control plane (or a restart while it is
 // unreachable) never stops reconciliation; a revoked cluster stops the agent.
-import type { AgentReport, AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
+import type { AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
 import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
+import { mergeDrift } from './drift.ts';
 import type { Logger } from './log.ts';
 import { AGENT_METRICS, type Metrics } from './metrics.ts';
 import type { Reconciler } from './reconciler.ts';
+import { fitReport } from './report.ts';
 import { messageOf } from './ssa/errors.ts';
 import type { AgentStateStore, StoredDesiredState } from './state.ts';
 
@@ -213,44 +215,4 @@ export class Agent {
   get desiredState(): DesiredState | null {
     return this.desired?.state ?? null;
   }
-}
-
-/** Older entries first, each distinct (object, fields) once, at most what a report may carry. */
-/** Below the control plane's 4 MiB limit for reports, with room for the request's framing. */
-export const REPORT_BUDGET_BYTES = 3 * 1024 * 1024;
-const OMITTED = '(omitted: report too large)';
-
-/**
- * A report the control plane will accept, however much drift there is: at most 200 fields per
- * object (the API's limit), and past the byte budget the before/after values are dropped, then
- * drift entries beyond the first few per app. Status always gets through.
- */
-export function fitReport(report: AgentReport, budget = REPORT_BUDGET_BYTES): AgentReport {
-  const size = (candidate: AgentReport) => Buffer.byteLength(JSON.stringify(candidate));
-  let fitted: AgentReport = {
-    ...report,
-    apps: report.apps.map((app) => ({ ...app, drift: app.drift.map((entry) => ({ ...entry, fields: entry.fields.slice(0, 200) })) })),
-  };
-  if (size(fitted) <= budget) return fitted;
-  fitted = {
-    ...fitted,
-    apps: fitted.apps.map((app) => ({
-      ...app,
-      drift: app.drift.map((entry) => ({ ...entry, fields: entry.fields.map((field) => ({ path: field.path, before: OMITTED, after: OMITTED })) })),
-    })),
-  };
-  if (size(fitted) <= budget) return fitted;
-  return { ...fitted, apps: fitted.apps.map((app) => ({ ...app, drift: app.drift.slice(0, 10) })) };
-}
-
-function mergeDrift(older: DriftEntry[], newer: DriftEntry[]): DriftEntry[] {
-  const seen = new Set<string>();
-  const merged: DriftEntry[] = [];
-  for (const entry of [...older, ...newer]) {
-    const key = entry.object + JSON.stringify(entry.fields);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    merged.push(entry);
-  }
-  return merged.slice(-500);
 }
