@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalControlPlane, type LocalControlPlane } from '../functions/local-server.ts';
 import { signAgentRequest } from '../lib/agent-auth.ts';
+import { sleep } from '../lib/sleep.ts';
 import { RevokedError } from './agent.ts';
 import { BootstrapError } from './bootstrap.ts';
 import { jsonLogger } from './log.ts';
@@ -200,7 +201,7 @@ describe('Agent with the control plane', () => {
     const running = agent.run();
     const loops: number[] = [];
     while (loops.length < 3) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       if (agent.lastLoopAt && agent.lastLoopAt !== loops.at(-1)) loops.push(agent.lastLoopAt);
     }
     agent.stop();

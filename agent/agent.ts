@@ -3,6 +3,7 @@
 // in the cluster on every change, so an unreachable control plane (or a restart while it is
 // unreachable) never stops reconciliation; a revoked cluster stops the agent.
 import type { AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
+import { sleep } from '../lib/sleep.ts';
 import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { mergeDrift } from './drift.ts';
@@ -47,7 +48,8 @@ export class Agent {
   /** Drift found while reports could not be delivered, per app, oldest first. */
   private readonly undeliveredDrift = new Map<string, DriftEntry[]>();
   private stopped = false;
-  private wake: (() => void) | null = null;
+  /** The pause between iterations in progress, which stop() cuts short. */
+  private pausing: AbortController | null = null;
   /** For /healthz: set when the loop ends for good (revoked, or a bootstrap failure). */
   fatalError: Error | null = null;
   lastLoopAt = 0;
@@ -99,13 +101,13 @@ export class Agent {
         }
         this.options.logger.error('loop iteration failed', { error: messageOf(error) });
       }
-      await this.sleep(this.nextDelayMs());
+      await this.pause(this.nextDelayMs());
     }
   }
 
   stop(): void {
     this.stopped = true;
-    this.wake?.();
+    this.pausing?.abort();
   }
 
   async rotateKey(): Promise<void> {
@@ -121,14 +123,10 @@ export class Agent {
     return Math.max(100, base * (1 - jitter + Math.random() * 2 * jitter));
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  private async pause(ms: number): Promise<void> {
+    this.pausing = new AbortController();
+    // An aborted pause is the end of the loop, not an error.
+    await sleep(ms, this.pausing.signal).catch(() => {});
   }
 
   private async checkIn(): Promise<CheckInResult> {

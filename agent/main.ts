@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { readDockerCredentials } from '../lib/oci/docker-config.ts';
+import { sleep } from '../lib/sleep.ts';
 import { RevokedError, type Agent } from './agent.ts';
 import { ControlPlaneError } from './control-plane.ts';
 import { KubeClient } from './kube/client.ts';
@@ -35,7 +36,7 @@ async function startWithRetries(agent: Agent, logger: Logger): Promise<void> {
       if (!(error instanceof ControlPlaneError && error.transient)) throw error;
       const delayMs = Math.min(1000 * 2 ** attempt, 60_000);
       logger.warn('control plane not reachable for registration; retrying', { error: error.message, retryInSeconds: delayMs / 1000 });
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs);
     }
   }
 }
