@@ -245,7 +245,7 @@ async function planAll(
 ): Promise<PlanOutcome[]> {
   const ready = objects.filter((object) => !waitsFor(object));
   const live = await listLive(context, ready);
-  return mapLimit(objects, context.concurrency, async (object): Promise<PlanOutcome> => {
+  return mapLimit(objects, context.concurrency, async function planObject(object): Promise<PlanOutcome> {
     if (waitsFor(object)) return { deferred: object };
     try {
       const { entry } = await diffObject(context, object, live.get(inventoryIdOf(object)));
@@ -315,7 +315,7 @@ async function writePlans(context: ManagerContext, plans: Plan[], options: Apply
   for (const rank of ranks) {
     const batch = changed.filter((plan) => rankOf(plan.object) === rank);
     const failures: ObjectFailure[] = [];
-    await mapLimit(batch, context.concurrency, async (plan) => {
+    await mapLimit(batch, context.concurrency, async function writePlan(plan) {
       try {
         if (plan.recreate) await deleteAndWait(context, plan.object, options);
         await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
