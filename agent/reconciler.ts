@@ -14,7 +14,7 @@ import type { FailureReason, Reason } from './reasons.ts';
 import type { AppliedObject, ApplyResult } from './ssa/apply.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
-import type { HealthStatus } from './ssa/health.ts';
+import { hasStatus } from './ssa/health.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
 import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
 
@@ -32,36 +32,7 @@ export interface ReconcilerOptions {
   manager?: Partial<Omit<ManagerOptions, 'ownerLabels'>>;
 }
 
-/** Kinds that have no status worth waiting for; checking them would only cost requests. */
-const STATUSLESS_KINDS = new Set([
-  'ConfigMap',
-  'Secret',
-  'Service',
-  'ServiceAccount',
-  'Role',
-  'RoleBinding',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'Endpoints',
-  'LimitRange',
-  'ResourceQuota',
-  'NetworkPolicy',
-  'PodDisruptionBudget',
-  'PriorityClass',
-  'StorageClass',
-  'IngressClass',
-  'ValidatingWebhookConfiguration',
-  'MutatingWebhookConfiguration',
-]);
-
 const HEALTH_POLL_MS = 500;
-
-/** The reason reported for a set's health, before the app's timeout turns Progressing into a failure. */
-const HEALTH_REASONS: Record<HealthStatus, Reason> = {
-  Ready: 'ReconciliationSucceeded',
-  Progressing: 'Progressing',
-  Failed: 'HealthCheckFailed',
-};
 
 /** A condition's message is shown in lists; the report's message holds the long form. */
 const CONDITION_MESSAGE_CHARS = 1024;
@@ -297,7 +268,7 @@ export class Reconciler {
       return { phase: 'Ready', reason: 'Applied', message: 'applied; health not checked (wait is off)', conditions: [{ type: 'Ready', status: 'True', reason: 'Applied' }] };
     }
     const objects = applied.objects.map((item) => item.object);
-    const refs: ObjectRef[] = objects.filter((object) => !STATUSLESS_KINDS.has(object.kind)).map(refOf);
+    const refs: ObjectRef[] = objects.filter(hasStatus).map(refOf);
     const deadline = rollout.rolloutStartedAt + app.timeoutSeconds * 1000;
     const budget = Math.max(0, Math.min(this.healthBudgetMs, deadline - Date.now()));
     const result = await manager.waitForSet(refs, { intervalMs: HEALTH_POLL_MS, timeoutMs: budget });
@@ -307,7 +278,7 @@ export class Reconciler {
     if (result.status === 'Progressing' && Date.now() >= deadline) {
       return statusOf('Failed', 'HealthCheckTimeout', `not healthy after ${app.timeoutSeconds}s: ${summary}`);
     }
-    return statusOf(result.status, HEALTH_REASONS[result.status], summary);
+    return statusOf(result.status, result.status === 'Failed' ? 'HealthCheckFailed' : 'Progressing', summary);
   }
 
   /** The rollout being watched: a new one starts with a new digest or when anything was written. */

@@ -135,3 +135,30 @@ export function summarize(objects: ObjectHealth[]): HealthStatus {
   if (objects.some((object) => object.status === 'Progressing')) return 'Progressing';
   return 'Ready';
 }
+
+/** Kinds that have no status worth waiting for; polling them would only cost requests. */
+const STATUSLESS_KINDS = new Set([
+  'ConfigMap',
+  'Secret',
+  'Service',
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Endpoints',
+  'LimitRange',
+  'ResourceQuota',
+  'NetworkPolicy',
+  'PodDisruptionBudget',
+  'PriorityClass',
+  'StorageClass',
+  'IngressClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+]);
+
+/** Whether waiting for the object can tell anything: kinds without status are Ready once they exist. */
+export function hasStatus(object: KubeObject): boolean {
+  return !STATUSLESS_KINDS.has(object.kind);
+}
