@@ -6,14 +6,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalControlPlane, type LocalControlPlane } from '../functions/local-server.ts';
 import { signAgentRequest } from '../lib/agent-auth.ts';
+import { sleep } from '../lib/sleep.ts';
 import { RevokedError } from './agent.ts';
 import { BootstrapError } from './bootstrap.ts';
 import { jsonLogger } from './log.ts';
 import { buildAgent } from './runtime.ts';
 import { startOpsServer } from './server.ts';
 import { IDENTITY_SECRET } from './state.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
-import { publishFiles } from './testing/registry.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
+import { publishFiles } from '../test/support/registry.ts';
 
 let cluster: AgentTestCluster;
 let controlPlane: LocalControlPlane;
@@ -200,7 +201,7 @@ describe('Agent with the control plane', () => {
     const running = agent.run();
     const loops: number[] = [];
     while (loops.length < 3) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       if (agent.lastLoopAt && agent.lastLoopAt !== loops.at(-1)) loops.push(agent.lastLoopAt);
     }
     agent.stop();

@@ -2,12 +2,15 @@
 // interval so a fleet restarted together does not poll in lockstep. The desired state is persisted
 // in the cluster on every change, so an unreachable control plane (or a restart while it is
 // unreachable) never stops reconciliation; a revoked cluster stops the agent.
-import type { AgentReport, AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
+import type { AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
+import { sleep } from '../lib/sleep.ts';
 import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
+import { mergeDrift } from './drift.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { AGENT_METRICS, type Metrics } from './metrics.ts';
 import type { Reconciler } from './reconciler.ts';
+import { fitReport } from './report.ts';
 import { messageOf } from './ssa/errors.ts';
 import type { AgentStateStore, StoredDesiredState } from './state.ts';
 
@@ -45,7 +48,8 @@ export class Agent {
   /** Drift found while reports could not be delivered, per app, oldest first. */
   private readonly undeliveredDrift = new Map<string, DriftEntry[]>();
   private stopped = false;
-  private wake: (() => void) | null = null;
+  /** The pause between iterations in progress, which stop() cuts short. */
+  private pausing: AbortController | null = null;
   /** For /healthz: set when the loop ends for good (revoked, or a bootstrap failure). */
   fatalError: Error | null = null;
   lastLoopAt = 0;
@@ -78,8 +82,8 @@ export class Agent {
       else await this.report(reports);
     }
     this.lastLoopAt = Date.now();
-    this.options.metrics.set('flotilla_agent_last_loop_timestamp_seconds', 'When the last loop iteration finished.', {}, Math.floor(this.lastLoopAt / 1000));
-    this.options.metrics.inc('flotilla_agent_loop_duration_seconds_total', 'Time spent in loop iterations.', {}, (Date.now() - started) / 1000);
+    this.options.metrics.set(AGENT_METRICS.lastLoopTimestamp, {}, Math.floor(this.lastLoopAt / 1000));
+    this.options.metrics.inc(AGENT_METRICS.loopSeconds, {}, (Date.now() - started) / 1000);
     return { checkIn, reports };
   }
 
@@ -91,19 +95,19 @@ export class Agent {
       } catch (error) {
         if (error instanceof RevokedError) {
           this.fatalError = error;
-          this.options.metrics.set('flotilla_agent_revoked', 'Whether the control plane revoked this cluster (the agent has stopped).', {}, 1);
+          this.options.metrics.set(AGENT_METRICS.revoked, {}, 1);
           this.options.logger.error('cluster revoked by the control plane: the agent stops reconciling', { error: error.message });
           throw error;
         }
         this.options.logger.error('loop iteration failed', { error: messageOf(error) });
       }
-      await this.sleep(this.nextDelayMs());
+      await this.pause(this.nextDelayMs());
     }
   }
 
   stop(): void {
     this.stopped = true;
-    this.wake?.();
+    this.pausing?.abort();
   }
 
   async rotateKey(): Promise<void> {
@@ -119,14 +123,10 @@ export class Agent {
     return Math.max(100, base * (1 - jitter + Math.random() * 2 * jitter));
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  private async pause(ms: number): Promise<void> {
+    this.pausing = new AbortController();
+    // An aborted pause is the end of the loop, not an error.
+    await sleep(ms, this.pausing.signal).catch(() => {});
   }
 
   private async checkIn(): Promise<CheckInResult> {
@@ -134,22 +134,22 @@ export class Agent {
     const credentials = this.requireCredentials();
     try {
       const result = await this.withKeyRecovery(() => controlPlane.desiredState(credentials.identity, this.requireCredentials().key, this.desired?.etag ?? null));
-      metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 1);
+      metrics.set(AGENT_METRICS.controlPlaneReachable, {}, 1);
       if (!result.changed) {
-        metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unchanged' });
+        metrics.inc(AGENT_METRICS.checkIns, { result: 'unchanged' });
         return 'unchanged';
       }
       this.desired = { state: result.state, etag: result.etag };
       await store.saveDesiredState(this.desired);
-      metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'changed' });
+      metrics.inc(AGENT_METRICS.checkIns, { result: 'changed' });
       logger.info('desired state received', { apps: result.state.apps.map((app) => `${app.name}@${app.version}`), suspended: result.state.suspended });
       return 'changed';
     } catch (error) {
       if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
       // Whatever else went wrong (outage, throttling, a rejected signature), the cluster keeps
       // converging on the last desired state it was given.
-      metrics.set('flotilla_agent_control_plane_reachable', 'Whether the last check-in reached the control plane.', {}, 0);
-      metrics.inc('flotilla_agent_checkins_total', 'Check-ins by result.', { result: 'unreachable' });
+      metrics.set(AGENT_METRICS.controlPlaneReachable, {}, 0);
+      metrics.inc(AGENT_METRICS.checkIns, { result: 'unreachable' });
       if (!this.desired) this.desired = await store.loadDesiredState();
       const transient = !(error instanceof ControlPlaneError) || error.transient;
       logger[transient ? 'warn' : 'error']('check-in failed; reconciling the last desired state persisted in the cluster', {
@@ -189,11 +189,11 @@ export class Agent {
       await this.options.controlPlane.report(credentials.identity, credentials.key, report);
       this.lastReport = { body, sentAt: Date.now() };
       this.undeliveredDrift.clear();
-      this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'sent' });
+      this.options.metrics.inc(AGENT_METRICS.reports, { result: 'sent' });
     } catch (error) {
       if (error instanceof ControlPlaneError && error.revoked) throw new RevokedError(error.message);
       this.rememberDrift(apps);
-      this.options.metrics.inc('flotilla_agent_reports_total', 'Reports sent by result.', { result: 'failed' });
+      this.options.metrics.inc(AGENT_METRICS.reports, { result: 'failed' });
       this.options.logger.warn('report not delivered; it is sent again next time', { error: messageOf(error) });
     }
   }
@@ -213,44 +213,4 @@ export class Agent {
   get desiredState(): DesiredState | null {
     return this.desired?.state ?? null;
   }
-}
-
-/** Older entries first, each distinct (object, fields) once, at most what a report may carry. */
-/** Below the control plane's 4 MiB limit for reports, with room for the request's framing. */
-export const REPORT_BUDGET_BYTES = 3 * 1024 * 1024;
-const OMITTED = '(omitted: report too large)';
-
-/**
- * A report the control plane will accept, however much drift there is: at most 200 fields per
- * object (the API's limit), and past the byte budget the before/after values are dropped, then
- * drift entries beyond the first few per app. Status always gets through.
- */
-export function fitReport(report: AgentReport, budget = REPORT_BUDGET_BYTES): AgentReport {
-  const size = (candidate: AgentReport) => Buffer.byteLength(JSON.stringify(candidate));
-  let fitted: AgentReport = {
-    ...report,
-    apps: report.apps.map((app) => ({ ...app, drift: app.drift.map((entry) => ({ ...entry, fields: entry.fields.slice(0, 200) })) })),
-  };
-  if (size(fitted) <= budget) return fitted;
-  fitted = {
-    ...fitted,
-    apps: fitted.apps.map((app) => ({
-      ...app,
-      drift: app.drift.map((entry) => ({ ...entry, fields: entry.fields.map((field) => ({ path: field.path, before: OMITTED, after: OMITTED })) })),
-    })),
-  };
-  if (size(fitted) <= budget) return fitted;
-  return { ...fitted, apps: fitted.apps.map((app) => ({ ...app, drift: app.drift.slice(0, 10) })) };
-}
-
-function mergeDrift(older: DriftEntry[], newer: DriftEntry[]): DriftEntry[] {
-  const seen = new Set<string>();
-  const merged: DriftEntry[] = [];
-  for (const entry of [...older, ...newer]) {
-    const key = entry.object + JSON.stringify(entry.fields);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    merged.push(entry);
-  }
-  return merged.slice(-500);
 }

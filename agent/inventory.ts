@@ -3,7 +3,7 @@
 // applied, so a later difference on an object whose desired content did not change is drift.
 import { createHash } from 'node:crypto';
 import type { KubeClient, KubeObject } from './kube/client.ts';
-import { FIELD_MANAGER } from './ssa/manager.ts';
+import { FIELD_MANAGER } from './ownership.ts';
 import { inventoryIdOf, type ObjectRef } from './ssa/objects.ts';
 
 export interface InventoryEntry {

@@ -1,25 +1,35 @@
-// Entry point of the in-cluster agent, configured by environment variables:
-//   FLOTILLA_CONTROL_PLANE_URL    control plane base URL (required)
-//   FLOTILLA_REGISTRATION_TOKEN   one-time token for the first start (or FLOTILLA_REGISTRATION_TOKEN_FILE)
-//   FLOTILLA_NAMESPACE            namespace for the agent's Secret, state and inventories
-//                                 (default: the service account's namespace, else flotilla-system)
-//   FLOTILLA_INTERVAL_SECONDS     overrides the check-in interval the control plane asks for
-//   FLOTILLA_LISTEN_PORT          port of /metrics and /healthz (default 8080)
-//   FLOTILLA_LOG_LEVEL            debug | info | warn | error (default info)
-//   FLOTILLA_PLAIN_HTTP_REGISTRIES  "true" to pull over plain HTTP (default: loopback registries only)
-//   DOCKER_CONFIG                 directory of a config.json with registry credentials (optional)
-//   KUBECONFIG                    a kubeconfig file; without it the in-cluster service account is used
-import { readFile } from 'node:fs/promises';
+// Entry point of the in-cluster agent, configured by environment variables (settings.ts). Bad
+// settings exit with code 2 and one line on stderr; revocation and bootstrap failures exit with 1.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { readDockerCredentials } from '../lib/oci/docker-config.ts';
+import { SettingsError, parseSettings } from '../lib/settings.ts';
+import { sleep } from '../lib/sleep.ts';
 import { RevokedError, type Agent } from './agent.ts';
 import { ControlPlaneError } from './control-plane.ts';
 import { KubeClient } from './kube/client.ts';
-import { jsonLogger, type Logger, type LogLevel } from './log.ts';
+import { jsonLogger, type Logger } from './log.ts';
 import { buildAgent } from './runtime.ts';
 import { startOpsServer } from './server.ts';
+import { AgentSettings } from './settings.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function settingsOrExit(): AgentSettings {
+  try {
+    return parseSettings('flotilla-agent', AgentSettings);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    // The message names every bad setting; a stack trace would only bury it.
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+async function agentNamespace(configured: string | undefined): Promise<string> {
+  if (configured) return configured;
+  return existsSync(SERVICE_ACCOUNT_NAMESPACE) ? (await readFile(SERVICE_ACCOUNT_NAMESPACE, 'utf8')).trim() : 'flotilla-system';
+}
 
 async function optionalFile(path: string | undefined): Promise<string | undefined> {
   return path ? (await readFile(path, 'utf8')).trim() : undefined;
@@ -35,43 +45,39 @@ async function startWithRetries(agent: Agent, logger: Logger): Promise<void> {
       if (!(error instanceof ControlPlaneError && error.transient)) throw error;
       const delayMs = Math.min(1000 * 2 ** attempt, 60_000);
       logger.warn('control plane not reachable for registration; retrying', { error: error.message, retryInSeconds: delayMs / 1000 });
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs);
     }
   }
 }
 
-async function main(): Promise<void> {
-  const env = process.env;
-  const logger = jsonLogger({ level: (env['FLOTILLA_LOG_LEVEL'] as LogLevel | undefined) ?? 'info', base: { component: 'flotilla-agent' } });
-  const controlPlaneUrl = env['FLOTILLA_CONTROL_PLANE_URL'];
-  if (!controlPlaneUrl) throw new Error('FLOTILLA_CONTROL_PLANE_URL is required');
-  const namespace =
-    env['FLOTILLA_NAMESPACE'] ||
-    (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? (await readFile(SERVICE_ACCOUNT_NAMESPACE, 'utf8')).trim() : 'flotilla-system');
-  const intervalSeconds = env['FLOTILLA_INTERVAL_SECONDS'] ? Number(env['FLOTILLA_INTERVAL_SECONDS']) : undefined;
-  if (intervalSeconds !== undefined && !(intervalSeconds > 0)) throw new Error('FLOTILLA_INTERVAL_SECONDS must be a positive number');
+async function main(settings: AgentSettings): Promise<void> {
+  const logger = jsonLogger({ level: settings.FLOTILLA_LOG_LEVEL, base: { component: 'flotilla-agent' } });
+  const controlPlaneUrl = settings.FLOTILLA_CONTROL_PLANE_URL;
+  const namespace = await agentNamespace(settings.FLOTILLA_NAMESPACE);
+  const intervalSeconds = settings.FLOTILLA_INTERVAL_SECONDS;
 
-  const kube = await KubeClient.create(env['KUBECONFIG'] || undefined);
+  const kube = await KubeClient.create(settings.KUBECONFIG);
   const { agent, metrics } = buildAgent({
     kube,
     namespace,
     controlPlaneUrl,
-    registrationToken: env['FLOTILLA_REGISTRATION_TOKEN'] || (await optionalFile(env['FLOTILLA_REGISTRATION_TOKEN_FILE'])),
-    registryCredentials: env['DOCKER_CONFIG'] ? await readDockerCredentials(`${env['DOCKER_CONFIG']}/config.json`) : undefined,
-    plainHttpRegistries: env['FLOTILLA_PLAIN_HTTP_REGISTRIES'] === 'true' ? true : undefined,
+    registrationToken: settings.FLOTILLA_REGISTRATION_TOKEN ?? (await optionalFile(settings.FLOTILLA_REGISTRATION_TOKEN_FILE)),
+    registryCredentials: settings.DOCKER_CONFIG ? await readDockerCredentials(`${settings.DOCKER_CONFIG}/config.json`) : undefined,
+    // Unset (not false) keeps the registry client's default: plain HTTP for loopback registries.
+    plainHttpRegistries: settings.FLOTILLA_PLAIN_HTTP_REGISTRIES || undefined,
     intervalMs: intervalSeconds === undefined ? undefined : intervalSeconds * 1000,
     logger,
   });
   const maxLoopAgeMs = Math.max(10 * 60_000, (intervalSeconds ?? 30) * 1000 * 10);
-  const { server } = await startOpsServer({ metrics, health: agent, maxLoopAgeMs, port: Number(env['FLOTILLA_LISTEN_PORT'] ?? 8080) });
+  const { server } = await startOpsServer({ metrics, health: agent, maxLoopAgeMs, port: settings.FLOTILLA_LISTEN_PORT });
   logger.info('agent starting', { namespace, controlPlaneUrl, apiserver: kube.serverUrl });
 
-  const shutdown = (signal: string) => {
+  function shutdown(signal: NodeJS.Signals): void {
     logger.info('shutting down', { signal });
     agent.stop();
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  }
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 
   try {
     await startWithRetries(agent, logger);
@@ -88,4 +94,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main(settingsOrExit());

@@ -12,8 +12,8 @@ import { inClusterConnection } from './kube/config.ts';
 import { ApplyError } from './ssa/errors.ts';
 import { ResourceManager } from './ssa/manager.ts';
 import { jsonLogger } from './log.ts';
-import { Metrics } from './metrics.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
+import { Metrics, counter, gauge } from './metrics.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 
 const execFileAsync = promisify(execFile);
 const defaults = { controlPlaneUrl: 'https://flotilla.example.com', image: 'ghcr.io/flotilla/flotilla-agent:0.1.0' };
@@ -21,9 +21,11 @@ const defaults = { controlPlaneUrl: 'https://flotilla.example.com', image: 'ghcr
 describe('metrics and logs', () => {
   it('renders Prometheus text with HELP, TYPE and escaped labels', () => {
     const metrics = new Metrics();
-    metrics.inc('flotilla_agent_reconcile_total', 'Reconciles.', { app: 'web', phase: 'Ready' });
-    metrics.inc('flotilla_agent_reconcile_total', 'Reconciles.', { app: 'web', phase: 'Ready' });
-    metrics.set('flotilla_agent_app_phase', 'Phase.', { app: 'a"b' }, 1);
+    const reconciles = counter<'app' | 'phase'>('flotilla_agent_reconcile_total', 'Reconciles.');
+    const phase = gauge<'app'>('flotilla_agent_app_phase', 'Phase.');
+    metrics.inc(reconciles, { app: 'web', phase: 'Ready' });
+    metrics.inc(reconciles, { app: 'web', phase: 'Ready' });
+    metrics.set(phase, { app: 'a"b' }, 1);
     expect(metrics.render()).toBe(
       [
         '# HELP flotilla_agent_app_phase Phase.',

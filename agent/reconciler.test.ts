@@ -8,14 +8,15 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AppReport, DesiredApp } from '../lib/api/schemas.ts';
 import { RegistryClient } from '../lib/oci/client.ts';
+import { sleep } from '../lib/sleep.ts';
 import { ArtifactCache } from './artifact.ts';
 import { InventoryStore } from './inventory.ts';
 import { jsonLogger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { registryPuller } from './runtime.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from './testing/cluster.ts';
-import { RegistryProxy, hostileLayer, publishFiles, publishLayer } from './testing/registry.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
+import { RegistryProxy, hostileLayer, publishFiles, publishLayer } from '../test/support/registry.ts';
 import { fluxHelperPath } from '../test/interop/helpers.ts';
 
 const execFileAsync = promisify(execFile);
@@ -299,7 +300,7 @@ describe('Reconciler', () => {
     } finally {
       proxy.mode = 'pass';
     }
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await sleep(2_000);
     expect(await subject.reconcileApp(v2, false)).toMatchObject({ phase: 'Ready', version: '2.0.0' });
     expect(await liveData('outage-cm')).toBe('v2');
   });
@@ -329,7 +330,7 @@ spec:
 
     const stuck = await release('stuck', '1.0.0', { 'd.yaml': deployment('stuck', '{no-such-node: "true"}') }, { timeoutSeconds: 3 });
     expect(await subject.reconcileApp(stuck, false)).toMatchObject({ phase: 'Progressing' });
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await sleep(2_500);
     expect(await subject.reconcileApp(stuck, false)).toMatchObject({ phase: 'Failed', reason: 'HealthCheckTimeout' });
   }, 90_000);
 });

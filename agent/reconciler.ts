@@ -1,24 +1,22 @@
 // The reconciler: one straight pipeline per app — fetch → build → apply → prune → health → report —
-// where each step's failure maps to one reason and the report is always produced. Apps are
-// reconciled one after another and a failing app never stops the others.
+// one method per step, where each step's failure maps to one reason (reasons.ts) and the report is
+// always produced. Apps are reconciled one after another and a failing app never stops the others.
 import type { AppReport, DesiredApp, DesiredState, DriftEntry, Phase } from '../lib/api/schemas.ts';
-import { ArtifactCache, BuildError, FetchError, buildObjects, toFetchError, type ArtifactPuller } from './artifact.ts';
+import { LIMITS } from '../lib/limits.ts';
+import { ArtifactCache, BuildError, FetchError, buildObjects, toFetchError, type ArtifactFiles, type ArtifactPuller } from './artifact.ts';
+import { driftOf } from './drift.ts';
 import { entryOf, refOfEntry, staleEntries, type Inventory, type InventoryEntry, type InventoryStore } from './inventory.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import { AGENT_METRICS, type Metrics } from './metrics.ts';
+import { ownerLabelsOf } from './ownership.ts';
+import type { FailureReason, Reason } from './reasons.ts';
+import type { AppliedObject, ApplyResult } from './ssa/apply.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
+import { hasStatus } from './ssa/health.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
 import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
-import { waitForSet } from './ssa/wait.ts';
-
-export const APP_LABEL = 'app.flotilla.dev/name';
-export const MANAGED_BY_LABEL = 'app.flotilla.dev/managed-by';
-
-export function ownerLabelsOf(app: string): Record<string, string> {
-  return { [APP_LABEL]: app, [MANAGED_BY_LABEL]: 'flotilla' };
-}
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -34,27 +32,10 @@ export interface ReconcilerOptions {
   manager?: Partial<Omit<ManagerOptions, 'ownerLabels'>>;
 }
 
-/** Kinds that have no status worth waiting for; checking them would only cost requests. */
-const STATUSLESS_KINDS = new Set([
-  'ConfigMap',
-  'Secret',
-  'Service',
-  'ServiceAccount',
-  'Role',
-  'RoleBinding',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'Endpoints',
-  'LimitRange',
-  'ResourceQuota',
-  'NetworkPolicy',
-  'PodDisruptionBudget',
-  'PriorityClass',
-  'StorageClass',
-  'IngressClass',
-  'ValidatingWebhookConfiguration',
-  'MutatingWebhookConfiguration',
-]);
+const HEALTH_POLL_MS = 500;
+
+/** A condition's message is shown in lists; the report's message holds the long form. */
+const CONDITION_MESSAGE_CHARS = 1024;
 
 interface AppMemory {
   /** The digest whose rollout is being watched, and since when. */
@@ -69,10 +50,17 @@ interface FetchBackoff {
   error: FetchError;
 }
 
-/** A failed step: the reason reported and whether the cluster was left as it was. */
+/** What the pipeline found for one app: the report without the app's name, version and digest. */
+interface Outcome extends Omit<AppReport, 'name' | 'version' | 'digest' | 'reason'> {
+  reason: Reason;
+}
+
+type Status = Pick<Outcome, 'phase' | 'reason' | 'message' | 'conditions'>;
+
+/** A failed step: the reason reported, and what was written before it failed. */
 class StepFailure extends Error {
   constructor(
-    readonly reason: string,
+    readonly reason: FailureReason,
     message: string,
     readonly changes: ChangeSetEntry[] = [],
   ) {
@@ -103,94 +91,23 @@ export class Reconciler {
 
   async reconcileApp(app: DesiredApp, clusterSuspended: boolean): Promise<AppReport> {
     const started = Date.now();
-    const suspended = clusterSuspended || app.suspended;
-    const base = { name: app.name, version: app.version, digest: app.digest };
-    let report: AppReport;
+    let outcome: Outcome;
     try {
-      report = { ...base, ...(await this.pipeline(app, suspended)) };
+      outcome = await this.pipeline(app, clusterSuspended || app.suspended);
     } catch (error) {
-      const failure = error instanceof StepFailure ? error : new StepFailure('ReconcileFailed', messageOf(error));
-      report = {
-        ...base,
-        phase: 'Failed',
-        reason: failure.reason,
-        message: failure.message.slice(0, 4096),
-        conditions: [{ type: 'Ready', status: 'False', reason: failure.reason, message: failure.message.slice(0, 1024) }],
-        drift: [],
-        counts: countActions(failure.changes),
-      };
+      outcome = failedOutcome(error);
     }
-    this.record(app.name, report, Date.now() - started);
-    return report;
+    return this.report(app, outcome, Date.now() - started);
   }
 
-  /**
-   * Objects written before an apply failed (a Namespace or CRD of the definitions stage) join the
-   * inventory, so a later version or the app's removal prunes them instead of orphaning them.
-   * Their hash is unknown (empty): the next apply treats them as changed, not as drift.
-   */
-  private async recordPartialApply(app: DesiredApp, previous: Inventory | null, changes: ChangeSetEntry[]): Promise<void> {
-    const known = new Set(previous?.entries.map((entry) => entry.id));
-    const written = changes
-      .filter((change) => change.action === 'created' || change.action === 'configured')
-      .map((change) => ({ id: inventoryIdOf(change.ref), v: change.ref.apiVersion, h: '' }))
-      .filter((entry) => !known.has(entry.id));
-    if (written.length === 0) return;
-    await this.options.inventory.put({
-      app: app.name,
-      version: previous?.version ?? app.version,
-      digest: previous?.digest ?? app.digest,
-      entries: [...(previous?.entries ?? []), ...written],
-      prune: app.prune,
-    });
-  }
-
-  /**
-   * The agent's namespace holds its identity Secret, desired state and every app's inventory: an
-   * artifact that could write there could brick the agent or orphan another app's objects.
-   */
-  private refuseAgentNamespace(app: DesiredApp, objects: KubeObject[]): void {
-    const reserved = this.options.inventory.namespace;
-    const intruder = objects.find((object) => {
-      const namespace = object.metadata?.namespace ?? app.namespace;
-      return namespace === reserved || (object.kind === 'Namespace' && object.metadata?.name === reserved);
-    });
-    if (intruder) {
-      throw new StepFailure(
-        'InvalidObject',
-        `${intruder.kind}/${intruder.metadata?.name ?? '?'} would be written to ${reserved}, the agent's own namespace; apps may not write there`,
-      );
-    }
-  }
-
-  private async pipeline(app: DesiredApp, suspended: boolean): Promise<Omit<AppReport, 'name' | 'version' | 'digest'>> {
+  /** fetch → build → apply → prune → health. When suspended, apply only plans and nothing is pruned. */
+  private async pipeline(app: DesiredApp, suspended: boolean): Promise<Outcome> {
     const files = await this.fetch(app);
-    const objects = this.build(files, app);
-    this.refuseAgentNamespace(app, objects);
-    const manager = new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(app.name) });
+    const objects = this.build(app, files);
+    const manager = this.managerFor(app.name);
     const previous = await this.options.inventory.get(app.name);
-
-    // apply (or, when suspended, plan only)
-    let applied;
-    try {
-      applied = await manager.applyAllStaged(objects, { defaultNamespace: app.namespace, recreate: app.recreate, dryRun: suspended });
-    } catch (error) {
-      if (error instanceof ApplyError) {
-        if (!suspended) await this.recordPartialApply(app, previous, error.entries);
-        throw new StepFailure(error.reason, error.message, error.entries);
-      }
-      throw new StepFailure('ApplyFailed', messageOf(error));
-    }
-    const entries = applied.objects.map((item) => entryOf(item.object));
-    const drift = driftOf(applied.objects, previous, !suspended);
-    if (drift.length > 0) {
-      this.options.logger.warn(suspended ? 'drift detected, left alone: suspended' : 'drift detected and corrected', {
-        app: app.name,
-        objects: drift.map((entry) => entry.object),
-      });
-    }
-    const counts = countActions(applied.entries);
-
+    const applied = await this.apply(manager, app, objects, previous, suspended);
+    const drift = this.detectDrift(app, applied.objects, previous, suspended);
     if (suspended) {
       return {
         phase: 'Suspended',
@@ -198,37 +115,16 @@ export class Reconciler {
         message: `reconciliation suspended; ${drift.length} drifted object(s) left alone`,
         conditions: [{ type: 'Ready', status: 'Unknown', reason: 'Suspended' }],
         drift,
-        counts,
+        counts: countActions(applied.entries),
       };
     }
-
-    // prune: old inventory minus new
-    const stale = previous ? staleEntries(previous.entries, entries) : [];
-    if (stale.length > 0 && app.prune) {
-      // Stale entries stay recorded until they are gone, so a failed prune is retried next time.
-      await this.saveInventory(app, previous, [...entries, ...stale]);
-      try {
-        const pruned = await manager.deleteAll(stale.map(refOfEntry));
-        for (const entry of pruned) counts[entry.action] = (counts[entry.action] ?? 0) + 1;
-      } catch (error) {
-        throw new StepFailure('PruneFailed', messageOf(error), applied.entries);
-      }
-      await this.saveInventory(app, null, entries);
-    } else {
-      await this.saveInventory(app, previous, entries);
-    }
-
-    // health
-    const changed = applied.entries.some((entry) => entry.action !== 'unchanged');
-    const memory = this.memory.get(app.name);
-    const rollout =
-      !memory || memory.digest !== app.digest || changed ? { digest: app.digest, rolloutStartedAt: Date.now() } : memory;
-    this.memory.set(app.name, rollout);
-    const health = await this.health(app, applied.objects.map((item) => item.object), rollout);
-    return { ...health, drift, counts };
+    const pruned = await this.prune(manager, app, previous, applied);
+    const health = await this.health(manager, app, applied);
+    return { ...health, drift, counts: countActions([...applied.entries, ...pruned]) };
   }
 
-  private async fetch(app: DesiredApp) {
+  /** fetch: the pinned artifact, from the cache or the registry; failed pulls back off per app. */
+  private async fetch(app: DesiredApp): Promise<ArtifactFiles> {
     const cached = this.cache.get(app.digest);
     if (cached) return cached;
     const waiting = this.backoff.get(app.name);
@@ -254,13 +150,98 @@ export class Reconciler {
     }
   }
 
-  private build(files: Map<string, Buffer>, app: DesiredApp): KubeObject[] {
+  /** build: the objects under the app's path, none of them in the agent's own namespace. */
+  private build(app: DesiredApp, files: ArtifactFiles): KubeObject[] {
+    let objects: KubeObject[];
     try {
-      return buildObjects(files, app.path);
+      objects = buildObjects(files, app.path);
     } catch (error) {
       if (error instanceof BuildError) throw new StepFailure('BuildFailed', error.message);
       throw error;
     }
+    this.refuseAgentNamespace(app, objects);
+    return objects;
+  }
+
+  /**
+   * The agent's namespace holds its identity Secret, desired state and every app's inventory: an
+   * artifact that could write there could brick the agent or orphan another app's objects.
+   */
+  private refuseAgentNamespace(app: DesiredApp, objects: KubeObject[]): void {
+    const reserved = this.options.inventory.namespace;
+    const intruder = objects.find((object) => {
+      const namespace = object.metadata?.namespace ?? app.namespace;
+      return namespace === reserved || (object.kind === 'Namespace' && object.metadata?.name === reserved);
+    });
+    if (intruder) {
+      throw new StepFailure(
+        'InvalidObject',
+        `${intruder.kind}/${intruder.metadata?.name ?? '?'} would be written to ${reserved}, the agent's own namespace; apps may not write there`,
+      );
+    }
+  }
+
+  /** apply (or, when suspended, plan only): nothing is written unless every object passed its dry-run. */
+  private async apply(manager: ResourceManager, app: DesiredApp, objects: KubeObject[], previous: Inventory | null, suspended: boolean): Promise<ApplyResult> {
+    try {
+      return await manager.applyAllStaged(objects, { defaultNamespace: app.namespace, recreate: app.recreate, dryRun: suspended });
+    } catch (error) {
+      if (!(error instanceof ApplyError)) throw new StepFailure('ApplyFailed', messageOf(error));
+      if (!suspended) await this.recordPartialApply(app, previous, error.entries);
+      throw new StepFailure(error.reason, error.message, error.entries);
+    }
+  }
+
+  /**
+   * Objects written before an apply failed (a Namespace or CRD of the definitions stage) join the
+   * inventory, so a later version or the app's removal prunes them instead of orphaning them.
+   * Their hash is unknown (empty): the next apply treats them as changed, not as drift.
+   */
+  private async recordPartialApply(app: DesiredApp, previous: Inventory | null, changes: ChangeSetEntry[]): Promise<void> {
+    const known = new Set(previous?.entries.map((entry) => entry.id));
+    const written = changes
+      .filter((change) => change.action === 'created' || change.action === 'configured')
+      .map((change) => ({ id: inventoryIdOf(change.ref), v: change.ref.apiVersion, h: '' }))
+      .filter((entry) => !known.has(entry.id));
+    if (written.length === 0) return;
+    await this.options.inventory.put({
+      app: app.name,
+      version: previous?.version ?? app.version,
+      digest: previous?.digest ?? app.digest,
+      entries: [...(previous?.entries ?? []), ...written],
+      prune: app.prune,
+    });
+  }
+
+  private detectDrift(app: DesiredApp, applied: AppliedObject[], previous: Inventory | null, suspended: boolean): DriftEntry[] {
+    const drift = driftOf(applied, previous, !suspended);
+    if (drift.length > 0) {
+      this.options.logger.warn(suspended ? 'drift detected, left alone: suspended' : 'drift detected and corrected', {
+        app: app.name,
+        objects: drift.map((entry) => entry.object),
+      });
+    }
+    return drift;
+  }
+
+  /** prune: old inventory minus new. The new inventory is recorded here, whether or not anything is pruned. */
+  private async prune(manager: ResourceManager, app: DesiredApp, previous: Inventory | null, applied: ApplyResult): Promise<ChangeSetEntry[]> {
+    const entries = applied.objects.map((item) => entryOf(item.object));
+    const stale = previous ? staleEntries(previous.entries, entries) : [];
+    if (stale.length === 0 || !app.prune) {
+      await this.saveInventory(app, previous, entries);
+      return [];
+    }
+    // Stale entries stay recorded until they are gone, so a failed prune is retried next time.
+    await this.saveInventory(app, previous, [...entries, ...stale]);
+    let pruned: ChangeSetEntry[];
+    try {
+      pruned = await manager.deleteAll(stale.map(refOfEntry));
+    } catch (error) {
+      throw new StepFailure('PruneFailed', messageOf(error), applied.entries);
+    }
+    await this.saveInventory(app, null, entries);
+    return pruned;
   }
 
   private async saveInventory(app: DesiredApp, previous: Inventory | null, entries: InventoryEntry[]): Promise<void> {
@@ -277,38 +258,65 @@ export class Reconciler {
     await this.options.inventory.put(next);
   }
 
-  private async health(
-    app: DesiredApp,
-    objects: KubeObject[],
-    rollout: AppMemory,
-  ): Promise<Pick<AppReport, 'phase' | 'reason' | 'message' | 'conditions'>> {
+  /**
+   * health: waits a short budget per reconcile; a rollout (a new digest, or anything written)
+   * that is not healthy within the app's timeout has failed.
+   */
+  private async health(manager: ResourceManager, app: DesiredApp, applied: ApplyResult): Promise<Status> {
+    const rollout = this.rolloutOf(app, applied.entries);
     if (!app.wait) {
       return { phase: 'Ready', reason: 'Applied', message: 'applied; health not checked (wait is off)', conditions: [{ type: 'Ready', status: 'True', reason: 'Applied' }] };
     }
-    const refs: ObjectRef[] = objects.filter((object) => !STATUSLESS_KINDS.has(object.kind)).map(refOf);
+    const objects = applied.objects.map((item) => item.object);
+    const refs: ObjectRef[] = objects.filter(hasStatus).map(refOf);
     const deadline = rollout.rolloutStartedAt + app.timeoutSeconds * 1000;
     const budget = Math.max(0, Math.min(this.healthBudgetMs, deadline - Date.now()));
-    const result = await waitForSet(this.options.client, refs, { intervalMs: 500, timeoutMs: budget });
+    const result = await manager.waitForSet(refs, { intervalMs: HEALTH_POLL_MS, timeoutMs: budget });
+    if (result.status === 'Ready') return statusOf('Ready', 'ReconciliationSucceeded', `${objects.length} object(s) applied and healthy`);
     const notReady = result.objects.filter((object) => object.status !== 'Ready');
     const summary = notReady.slice(0, 10).map((object) => `${object.subject}: ${object.message}`).join('; ');
-    let phase: Phase = result.status;
-    let reason = result.status === 'Ready' ? 'ReconciliationSucceeded' : result.status === 'Failed' ? 'HealthCheckFailed' : 'Progressing';
-    if (phase === 'Progressing' && Date.now() >= deadline) {
-      phase = 'Failed';
-      reason = 'HealthCheckTimeout';
+    if (result.status === 'Progressing' && Date.now() >= deadline) {
+      return statusOf('Failed', 'HealthCheckTimeout', `not healthy after ${app.timeoutSeconds}s: ${summary}`);
     }
-    const message =
-      phase === 'Ready'
-        ? `${objects.length} object(s) applied and healthy`
-        : reason === 'HealthCheckTimeout'
-          ? `not healthy after ${app.timeoutSeconds}s: ${summary}`
-          : summary;
-    return {
-      phase,
-      reason,
-      message: message.slice(0, 4096),
-      conditions: [{ type: 'Ready', status: phase === 'Ready' ? 'True' : phase === 'Failed' ? 'False' : 'Unknown', reason, message: message.slice(0, 1024) }],
-    };
+    return statusOf(result.status, result.status === 'Failed' ? 'HealthCheckFailed' : 'Progressing', summary);
+  }
+
+  /** The rollout being watched: a new one starts with a new digest or when anything was written. */
+  private rolloutOf(app: DesiredApp, entries: ChangeSetEntry[]): AppMemory {
+    const changed = entries.some((entry) => entry.action !== 'unchanged');
+    const memory = this.memory.get(app.name);
+    const rollout = !memory || memory.digest !== app.digest || changed ? { digest: app.digest, rolloutStartedAt: Date.now() } : memory;
+    this.memory.set(app.name, rollout);
+    return rollout;
+  }
+
+  /** report: the app's report, its metrics and one log line. */
+  private report(app: DesiredApp, outcome: Outcome, durationMs: number): AppReport {
+    const report: AppReport = { name: app.name, version: app.version, digest: app.digest, ...outcome };
+    const { metrics, logger } = this.options;
+    metrics.inc(AGENT_METRICS.reconciles, { app: app.name, phase: report.phase });
+    metrics.inc(AGENT_METRICS.reconcileSeconds, { app: app.name }, durationMs / 1000);
+    for (const phase of ['Ready', 'Progressing', 'Failed', 'Suspended']) {
+      metrics.set(AGENT_METRICS.appPhase, { app: app.name, phase }, phase === report.phase ? 1 : 0);
+    }
+    metrics.set(AGENT_METRICS.driftedObjects, { app: app.name }, report.drift.length);
+    for (const [action, count] of Object.entries(report.counts)) {
+      metrics.inc(AGENT_METRICS.objects, { action }, count);
+    }
+    // A steady state (nothing written, nothing drifted, still Ready) is logged at debug level only.
+    const quiet = report.phase === 'Ready' && report.drift.length === 0 && Object.keys(report.counts).every((action) => action === 'unchanged');
+    const level = report.phase === 'Failed' ? 'error' : quiet ? 'debug' : 'info';
+    logger[level]('app reconciled', {
+      app: app.name,
+      version: report.version,
+      phase: report.phase,
+      reason: report.reason,
+      message: report.phase === 'Ready' ? undefined : report.message,
+      counts: report.counts,
+      drifted: report.drift.length,
+      durationMs,
+    });
+    return report;
   }
 
   /** Apps with an inventory in the cluster but no longer in the desired state lose their objects. */
@@ -325,13 +333,12 @@ export class Reconciler {
       if (desired.has(name)) continue;
       try {
         const inventory = await this.options.inventory.get(name);
-        const manager = new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(name) });
         // An app with prune: false keeps its objects when it goes, as it keeps them when they leave its artifact.
-        const entries = inventory?.prune ? await manager.deleteAll(inventory.entries.map(refOfEntry)) : [];
+        const entries = inventory?.prune ? await this.managerFor(name).deleteAll(inventory.entries.map(refOfEntry)) : [];
         await this.options.inventory.delete(name);
         this.memory.delete(name);
         this.backoff.delete(name);
-        this.options.metrics.remove('flotilla_agent_app_phase', { app: name });
+        this.options.metrics.remove(AGENT_METRICS.appPhase, { app: name });
         this.options.logger.info(
           inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',
           { app: name, counts: countActions(entries) },
@@ -342,60 +349,25 @@ export class Reconciler {
     }
   }
 
-  private record(app: string, report: AppReport, durationMs: number): void {
-    const { metrics, logger } = this.options;
-    metrics.inc('flotilla_agent_reconcile_total', 'Reconciles per app and resulting phase.', { app, phase: report.phase });
-    metrics.inc('flotilla_agent_reconcile_duration_seconds_total', 'Time spent reconciling, per app.', { app }, durationMs / 1000);
-    for (const phase of ['Ready', 'Progressing', 'Failed', 'Suspended']) {
-      metrics.set('flotilla_agent_app_phase', 'Current phase of each app (1 for the current one).', { app, phase }, phase === report.phase ? 1 : 0);
-    }
-    metrics.set('flotilla_agent_app_drifted_objects', 'Objects found drifted in the last reconcile.', { app }, report.drift.length);
-    for (const [action, count] of Object.entries(report.counts)) {
-      metrics.inc('flotilla_agent_objects_total', 'Objects handled by action (created, configured, unchanged, deleted, skipped).', { action }, count);
-    }
-    // A steady state (nothing written, nothing drifted, still Ready) is logged at debug level only.
-    const quiet = report.phase === 'Ready' && report.drift.length === 0 && Object.keys(report.counts).every((action) => action === 'unchanged');
-    const level = report.phase === 'Failed' ? 'error' : quiet ? 'debug' : 'info';
-    logger[level]('app reconciled', {
-      app,
-      version: report.version,
-      phase: report.phase,
-      reason: report.reason,
-      message: report.phase === 'Ready' ? undefined : report.message,
-      counts: report.counts,
-      drifted: report.drift.length,
-      durationMs,
-    });
+  /** A manager bound to one app's owner labels: it adopts, writes and prunes only that app's objects. */
+  private managerFor(app: string): ResourceManager {
+    return new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(app) });
   }
 }
 
-/**
- * Drift is a difference on an object whose desired content did not change since the last apply
- * (same hash in the inventory): someone changed the cluster. A difference on an object the new
- * version changed is an upgrade, not drift.
- */
-function driftOf(applied: { object: KubeObject; entry: ChangeSetEntry }[], previous: Inventory | null, corrected: boolean): DriftEntry[] {
-  if (!previous) return [];
-  const hashes = new Map(previous.entries.map((entry) => [entry.id, entry.h]));
-  const drift: DriftEntry[] = [];
-  for (const { object, entry } of applied) {
-    const { id, h } = entryOf(object);
-    if (hashes.get(id) !== h) continue;
-    if (entry.action === 'configured' && entry.fields) {
-      const fields = entry.fields.slice(0, 200).map((field) => ({ ...field, before: compact(field.before), after: compact(field.after) }));
-      drift.push({ object: entry.subject, fields, corrected });
-    } else if (entry.action === 'created') {
-      drift.push({ object: entry.subject, fields: [{ path: '/', before: 'absent', after: 'present' }], corrected });
-    }
-  }
-  return drift.slice(0, 500);
+/** A failed reconcile's outcome: the failing step's reason, and the counts of what it had written. */
+function failedOutcome(error: unknown): Outcome {
+  const failure = error instanceof StepFailure ? error : new StepFailure('ReconcileFailed', messageOf(error));
+  return { ...statusOf('Failed', failure.reason, failure.message), drift: [], counts: countActions(failure.changes) };
 }
 
-const MAX_REPORTED_VALUE_CHARS = 1024;
-
-/** A drifted value as reported: large ones (a whole script in a ConfigMap) are cut, so reports stay small. */
-function compact(value: unknown): unknown {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  if (text === undefined || text.length <= MAX_REPORTED_VALUE_CHARS) return value;
-  return `${text.slice(0, MAX_REPORTED_VALUE_CHARS)}… (${text.length} characters, truncated)`;
+/** Phase, reason and message, with the Ready condition that says the same, both cut to what the API takes. */
+function statusOf(phase: Phase, reason: Reason, message: string): Status {
+  const ready = phase === 'Ready' ? 'True' : phase === 'Failed' ? 'False' : 'Unknown';
+  return {
+    phase,
+    reason,
+    message: message.slice(0, LIMITS.maxReportMessageChars),
+    conditions: [{ type: 'Ready', status: ready, reason, message: message.slice(0, CONDITION_MESSAGE_CHARS) }],
+  };
 }

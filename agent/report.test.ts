@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentReport } from '../lib/api/schemas.ts';
 import { AgentReport as AgentReportSchema } from '../lib/api/schemas.ts';
-import { fitReport } from './agent.ts';
+import { fitReport } from './report.ts';
 
 const report = (objects: number, fields: number, valueBytes: number): AgentReport => ({
   apps: [

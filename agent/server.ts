@@ -1,5 +1,5 @@
 // The agent's HTTP endpoints: /metrics for Prometheus and /healthz for the kubelet's probes.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.ts';
 
@@ -21,35 +21,43 @@ export interface OpsServerOptions {
 
 export async function startOpsServer(options: OpsServerOptions): Promise<{ server: Server; url: string }> {
   const startedAt = Date.now();
-  const server = createServer((request, response) => {
+
+  function handleOpsRequest(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { Allow: 'GET, HEAD' }).end();
-      return;
+    } else if (path === '/metrics') {
+      serveMetrics(response, options.metrics);
+    } else if (path === '/healthz') {
+      serveHealth(response, healthProblem(options.health, startedAt, options.maxLoopAgeMs));
+    } else {
+      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     }
-    if (path === '/metrics') {
-      response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(options.metrics.render());
-      return;
-    }
-    if (path === '/healthz') {
-      const { fatalError, lastLoopAt } = options.health;
-      const since = lastLoopAt || startedAt;
-      const problem = fatalError
-        ? fatalError.message
-        : Date.now() - since > options.maxLoopAgeMs
-          ? `no loop iteration finished for ${Math.round((Date.now() - since) / 1000)}s`
-          : null;
-      response
-        .writeHead(problem ? 503 : 200, { 'Content-Type': 'application/json' })
-        .end(JSON.stringify(problem ? { status: 'failing', reason: problem } : { status: 'ok' }));
-      return;
-    }
-    response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-  });
+  }
+
+  const server = createServer(handleOpsRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '0.0.0.0', resolve);
   });
   const { port } = server.address() as AddressInfo;
   return { server, url: `http://${options.host ?? '127.0.0.1'}:${port}` };
+}
+
+function serveMetrics(response: ServerResponse, metrics: Metrics): void {
+  response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.render());
+}
+
+/** Why /healthz fails, or null when the agent is healthy. */
+function healthProblem({ fatalError, lastLoopAt }: HealthSource, startedAt: number, maxLoopAgeMs: number): string | null {
+  if (fatalError) return fatalError.message;
+  const since = lastLoopAt || startedAt;
+  if (Date.now() - since > maxLoopAgeMs) return `no loop iteration finished for ${Math.round((Date.now() - since) / 1000)}s`;
+  return null;
+}
+
+function serveHealth(response: ServerResponse, problem: string | null): void {
+  response
+    .writeHead(problem ? 503 : 200, { 'Content-Type': 'application/json' })
+    .end(JSON.stringify(problem ? { status: 'failing', reason: problem } : { status: 'ok' }));
 }

@@ -5,7 +5,7 @@ import type { KubeClient } from './kube/client.ts';
 import type { AgentKeyPair } from '../lib/agent-auth.ts';
 import { AgentIdentity, DesiredState } from '../lib/api/schemas.ts';
 import type { Identity } from './control-plane.ts';
-import { FIELD_MANAGER } from './ssa/manager.ts';
+import { FIELD_MANAGER } from './ownership.ts';
 
 export const IDENTITY_SECRET = 'flotilla-agent-identity';
 export const DESIRED_STATE_CONFIGMAP = 'flotilla-agent-desired-state';

@@ -15,6 +15,8 @@ export const LIMITS = {
   maxDriftEntries: 500,
   maxDriftFields: 200,
   maxConditions: 50,
+  /** The message of an app report. */
+  maxReportMessageChars: 4096,
   /** A drifted value as the agent reports it (the full report goes to S3). */
   maxReportedValueChars: 1024,
   /** Drift events one report may write to the audit log, and each value's length there. */

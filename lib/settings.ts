@@ -18,7 +18,8 @@ export function parseSettings<T extends z.ZodType>(program: string, schema: T, e
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.map(String).join('.') || 'settings';
-    const missing = issue.path.length === 1 && !(String(issue.path[0]) in present);
+    // zod does not report the input by default: a variable is missing when the environment lacks it.
+    const missing = issue.code === 'invalid_type' && issue.path.length === 1 && present[String(issue.path[0])] === undefined;
     return missing ? `${name} is required` : `${name}: ${issue.message}`;
   });
   throw new SettingsError(`${program}: bad settings: ${problems.join('; ')}`);
@@ -40,7 +41,9 @@ export function jsonSetting<T extends z.ZodType>(schema: T) {
 }
 
 /** A whole number from an environment variable, within bounds. */
-export const intSetting = (min: number, max: number) => z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min).max(max);
+export const intSetting = (min: number, max: number) =>
+  // Each check names its own message: zod would otherwise use the schema's ('must be a number').
+  z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 /** A TCP port. */
 export const portSetting = intSetting(0, 65_535);

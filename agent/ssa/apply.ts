@@ -3,12 +3,13 @@
 // live in a Namespace or are of a kind defined by a CRD from the same set are planned again after
 // the definitions are applied and established — the only case where a failure can leave part of a
 // set applied.
+import { sleep } from '../../lib/sleep.ts';
 import { KubeApiError, isNotFound, type KubeObject } from '../kube/client.ts';
 import { entryFor, type ChangeSetEntry } from './changeset.ts';
 import { diffObject } from './diff.ts';
 import { ApplyError, OwnershipConflictError, isImmutableError, messageOf, type ObjectFailure } from './errors.ts';
+import type { ManagerContext } from './context.ts';
 import { mapLimit } from './limit.ts';
-import type { ManagerContext } from './manager.ts';
 import { groupOf, inventoryIdOf, refOf, subjectOf } from './objects.ts';
 import { compareForApply, isDefinition, rankOf } from './sort.ts';
 import { waitForSet, type WaitOptions } from './wait.ts';
@@ -83,7 +84,7 @@ export async function applyAllStaged(
   await writePlans(context, definitionPlans, options, written);
   if (definitionPlans.some((plan) => plan.entry.action !== 'unchanged')) {
     if (definitionPlans.some((plan) => plan.object.kind === 'CustomResourceDefinition')) context.client.invalidateDiscovery();
-    const health = await waitForSet(context.client, definitionPlans.map((plan) => refOf(plan.object)), options.wait);
+    const health = await waitForSet(context, definitionPlans.map((plan) => refOf(plan.object)), options.wait);
     if (health.status !== 'Ready') {
       const failures = health.objects
         .filter((object) => object.status !== 'Ready')
@@ -100,6 +101,9 @@ export async function applyAllStaged(
   await writePlans(context, allRestPlans, options, written);
   return resultOf([...definitionPlans, ...allRestPlans]);
 }
+
+/** How often discovery is asked again for the kinds of a new CRD. */
+const DISCOVERY_POLL_MS = 200;
 
 /**
  * An Established CRD is not yet in discovery everywhere: the apiserver publishes the new
@@ -124,7 +128,7 @@ async function waitForServedKinds(
           if (Date.now() > deadline) {
             throw new ApplyError('DefinitionsNotReady', [{ subject: subjectOf(crd), message: `${spec.group}/${version.name} is not served by discovery` }], written);
           }
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          await sleep(DISCOVERY_POLL_MS);
         }
       }
     }
@@ -241,7 +245,7 @@ async function planAll(
 ): Promise<PlanOutcome[]> {
   const ready = objects.filter((object) => !waitsFor(object));
   const live = await listLive(context, ready);
-  return mapLimit(objects, context.concurrency, async (object): Promise<PlanOutcome> => {
+  return mapLimit(objects, context.concurrency, async function planObject(object): Promise<PlanOutcome> {
     if (waitsFor(object)) return { deferred: object };
     try {
       const { entry } = await diffObject(context, object, live.get(inventoryIdOf(object)));
@@ -311,7 +315,7 @@ async function writePlans(context: ManagerContext, plans: Plan[], options: Apply
   for (const rank of ranks) {
     const batch = changed.filter((plan) => rankOf(plan.object) === rank);
     const failures: ObjectFailure[] = [];
-    await mapLimit(batch, context.concurrency, async (plan) => {
+    await mapLimit(batch, context.concurrency, async function writePlan(plan) {
       try {
         if (plan.recreate) await deleteAndWait(context, plan.object, options);
         await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
@@ -331,6 +335,6 @@ async function deleteAndWait(context: ManagerContext, object: KubeObject, option
   const deadline = Date.now() + (options.wait.timeoutMs ?? 60_000);
   while (await context.client.get(ref)) {
     if (Date.now() > deadline) throw new Error('timed out waiting for deletion before re-creating');
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }

@@ -2,7 +2,7 @@
 // object would become, so a difference is exactly what a real apply would change.
 import type { KubeObject } from '../kube/client.ts';
 import { entryFor, type ChangeSetEntry } from './changeset.ts';
-import type { ManagerContext } from './manager.ts';
+import type { ManagerContext } from './context.ts';
 import { OwnershipConflictError } from './errors.ts';
 import { driftedFields } from './normalize.ts';
 import { refOf, type ObjectRef } from './objects.ts';

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/client.ts';
-import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../testing/cluster.ts';
+import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../../test/support/cluster.ts';
 import { diffObject } from './diff.ts';
 import { ApplyError } from './errors.ts';
 import { ResourceManager } from './manager.ts';

@@ -1,29 +1,22 @@
-// The resource manager: server-side apply, diff, prune and health for a set of objects, in the
-// style of fluxcd/pkg `ssa`. Each verb lives in its own file and takes an options object with
-// defaults; the manager binds them to one client, field manager and set of owner labels.
+// The resource manager: server-side apply, prune and health for a set of objects, in the style of
+// fluxcd/pkg `ssa`. Each verb lives in its own file and takes an options object with defaults; the
+// manager binds them to one context (client, field manager, owner labels).
 import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { FIELD_MANAGER } from '../ownership.ts';
 import { applyAllStaged, type ApplyOptions, type ApplyResult } from './apply.ts';
-import { deleteAll } from './delete.ts';
 import type { ChangeSetEntry } from './changeset.ts';
+import type { ManagerContext } from './context.ts';
+import { deleteAll } from './delete.ts';
 import type { ObjectRef } from './objects.ts';
 import { waitForSet, type WaitOptions, type WaitResult } from './wait.ts';
-
-export const FIELD_MANAGER = 'flotilla-agent';
-
-export interface ManagerContext {
-  client: KubeClient;
-  fieldManager: string;
-  /** Labels stamped on every applied object and required on every pruned one. */
-  ownerLabels: Record<string, string>;
-  /** Requests in flight at once. */
-  concurrency: number;
-}
 
 export interface ManagerOptions {
   fieldManager?: string;
   ownerLabels: Record<string, string>;
   concurrency?: number;
 }
+
+const DEFAULT_CONCURRENCY = 10;
 
 export class ResourceManager {
   readonly context: ManagerContext;
@@ -33,7 +26,7 @@ export class ResourceManager {
       client,
       fieldManager: options.fieldManager ?? FIELD_MANAGER,
       ownerLabels: options.ownerLabels,
-      concurrency: options.concurrency ?? 10,
+      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     };
   }
 
@@ -42,11 +35,13 @@ export class ResourceManager {
     return applyAllStaged(this.context, objects, options);
   }
 
+  /** Prune: deletes the objects that still carry the owner labels, in reverse kind order. */
   deleteAll(refs: ObjectRef[]): Promise<ChangeSetEntry[]> {
     return deleteAll(this.context, refs);
   }
 
+  /** Health: polls until every object is Ready, one has Failed, or the timeout passes. */
   waitForSet(refs: ObjectRef[], options: Partial<WaitOptions> = {}): Promise<WaitResult> {
-    return waitForSet(this.context.client, refs, options);
+    return waitForSet(this.context, refs, options);
   }
 }

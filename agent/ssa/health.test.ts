@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../kube/client.ts';
-import { healthOf } from './wait.ts';
+import { healthOf } from './health.ts';
 
 const object = (apiVersion: string, kind: string, spec: unknown, status: unknown, generation = 1): KubeObject => ({
   apiVersion,

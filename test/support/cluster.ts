@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { KubeClient } from '../kube/client.ts';
+import { KubeClient } from '../../agent/kube/client.ts';
 
 const execFileAsync = promisify(execFile);
 

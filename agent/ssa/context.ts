@@ -1,0 +1,12 @@
+// What every verb of the resource manager works with. The manager builds it once; each verb file
+// (apply, diff, delete, wait) takes it as its first argument, so no verb depends on the manager.
+import type { KubeClient } from '../kube/client.ts';
+
+export interface ManagerContext {
+  client: KubeClient;
+  fieldManager: string;
+  /** Labels stamped on every applied object and required on every pruned one. */
+  ownerLabels: Record<string, string>;
+  /** Requests in flight at once. */
+  concurrency: number;
+}
