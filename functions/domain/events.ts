@@ -42,26 +42,46 @@ export interface EventListQuery extends Pick<EventQuery, 'app' | 'environment' |
   cursor?: string;
 }
 
-/** One page of the audit log in a bounded window; `nextCursor` continues it. */
+/** The years the audit log can be asked about: anything else is a mistake, not a query. */
+const EARLIEST = Date.parse('2000-01-01T00:00:00.000Z');
+const LATEST = Date.parse('2100-01-01T00:00:00.000Z');
+
+/**
+ * One page of the audit log in a bounded window; `nextCursor` continues it. A page reads a bounded
+ * number of partitions and items, so it may hold fewer than `limit` events and still have a cursor.
+ */
 export async function listEvents(services: Services, query: EventListQuery): Promise<{ items: Event[]; nextCursor: string | null }> {
   const until = query.until ? new Date(query.until) : services.now();
   const since = query.since ? new Date(query.since) : new Date(until.getTime() - DEFAULT_WINDOW_DAYS * DAY_MS);
+  for (const [field, time] of [['until', until], ['since', since]] as const) {
+    if (!(time.getTime() >= EARLIEST && time.getTime() < LATEST)) throw badRequest(`query.${field}: must be a time from 2000 to 2099`);
+  }
   if (since > until) throw badRequest('query.since: must not be after until');
   if (until.getTime() - since.getTime() > LIMITS.maxEventWindowDays * DAY_MS) {
     throw badRequest(`query.since: the window may span at most ${LIMITS.maxEventWindowDays} days`);
   }
+  const window = { since: since.toISOString(), until: until.toISOString() };
   const { events, next } = await services.storage.events.query({
     ...query,
-    since: since.toISOString(),
-    until: until.toISOString(),
-    after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+    ...window,
+    after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, window),
   });
   return { items: events, nextCursor: next === null ? null : Buffer.from(next).toString('base64url') };
 }
 
-/** A cursor is the position `<at>#<id>` of the last event of a page, base64url-encoded. */
-function decodeCursor(cursor: string): string {
+/** An event's position `<at>#<id>`, or a day boundary `<day>T00` / `<day>T24` where a page stopped. */
+const POSITION = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{12,40}|T00|T24)$/;
+
+/** A cursor is a position in the window, base64url-encoded; one from other filters or a forged one is refused. */
+function decodeCursor(cursor: string, window: { since: string; until: string }): string {
   const position = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^\d{4}-\d{2}-\d{2}T[\d:.]+Z#[0-9a-f]{12,40}$/.test(position)) throw badRequest('query.cursor: not a cursor of this API');
+  const match = POSITION.exec(position);
+  const day = match ? Date.parse(`${match[1]}T00:00:00.000Z`) : NaN;
+  if (!match || Number.isNaN(day) || new Date(day).toISOString().slice(0, 10) !== match[1]) {
+    throw badRequest('query.cursor: not a cursor of this API');
+  }
+  if (match[1]! < window.since.slice(0, 10) || match[1]! > window.until.slice(0, 10)) {
+    throw badRequest('query.cursor: outside the since/until window of this query; pass the same filters as for the first page');
+  }
   return position;
 }

@@ -15,12 +15,19 @@ export interface EventQuery {
   until: string;
   limit: number;
   order: 'asc' | 'desc';
-  /** Position of the last event of the previous page (`<at>#<id>`), exclusive. */
+  /** Where the previous page stopped (an event's `<at>#<id>`, or a day boundary), exclusive. */
   after?: string;
 }
 
-/** Pages one event query may read, so a filter that matches nothing cannot read a quarter's events. */
-const MAX_EVENT_PAGES = 20;
+/**
+ * DynamoDB requests one page of events may make. A page stops there even when it holds fewer
+ * than `limit` events (a filter that matches little, a quarter of quiet days); its cursor then
+ * continues where the reading stopped, so following cursors always finds every event.
+ */
+export const MAX_EVENT_REQUESTS = 24;
+/** Items one request evaluates when a filter applies (DynamoDB filters after reading). */
+const FILTERED_PAGE_ITEMS = 200;
+const DAY_MS = 86_400_000;
 
 export class EventStorage {
   constructor(private readonly table: Table) {}
@@ -34,83 +41,95 @@ export class EventStorage {
   }
 
   /**
-   * Events in a time window. By app or cluster it is one index query; otherwise one query per
-   * day partition. Environment and type are filters on top.
+   * Events in a time window, in order. By app or cluster it reads one index partition; otherwise
+   * one day partition after another. Environment and type are filters on top. `next` is where the
+   * page stopped (null when the window is exhausted).
    */
   async query(query: EventQuery): Promise<{ events: Event[]; next: string | null }> {
-    const filters: string[] = [];
-    // The previous page's last position narrows the window on the side the pages move towards;
-    // the bound is inclusive, so that one event is dropped again below.
-    const from = query.after && query.order === 'asc' ? query.after : query.since;
-    const to = query.after && query.order === 'desc' ? query.after : `${query.until}~`;
-    const values: Item = { ':from': from, ':to': to };
-    const names: Record<string, string> = {};
-    if (query.environment) {
-      filters.push('#env = :env');
-      names['#env'] = 'environment';
-      values[':env'] = query.environment;
-    }
-    if (query.type) {
-      filters.push('#eventType = :type');
-      names['#eventType'] = 'eventType';
-      values[':type'] = query.type;
-    }
-    if (query.typePrefix) {
-      filters.push('begins_with(#eventType, :typePrefix)');
-      names['#eventType'] = 'eventType';
-      values[':typePrefix'] = query.typePrefix;
-    }
-    if (query.app && query.cluster) {
-      filters.push('#cluster = :cluster');
-      names['#cluster'] = 'cluster';
-      values[':cluster'] = query.cluster;
-    }
+    const asc = query.order === 'asc';
+    // The previous page's position narrows the window on the side the pages move towards; the
+    // bound is inclusive, so an event at exactly that position is dropped below.
+    const from = query.after && asc ? query.after : query.since;
+    const to = query.after && !asc ? query.after : `${query.until}~`;
+    const filter = eventFilter(query);
     const base = {
-      FilterExpression: filters.length ? filters.join(' AND ') : undefined,
-      ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
-      ScanIndexForward: query.order === 'asc',
+      ...filter,
+      ScanIndexForward: asc,
+      Limit: filter.FilterExpression ? FILTERED_PAGE_ITEMS : query.limit + 2,
     };
-    // One more than the page (plus the previous page's last one) tells whether another page follows.
-    const wanted = query.limit + 2;
-    const run = (input: QueryInput) =>
-      this.table.query(
-        { ...base, ...input, Limit: wanted, ExpressionAttributeValues: { ...values, ...input.ExpressionAttributeValues } },
-        wanted,
-        MAX_EVENT_PAGES,
-      );
+    const partitions: { input: QueryInput; done: string }[] = query.app
+      ? [{ input: { IndexName: 'byCollection', KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to', ExpressionAttributeValues: { ':pk': collections.appEvents(query.app) } }, done: asc ? to : from }]
+      : query.cluster
+        ? [{ input: { IndexName: 'byCluster', KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to', ExpressionAttributeValues: { ':pk': clusterIndex.events(query.cluster) } }, done: asc ? to : from }]
+        : eachDay(from, to, asc).map((day) => ({
+            input: { KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to', ExpressionAttributeValues: { ':pk': eventDayPartition(day) } },
+            // Past this day in the page's direction: after its last possible key, before its first.
+            done: asc ? `${day}T24` : `${day}T00`,
+          }));
 
-    let items: Item[];
-    if (query.app) {
-      items = await run({
-        IndexName: 'byCollection',
-        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': collections.appEvents(query.app) },
-      });
-    } else if (query.cluster) {
-      items = await run({
-        IndexName: 'byCluster',
-        KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': clusterIndex.events(query.cluster) },
-      });
-    } else {
-      items = [];
-      const days = eachDay(from, to);
-      if (query.order === 'desc') days.reverse();
-      for (const day of days) {
-        if (items.length >= wanted) break;
-        items.push(
-          ...(await run({
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':pk': eventDayPartition(day) },
-          })),
-        );
-      }
+    const found: Item[] = [];
+    let requests = 0;
+    let stoppedAt: string | null = null;
+    reading: for (const partition of partitions) {
+      let start: Item | undefined;
+      do {
+        if (requests === MAX_EVENT_REQUESTS) {
+          stoppedAt = start ? String(start.sk) : positionBefore(partition.done, asc);
+          break reading;
+        }
+        requests++;
+        const page = await this.table.queryPage({
+          ...base,
+          ...partition.input,
+          ExpressionAttributeValues: { ...filter.ExpressionAttributeValues, ':from': from, ':to': to, ...partition.input.ExpressionAttributeValues },
+          ExclusiveStartKey: start,
+        });
+        found.push(...page.items.filter((item) => item.sk !== query.after));
+        if (found.length > query.limit) break reading;
+        start = page.lastKey;
+      } while (start);
+      stoppedAt = null;
     }
-    const page = items.filter((item) => item.sk !== query.after);
-    const events = page.slice(0, query.limit).map(toEvent);
+    const events = found.slice(0, query.limit).map(toEvent);
     const last = events.at(-1);
-    return { events, next: page.length > query.limit && last ? eventPosition(last.at, last.id) : null };
+    if (found.length > query.limit && last) return { events, next: eventPosition(last.at, last.id) };
+    return { events, next: stoppedAt };
   }
+}
+
+/** Where a page that stops before reading a day partition ends: just outside that day, so the next page reads all of it. */
+function positionBefore(done: string, asc: boolean): string {
+  const day = done.slice(0, 10);
+  return asc ? `${day}T00` : `${day}T24`;
+}
+
+function eventFilter(query: EventQuery): { FilterExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues: Item } {
+  const filters: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  if (query.environment) {
+    filters.push('#env = :env');
+    names['#env'] = 'environment';
+    values[':env'] = query.environment;
+  }
+  if (query.type) {
+    filters.push('#eventType = :type');
+    names['#eventType'] = 'eventType';
+    values[':type'] = query.type;
+  }
+  if (query.typePrefix) {
+    filters.push('begins_with(#eventType, :typePrefix)');
+    names['#eventType'] = 'eventType';
+    values[':typePrefix'] = query.typePrefix;
+  }
+  if (query.app && query.cluster) {
+    filters.push('#cluster = :cluster');
+    names['#cluster'] = 'cluster';
+    values[':cluster'] = query.cluster;
+  }
+  return filters.length
+    ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names, ExpressionAttributeValues: values }
+    : { ExpressionAttributeValues: values };
 }
 
 function eventItem(event: Event): Item {
@@ -132,13 +151,12 @@ function toEvent(item: Item): Event {
   return { ...rest, type: eventType } as Event;
 }
 
-function eachDay(since: string, until: string): string[] {
+/** The day partitions from `from` to `to` (ISO positions), in the page's direction; a bounded count. */
+function eachDay(from: string, to: string, asc: boolean): string[] {
+  const first = Date.parse(`${from.slice(0, 10)}T00:00:00.000Z`);
+  const last = Date.parse(`${to.slice(0, 10)}T00:00:00.000Z`);
   const days: string[] = [];
-  const end = until.slice(0, 10);
-  for (let day = new Date(since.slice(0, 10) + 'T00:00:00Z'); ; day = new Date(day.getTime() + 86_400_000)) {
-    const text = day.toISOString().slice(0, 10);
-    if (text > end) break;
-    days.push(text);
-  }
-  return days;
+  // The domain bounds windows to a few months; the cap keeps a bad caller from looping regardless.
+  for (let day = first; day <= last && days.length <= 400; day += DAY_MS) days.push(new Date(day).toISOString().slice(0, 10));
+  return asc ? days : days.reverse();
 }
