@@ -8,6 +8,7 @@ import { RegistryClient, type RegistryClientOptions } from './client.ts';
 import { digestOf } from './digest.ts';
 import { DigestMismatchError, NetworkError, NotFoundError, RegistryError, TooLargeError, UnauthorizedError } from './errors.ts';
 import { OCI_MANIFEST_MEDIA_TYPE } from './manifest.ts';
+import { sleep } from '../sleep.ts';
 
 interface RecordedRequest {
   method: string;
@@ -90,7 +91,7 @@ describe('RegistryClient retries', () => {
   it('turns a registry that cannot be reached into a NetworkError after retrying', async () => {
     const registry = await scriptedServer(() => undefined);
     servers.pop()?.close();
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     const client = new RegistryClient({ retry: fastRetries });
     const error = await client.listTags(registry.repository).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(NetworkError);

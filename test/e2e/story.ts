@@ -2,6 +2,7 @@
 // narrates it. Every step checks what a person would look at, and fails loudly when it is not so.
 import assert from 'node:assert/strict';
 import { APP, INTERVAL_SECONDS, World, waitFor } from './world.ts';
+import { sleep } from '../../lib/sleep.ts';
 
 /** "Within one check-in interval", with room for the apply and the health wait. */
 const CONVERGE_MS = (INTERVAL_SECONDS * 3 + 20) * 1000;
@@ -145,7 +146,7 @@ export async function runStory(world: World, narrate: Narrate = () => {}): Promi
       async () => (await world.api('GET', '/v1/clusters/prod-us', admin())).body.apps[APP]?.drifted > 0,
       CONVERGE_MS,
     );
-    await new Promise((resolve) => setTimeout(resolve, INTERVAL_SECONDS * 2000));
+    await sleep(INTERVAL_SECONDS * 2000);
     assert.equal(await configMapMode(world, 'prod-us'), 'green', 'the hotfix stays while suspended');
     narrate('drift reported (drifted > 0) and left alone: mode is still green');
 
@@ -198,7 +199,7 @@ export async function runStory(world: World, narrate: Narrate = () => {}): Promi
     await world.kubectl('prod-eu', ['patch', 'configmap', `${APP}-settings`, '-n', APP, '--type=merge', '-p', '{"data":{"mode":"offline-edit"}}']);
     await waitFor('prod-eu to revert drift without the control plane', async () => (await configMapMode(world, 'prod-eu')) === 'blue', CONVERGE_MS);
     narrate('prod-eu reverted mode=offline-edit with the control plane down');
-    await new Promise((resolve) => setTimeout(resolve, INTERVAL_SECONDS * 1000));
+    await sleep(INTERVAL_SECONDS * 1000);
     await world.startControlPlane();
     narrate('control plane back');
     const event = await waitFor(

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { runFlotilla, type CliResult } from '../support/cli.ts';
 import { freePort } from '../env/harness.ts';
 import type { TestEnv } from '../env/types.ts';
+import { sleep } from '../../lib/sleep.ts';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -206,7 +207,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | null | u
     } catch (err) {
       lastError = err;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
 }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startRegistryTokenServer, type RegistryTokenServer } from './token-server.ts';
 import type { TestCluster, TestEnv, TestRegistry } from './types.ts';
+import { sleep } from '../../lib/sleep.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -244,9 +245,7 @@ class ProcessSupervisor {
 
 // ---- Small helpers ---------------------------------------------------------------------------
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+
 
 const handedOutPorts = new Set<number>();
 

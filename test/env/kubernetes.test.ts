@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { requireTestEnv } from './inject.ts';
+import { sleep } from '../../lib/sleep.ts';
 
 const env = requireTestEnv();
 const runId = randomBytes(3).toString('hex');
@@ -26,7 +27,7 @@ async function poll<T>(what: string, read: () => Promise<T | undefined>, timeout
     const value = await read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
 }
 
