@@ -2,7 +2,7 @@
 // signed JWT per request (bound to method, path and body hash; lib/agent-auth.ts).
 import type { z } from 'zod';
 import { AgentIdentity, DesiredState, type AgentReport } from '../lib/api/schemas.ts';
-import { signAgentRequest, type AgentKeyPair } from '../lib/agent-auth.ts';
+import { RequestSequence, signAgentRequest, type AgentKeyPair } from '../lib/agent-auth.ts';
 
 export type Identity = z.infer<typeof AgentIdentity>;
 
@@ -33,6 +33,8 @@ export type DesiredStateResult = { changed: false } | { changed: true; state: De
 const REQUEST_TIMEOUT_MS = 15_000;
 
 export class ControlPlaneClient {
+  /** Orders this agent's reports, also within one second and across restarts. */
+  private readonly reportSequence = new RequestSequence();
   private readonly baseUrl: string;
 
   constructor(baseUrl: string) {
@@ -59,7 +61,7 @@ export class ControlPlaneClient {
   }
 
   async report(identity: Identity, key: AgentKeyPair, report: AgentReport): Promise<void> {
-    const response = await this.signed(identity, key, 'POST', '/v1/agent/reports', JSON.stringify(report));
+    const response = await this.signed(identity, key, 'POST', '/v1/agent/reports', JSON.stringify(report), {}, this.reportSequence.next());
     await response.body?.cancel();
   }
 
@@ -70,8 +72,9 @@ export class ControlPlaneClient {
     path: string,
     body?: string,
     headers: Record<string, string> = {},
+    seq?: number,
   ): Promise<Response> {
-    const jwt = await signAgentRequest(key, identity.cluster, identity.audience, { method, path, body });
+    const jwt = await signAgentRequest(key, identity.cluster, identity.audience, { method, path, body, seq });
     return this.send(method, path, body, { ...headers, Authorization: `Bearer ${jwt}` });
   }
 

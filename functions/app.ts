@@ -4,7 +4,7 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { requestId } from 'hono/request-id';
-import { nestsDeeperThan } from '../lib/json.ts';
+import { nestsDeeperThan, protoKeyPath } from '../lib/json.ts';
 import { LIMITS } from '../lib/limits.ts';
 import { authenticateAgent, authenticateUser } from './auth/middleware.ts';
 import type { AppEnv, Services } from './context.ts';
@@ -81,20 +81,26 @@ export function createApp(services: Services) {
     if (!c.req.path.startsWith('/v1/agent/')) return authenticateUser(c, next);
     return c.req.path === AGENT_REGISTER_PATH ? next() : authenticateAgent(c, next);
   });
-  // Bodies are JSON: another declared type is a 415 (a body without a type is read as JSON).
+  // Bodies are JSON: another declared type is a 415; a body without a type is read as JSON.
   app.use('/v1/*', async function requireJsonBody(c, next) {
+    if (c.req.method !== 'POST' && c.req.method !== 'PUT') return next();
     const type = c.req.header('content-type');
-    if (type && (c.req.method === 'POST' || c.req.method === 'PUT') && !/^application\/(.+\+)?json\b/i.test(type)) {
+    if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
       throw new ApiError('unsupported_media_type', `request bodies are JSON, not ${type.split(';')[0]}`);
     }
+    if (!type) c.req.raw.headers.set('content-type', 'application/json');
     await next();
   });
-
-  // Deeply nested bodies are refused before anything parses them recursively.
-  app.use('/v1/*', async function limitNesting(c, next) {
-    if ((c.req.method === 'POST' || c.req.method === 'PUT') && nestsDeeperThan(await c.req.text(), LIMITS.maxJsonDepth)) {
+  // Deeply nested bodies are refused before anything parses them recursively, and `__proto__`
+  // keys (which a parser would drop or turn into a prototype) before anything reads them.
+  app.use('/v1/*', async function refuseHostileJson(c, next) {
+    if (c.req.method !== 'POST' && c.req.method !== 'PUT') return next();
+    const text = await c.req.text();
+    if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) {
       throw new ApiError('bad_request', `body: nested deeper than ${LIMITS.maxJsonDepth} levels of objects and arrays`);
     }
+    const proto = protoKeyPath(text);
+    if (proto !== null) throw new ApiError('bad_request', `${['body', proto].filter(Boolean).join('.')}: the key "__proto__" is not allowed`);
     await next();
   });
 

@@ -44,7 +44,9 @@ export type AppEnv = {
     cluster: ClusterRecord;
     /** The raw request body of agent routes, read once for the body hash. */
     rawBody: Uint8Array;
-    /** When the agent signed this request (seconds); orders its reports. */
+    /** When the agent signed this request (seconds); orders the reports of agents without `seq`. */
     agentTokenIssuedAt: number;
+    /** The agent's own counter for this request (the signed `seq` claim); orders its reports. */
+    agentRequestSeq: number | undefined;
   };
 };

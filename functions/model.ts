@@ -38,6 +38,10 @@ export interface ClusterRecord {
   reportedAt: string | null;
   /** When the agent signed the last stored report (seconds): an older report is a replay. */
   reportIssuedAt?: number;
+  /** The agent's counter on the last stored report (the signed `seq`): a lower one is a replay. */
+  reportSeq?: number;
+  /** The outbox: where the events of the last stored report wait (S3) until they are all in the table. */
+  pendingEvents?: string | null;
 }
 
 export interface ClusterSpec {
@@ -72,6 +76,8 @@ export interface ClusterStatus {
   reportKey: string;
   at: string;
   issuedAt: number;
+  seq?: number;
+  pendingEvents: string | null;
 }
 
 /** How an app moves in an environment: tracking a semver range, or manual (track null). */

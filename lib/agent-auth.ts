@@ -34,6 +34,22 @@ export interface SignedRequest {
   /** Path plus query string, exactly as sent. */
   path: string;
   body?: string | Uint8Array;
+  /**
+   * The request's place in the agent's own order (reports): a counter that only grows, also
+   * across restarts (milliseconds since the epoch at least), so the control plane can refuse an
+   * older report replayed within the same second. Signed as the `seq` claim.
+   */
+  seq?: number;
+}
+
+/** A strictly increasing counter of the agent's requests, never below the clock in milliseconds. */
+export class RequestSequence {
+  private last = 0;
+
+  next(now = Date.now()): number {
+    this.last = Math.max(this.last + 1, now);
+    return this.last;
+  }
 }
 
 export async function signAgentRequest(
@@ -45,7 +61,7 @@ export async function signAgentRequest(
 ): Promise<string> {
   const privateKey = await importJWK(key.privateJwk, AGENT_KEY_ALG);
   const iat = Math.floor(now / 1000);
-  return new SignJWT({ htm: request.method.toUpperCase(), htu: request.path, bh: bodyHash(request.body) })
+  return new SignJWT({ htm: request.method.toUpperCase(), htu: request.path, bh: bodyHash(request.body), ...(request.seq === undefined ? {} : { seq: request.seq }) })
     .setProtectedHeader({ alg: AGENT_KEY_ALG, typ: AGENT_TOKEN_TYPE, kid: key.keyId })
     .setSubject(cluster)
     .setAudience(audience)

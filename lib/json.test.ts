@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { depthOf, nestsDeeperThan } from './json.ts';
+import { depthOf, protoKeyPath, nestsDeeperThan } from './json.ts';
 
 describe('JSON nesting depth', () => {
   it('counts objects and arrays, not brackets inside strings', () => {
@@ -20,5 +20,16 @@ describe('JSON nesting depth', () => {
     expect(depthOf('x')).toBe(0);
     expect(depthOf({})).toBe(1);
     expect(depthOf({ a: [{ b: {} }] })).toBe(4);
+  });
+});
+
+describe('__proto__ keys', () => {
+  it('finds them however they are spelled, and nowhere else', () => {
+    expect(protoKeyPath('{"a":{"__proto__":1}}')).toBe('a');
+    expect(protoKeyPath('{"__proto__":1}')).toBe('');
+    expect(protoKeyPath('{"a":[{"\\u005f_proto__":1}]}')).toBe('a.0');
+    expect(protoKeyPath('{"a":"__proto__"}')).toBeNull();
+    expect(protoKeyPath('{"a":"\\u0041"}')).toBeNull();
+    expect(protoKeyPath('not json __proto__')).toBeNull();
   });
 });

@@ -36,3 +36,26 @@ export function depthOf(value: unknown): number {
   }
   return deepest;
 }
+
+/**
+ * Where JSON text has an object key `__proto__` (also spelled with escapes), as a dotted path to
+ * the object holding it ('' for the top level), or null. Parsers drop such keys or, worse, turn
+ * them into prototypes; the text is parsed again only when it could hold one.
+ */
+export function protoKeyPath(text: string): string | null {
+  if (!text.includes('__proto__') && !text.includes('\\u')) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null; // not JSON at all: the body validation says so
+  }
+  const stack: [unknown, string[]][] = [[value, []]];
+  while (stack.length > 0) {
+    const [current, path] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (!Array.isArray(current) && Object.hasOwn(current, '__proto__')) return path.join('.');
+    for (const [key, child] of Object.entries(current)) stack.push([child, [...path, key]]);
+  }
+  return null;
+}

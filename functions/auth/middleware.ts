@@ -46,7 +46,7 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!cluster?.publicKey || !cluster.keyId) throw new AuthError('invalid agent token');
     const rawBody = new Uint8Array(await c.req.arrayBuffer());
     const url = new URL(c.req.url);
-    const { issuedAt } = await verifyAgentToken(
+    const { issuedAt, seq } = await verifyAgentToken(
       token,
       { publicKey: cluster.publicKey, keyId: cluster.keyId },
       { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody, now: c.get('services').now() },
@@ -55,6 +55,7 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.set('cluster', cluster);
     c.set('rawBody', rawBody);
     c.set('agentTokenIssuedAt', issuedAt);
+    c.set('agentRequestSeq', seq);
   } catch (err) {
     throw asApiError(err);
   }

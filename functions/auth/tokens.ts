@@ -212,7 +212,7 @@ export async function verifyAgentToken(
   token: string,
   key: { publicKey: JWK; keyId: string },
   expected: { cluster: string; audience: string; method: string; path: string; body: Uint8Array; now: Date },
-): Promise<{ issuedAt: number }> {
+): Promise<{ issuedAt: number; seq?: number }> {
   if (decodeHeader(token).kid !== key.keyId) throw new AuthError('invalid agent token');
   const publicKey = await importJWK(key.publicKey, AGENT_KEY_ALG).catch(() => {
     throw new AuthError('the cluster key cannot be used');
@@ -233,7 +233,8 @@ export async function verifyAgentToken(
     throw new AuthError('agent token was signed for another request');
   }
   if (payload.bh !== bodyHash(expected.body)) throw new AuthError('agent token does not match the request body');
-  return { issuedAt: payload.iat as number };
+  const seq = typeof payload.seq === 'number' && Number.isSafeInteger(payload.seq) && payload.seq >= 0 ? payload.seq : undefined;
+  return { issuedAt: payload.iat as number, seq };
 }
 
 async function verify(

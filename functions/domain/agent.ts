@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import { AGENT_KEY_ALG } from '../../lib/agent-auth.ts';
-import type { AgentIdentity, AgentReport, DesiredState } from '../../lib/api/schemas.ts';
+import type { AgentIdentity, AgentReport, DesiredState, Event } from '../../lib/api/schemas.ts';
 import { depthOf } from '../../lib/json.ts';
 import { LIMITS } from '../../lib/limits.ts';
 import { truncate } from '../../lib/text.ts';
@@ -101,31 +101,54 @@ export async function checkIn(services: Services, cluster: ClusterRecord): Promi
   return state;
 }
 
+/** How the agent ordered a report: its signed counter, else (older agents) the second it signed it. */
+export interface ReportOrder {
+  issuedAt: number;
+  seq?: number;
+}
+
 /**
- * Stores a report: the full report in S3, its events, then the summary on the cluster item. An
- * unchanged report (same hash) writes nothing but a due heartbeat. `issuedAt` (when the agent
- * signed the request) orders reports, so a replayed older one is refused.
+ * Stores a report: the full report in S3, then the summary on the cluster item together with the
+ * outbox of the events it implies, then those events. An unchanged report (same hash) writes
+ * nothing but a due heartbeat. Apps outside the cluster's desired state are ignored: an agent
+ * speaks only for what it was asked to run. A crash at any point is repaired by the agent's retry:
+ * before the status write nothing is in the table; after it, the outbox is flushed first.
  */
-export async function acceptReport(services: Services, cluster: ClusterRecord, report: AgentReport, issuedAt: number): Promise<{ stored: boolean }> {
+export async function acceptReport(services: Services, cluster: ClusterRecord, report: AgentReport, order: ReportOrder): Promise<{ stored: boolean }> {
   const { storage } = services;
   const names = new Set(report.apps.map((app) => app.name));
   if (names.size !== report.apps.length) throw badRequest('body.apps: each app may appear once');
+  if (cluster.pendingEvents) await flushPendingEvents(services, cluster.name, cluster.pendingEvents);
   const canonical = JSON.stringify(report);
   const statusHash = createHash('sha256').update(canonical).digest('hex');
   if (statusHash === cluster.statusHash) {
     if (heartbeatDue(services, cluster)) await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
     return { stored: false };
   }
-  if (cluster.reportIssuedAt !== undefined && issuedAt < cluster.reportIssuedAt) {
-    throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');
-  }
-  const at = services.now().toISOString();
-  const reportKey = await storage.reports.put(cluster.name, canonical);
-  // Events before the status: if either write fails the agent's retry is not "unchanged",
-  // so no event is lost (at worst one is recorded twice).
-  await recordEvents(services, reportEvents(cluster, report.apps));
-  await storage.clusters.recordStatus(cluster.name, { apps: summarize(report.apps, at), statusHash, reportKey, at, issuedAt });
+  if (isOlderReport(cluster, order)) throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');
+  const now = services.now();
+  const at = now.toISOString();
+  const desired = new Set(resolveDesiredState(cluster, await storage.desired.list(cluster.environment), now, 0).apps.map((app) => app.name));
+  const apps = report.apps.filter((app) => desired.has(app.name));
+  const reportKey = await storage.reports.put(cluster.name, apps.length === report.apps.length ? canonical : JSON.stringify({ ...report, apps }));
+  const events = reportEvents(cluster, apps).map((input) => ({ ...input, id: newEventId(now), at }));
+  const pendingEvents = events.length ? await storage.reports.putPendingEvents(cluster.name, statusHash, events) : null;
+  await storage.clusters.recordStatus(cluster.name, { apps: summarize(apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
+  if (pendingEvents) await flushPendingEvents(services, cluster.name, pendingEvents, events);
   return { stored: true };
+}
+
+/** A report the agent made before the last stored one: by its counter when both have one, else by the signing second. */
+function isOlderReport(cluster: ClusterRecord, order: ReportOrder): boolean {
+  if (order.seq !== undefined && cluster.reportSeq !== undefined) return order.seq <= cluster.reportSeq;
+  return cluster.reportIssuedAt !== undefined && order.issuedAt < cluster.reportIssuedAt;
+}
+
+/** Writes the outbox's events (their ids fixed when stored, so again is harmless), then empties it. */
+async function flushPendingEvents(services: Services, cluster: string, key: string, known?: Event[]): Promise<void> {
+  const events = known ?? (await services.storage.reports.get<Event[]>(key)) ?? [];
+  await services.storage.events.putMany(events);
+  await services.storage.clusters.clearPendingEvents(cluster, key);
 }
 
 /** Fingerprint of the set of objects drifted and left alone: a new set is new drift to record. */

@@ -72,7 +72,8 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(report, async function reportHandler(c) {
-    const { stored } = await acceptReport(c.get('services'), c.get('cluster'), c.req.valid('json'), c.get('agentTokenIssuedAt'));
+    const order = { issuedAt: c.get('agentTokenIssuedAt'), seq: c.get('agentRequestSeq') };
+    const { stored } = await acceptReport(c.get('services'), c.get('cluster'), c.req.valid('json'), order);
     return c.json({ accepted: true, stored }, 202);
   });
 }

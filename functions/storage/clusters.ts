@@ -90,7 +90,14 @@ export class ClusterStorage {
       reportKey: status.reportKey,
       reportedAt: status.at,
       reportIssuedAt: status.issuedAt,
+      ...(status.seq === undefined ? {} : { reportSeq: status.seq }),
+      pendingEvents: status.pendingEvents,
       lastSeen: status.at,
     });
+  }
+
+  /** Empties the outbox once its events are in the table, unless a newer report filled it again. */
+  clearPendingEvents(name: string, key: string): Promise<boolean> {
+    return this.table.set(keys.cluster(name), { pendingEvents: null }, '#pending = :key', { values: { ':key': key }, names: { '#pending': 'pendingEvents' } });
   }
 }

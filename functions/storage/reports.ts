@@ -18,6 +18,13 @@ export class ReportStorage {
     return key;
   }
 
+  /** Keeps the events a stored report implies until they are written to the table; returns the key. */
+  async putPendingEvents(cluster: string, statusHash: string, events: unknown[]): Promise<string> {
+    const key = `${BUCKET.pendingEventsPrefix}${cluster}/${statusHash}.json`;
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(events), ContentType: 'application/json' }));
+    return key;
+  }
+
   async get<T>(key: string): Promise<T | null> {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));

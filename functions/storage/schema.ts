@@ -18,6 +18,8 @@ export const TABLE = {
 export const BUCKET = {
   /** Full agent reports (drift details), content-addressed by sha256. */
   reportsPrefix: 'reports/',
+  /** The audit events of a stored report until they are in the table (the report's outbox). */
+  pendingEventsPrefix: 'pending-events/',
 } as const;
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
