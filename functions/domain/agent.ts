@@ -29,14 +29,17 @@ export async function registerAgent(services: Services, registrationToken: strin
   if (cluster.revokedAt !== undefined && claims.issuedAt <= cluster.revokedAt) {
     throw unauthorized('registration token was issued before the cluster was revoked');
   }
-  await storage.tokens.markInstalled(claims.id);
-  const consumed = await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, keyId, services.now(), newEventId(services.now()));
+  const consumed =
+    (await storage.tokens.consumeRegistrationToken(claims.id, claims.cluster, keyId, services.now(), newEventId(services.now()))) ??
+    (await completedRegistration(services, claims.id, cluster, keyId));
   if (!consumed) throw unauthorized('registration token has already been used or has expired');
-  // Conditional on no revocation since the token was issued: a revocation racing this one wins.
-  if (!(await storage.clusters.register(cluster.name, publicKey, keyId, claims.issuedAt))) {
-    throw unauthorized('registration token was issued before the cluster was revoked');
+  if (!consumed.completed) {
+    // Conditional on no revocation since the token was issued: a revocation racing this one wins.
+    if (!(await storage.clusters.register(cluster.name, publicKey, keyId, claims.issuedAt))) {
+      throw unauthorized('registration token was issued before the cluster was revoked');
+    }
+    await storage.tokens.markInstalled(claims.id);
   }
-  await storage.tokens.markInstalled(claims.id);
   await recordEvent(
     services,
     {
@@ -52,6 +55,17 @@ export async function registerAgent(services: Services, registrationToken: strin
     consumed.eventId,
   );
   return identity(services, cluster, keyId);
+}
+
+/**
+ * A registration retried after it completed (its answer lost to a crash or the network): the
+ * token was used by this very key and that key is the cluster's current one. Anything else
+ * (another key, a key rotated away since, a revoked cluster) is a used token.
+ */
+async function completedRegistration(services: Services, tokenId: string, cluster: ClusterRecord, keyId: string) {
+  const token = await services.storage.tokens.getRegistrationToken(tokenId);
+  if (!token?.installed || token.keyId !== keyId || cluster.keyId !== keyId || cluster.revoked || !token.usedAt || !token.eventId) return null;
+  return { usedAt: token.usedAt, eventId: token.eventId, completed: true };
 }
 
 /** Replaces the agent key; the caller has been authenticated with the old one. */

@@ -45,7 +45,7 @@ export class TokenStorage {
    * until its installation is confirmed (markInstalled), so a registration retried after a crash
    * completes, while an old token replayed after the key was rotated does not bring that key back.
    */
-  async consumeRegistrationToken(id: string, cluster: string, keyId: string, now: Date, eventId: string): Promise<{ usedAt: string; eventId: string } | null> {
+  async consumeRegistrationToken(id: string, cluster: string, keyId: string, now: Date, eventId: string): Promise<{ usedAt: string; eventId: string; completed: false } | null> {
     const consumed = await this.table.update(
       keys.registrationToken(id),
       'SET #used = :true, #keyId = :keyId, #usedAt = if_not_exists(#usedAt, :now), #eventId = if_not_exists(#eventId, :eventId)',
@@ -55,7 +55,11 @@ export class TokenStorage {
     );
     if (!consumed) return null;
     const token = await this.table.get<{ usedAt: string; eventId: string }>(keys.registrationToken(id), true);
-    return { usedAt: token?.usedAt ?? now.toISOString(), eventId: token?.eventId ?? eventId };
+    return { usedAt: token?.usedAt ?? now.toISOString(), eventId: token?.eventId ?? eventId, completed: false };
+  }
+
+  getRegistrationToken(id: string) {
+    return this.table.get<{ cluster: string; used: boolean; keyId?: string; usedAt?: string; eventId?: string; installed?: boolean }>(keys.registrationToken(id), true);
   }
 
   /** The token's key is on the cluster: the token can no longer be used, not even by the same key. */

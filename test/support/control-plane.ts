@@ -3,6 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Grant } from '../../lib/api/schemas.ts';
 import { createApp } from '../../functions/app.ts';
 import { generateSigningKey, type OidcIssuer } from '../../functions/auth/tokens.ts';
@@ -15,6 +17,8 @@ export interface FixtureOptions {
   config?: Partial<Config>;
   oidc?: OidcIssuer[];
   now?: () => Date;
+  /** Kill the control plane at a write boundary (see CrashPlan). */
+  crash?: CrashPlan;
   /** Run against moto's server (higher fidelity) instead of dynalite and s3rver. */
   moto?: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -32,6 +36,48 @@ async function embeddedServers() {
 }
 
 let fixtureCount = 0;
+
+/** What a crashed control plane throws from then on: it is dead, nothing more reaches storage. */
+export class CrashError extends Error {
+  override readonly name = 'CrashError';
+}
+
+/**
+ * A crash at a write boundary, for the crash-point tests: `crashAt: n` kills the control plane just
+ * before its n-th write (DynamoDB or S3) since it was armed. After that every storage call of that
+ * instance fails, as a killed process's would; `restart()` starts a fresh one on the same storage,
+ * under the same plan (disarm it with `crashAt: undefined`).
+ */
+export interface CrashPlan {
+  crashAt?: number;
+  writes: number;
+  crashed: boolean;
+}
+
+const WRITES = /^(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems|PutObject|DeleteObject|CopyObject)Command$/;
+
+/** Storage middleware of a test's own clients: counts writes and kills the instance where the plan says. */
+function instrumentCrashes(clients: { dynamo: DynamoDBClient; s3: S3Client }, plan: CrashPlan) {
+  // This instance only: a restarted one (new clients) lives on under the same plan.
+  let dead = false;
+  const crashPoint = <Input extends object, Output extends object>(
+    next: (args: { input: Input }) => Promise<Output>,
+    context: { commandName?: string },
+  ) =>
+    async (args: { input: Input }): Promise<Output> => {
+      if (dead) throw new CrashError('the control plane was killed');
+      if (WRITES.test(String(context.commandName))) {
+        plan.writes++;
+        if (plan.crashAt !== undefined && plan.writes >= plan.crashAt) {
+          dead = plan.crashed = true;
+          throw new CrashError(`killed before write ${plan.writes} (${context.commandName})`);
+        }
+      }
+      return next(args);
+    };
+  clients.dynamo.middlewareStack.add((next, context) => crashPoint(next, context), { step: 'initialize', name: 'crashPoints' });
+  clients.s3.middlewareStack.add((next, context) => crashPoint(next, context), { step: 'initialize', name: 'crashPoints' });
+}
 
 export async function startFixture(options: FixtureOptions = {}) {
   const { moto } = options;
@@ -61,19 +107,22 @@ export async function startFixture(options: FixtureOptions = {}) {
   );
 
   const signingKey = await generateSigningKey();
-  const services = await buildServices({
-    dynamo,
-    s3,
-    tableName: name,
-    bucket: name,
-    signingKeys: [signingKey],
-    issuer: 'flotilla-test',
-    audience: 'flotilla',
-    oidc: options.oidc,
-    config: options.config,
-    now: options.now,
-  });
-  const app = createApp(services);
+  const build = (clients: { dynamo: DynamoDBClient; s3: S3Client }) =>
+    buildServices({
+      ...clients,
+      tableName: name,
+      bucket: name,
+      signingKeys: [signingKey],
+      issuer: 'flotilla-test',
+      audience: 'flotilla',
+      oidc: options.oidc,
+      config: options.config,
+      now: options.now,
+    });
+  if (options.crash) instrumentCrashes({ dynamo, s3 }, options.crash);
+  let services = await build({ dynamo, s3 });
+  let app = createApp(services);
+  const restarted: { dynamo: DynamoDBClient; s3: S3Client }[] = [];
   const mint = async (grants: Grant[], subject = 'tester', ttlSeconds = 3600) =>
     (await services.tokens.mintUserToken({ subject, grants, ttlSeconds })).token;
   const adminToken = await mint([{ role: 'admin' }], 'admin');
@@ -101,8 +150,23 @@ export async function startFixture(options: FixtureOptions = {}) {
   const admin = (method: string, path: string, body?: unknown) => call(method, path, { token: adminToken, body });
 
   return {
-    app,
-    services,
+    get app() {
+      return app;
+    },
+    get services() {
+      return services;
+    },
+    /**
+     * A fresh control plane (new clients, services and app) on the same storage and signing key,
+     * as after a crash and restart; the old instance stays dead. The new one has no crash plan.
+     */
+    async restart() {
+      const clients = await connectStorage(servers.endpoints, name, name);
+      if (options.crash) instrumentCrashes(clients, options.crash);
+      restarted.push(clients);
+      services = await build(clients);
+      app = createApp(services);
+    },
     signingKey,
     adminToken,
     mint,
@@ -114,8 +178,10 @@ export async function startFixture(options: FixtureOptions = {}) {
     s3,
     tableName: name,
     async stop() {
-      dynamo.destroy();
-      s3.destroy();
+      for (const clients of [{ dynamo, s3 }, ...restarted]) {
+        clients.dynamo.destroy();
+        clients.s3.destroy();
+      }
       await servers.stop();
     },
   };
