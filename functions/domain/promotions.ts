@@ -35,7 +35,7 @@ export async function promote(services: Services, request: MoveRequest, app: str
     throw conflict(`${app} is already pinned to ${input.version} in ${targetName(input.environment, region)} (record ${head.seq})`);
   }
   const move: Move = { app, environment: input.environment, region, toVersion: release.version, digest: release.digest, actor: request.actor, reason: input.reason, kind: 'promote' };
-  const record = await movePin(services, move, head, request.idempotencyKey);
+  const record = await movePinOnce(services, request, move, head);
   await refuseIfBlockedMeanwhile(services, record);
   return record;
 }
@@ -56,7 +56,7 @@ export async function rollback(services: Services, request: MoveRequest, app: st
   if (!previous) throw conflict(`the previous release ${app}@${target} no longer exists`);
   if (previous.blocked) throw conflict(`the previous release ${app}@${previous.version} is blocked: ${previous.blocked.reason}`);
   const move: Move = { app, environment: input.environment, region, toVersion: previous.version, digest: previous.digest, actor: request.actor, reason: input.reason, kind: 'rollback' };
-  const record = await movePin(services, move, head, request.idempotencyKey);
+  const record = await movePinOnce(services, request, move, head);
   await refuseIfBlockedMeanwhile(services, record);
   return record;
 }
@@ -83,6 +83,18 @@ async function replay(
   }
   await completeMove(services, earlier);
   return earlier;
+}
+
+/** movePin, where a concurrent duplicate of this request (same Idempotency-Key) that won gives its record. */
+async function movePinOnce(services: Services, request: MoveRequest, move: Move, head: PromotionRecord | null): Promise<PromotionRecord> {
+  try {
+    return await movePin(services, move, head, request.idempotencyKey);
+  } catch (err) {
+    const expected = { kind: move.kind, toVersion: move.kind === 'promote' ? move.toVersion : undefined };
+    const winner = request.idempotencyKey ? await replay(services, request, move.app, move.environment, move.region, expected) : null;
+    if (winner) return winner;
+    throw err;
+  }
 }
 
 /**
