@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { highestInRange, isValidRange, normalizeVersion } from './semver.ts';
+import { compareVersions, highestInRange, isValidRange, normalizeVersion, versionSortKey } from './semver.ts';
 
 describe('semver helpers', () => {
   it.each([
@@ -27,5 +27,14 @@ describe('semver helpers', () => {
     expect(highestInRange(versions, '^1.0.0')).toBe('1.0.1');
     expect(highestInRange(versions, '>=1.1.0-rc.0 <2')).toBe('1.1.0-rc.1');
     expect(highestInRange(versions, '^3.0.0')).toBeNull();
+  });
+});
+
+describe('version sort keys', () => {
+  it('sort as semver precedence', () => {
+    const versions = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0', '1.0.1', '1.2.0', '1.10.0', '2.0.0-0', '2.0.0', '10.0.0', '1.0.0-alpha-b', '1.0.0-alpha.1.x', '9007199254740991.0.0'];
+    const bySemver = [...versions].sort(compareVersions);
+    const byKey = [...versions].sort((a, b) => (versionSortKey(a) < versionSortKey(b) ? -1 : versionSortKey(a) > versionSortKey(b) ? 1 : 0));
+    expect(byKey).toEqual(bySemver);
   });
 });

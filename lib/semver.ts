@@ -25,6 +25,24 @@ export function highestInRange(versions: Iterable<string>, range: string): strin
   return semver.maxSatisfying([...versions], range, { loose: false });
 }
 
+const pad = (digits: string) => digits.padStart(16, '0');
+
+/**
+ * A string whose byte order is semver precedence, for a sort key: numbers padded to 16 digits
+ * (they are at most 2^53), a release after its prereleases (`~` sorts after `!`), prerelease
+ * identifiers numeric before alphanumeric, and a shorter list of equal identifiers first (the
+ * separator `!` sorts before every identifier character). Build metadata does not count.
+ */
+export function versionSortKey(version: string): string {
+  const [core, ...rest] = version.split('+')[0]!.split('-');
+  const prerelease = rest.join('-');
+  const [major, minor, patch] = core!.split('.');
+  const base = `${pad(major!)}.${pad(minor!)}.${pad(patch!)}`;
+  if (!prerelease) return `${base}~`;
+  const ids = prerelease.split('.').map((id) => (/^\d+$/.test(id) ? `0${pad(id)}` : `1${id}`));
+  return `${base}!${ids.join('!')}`;
+}
+
 /** Semver precedence; a stored string semver cannot parse sorts by its text instead of failing the listing. */
 export function compareVersions(a: string, b: string): number {
   try {

@@ -1,10 +1,11 @@
 // Apps and their releases: registration is idempotent, releases are immutable, block is the only change.
 import type { App, AppSpec, Release, ReleaseInput } from '../../lib/api/schemas.ts';
-import { compareVersions } from '../../lib/semver.ts';
 import type { Services } from '../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { ConflictError } from '../storage/index.ts';
+import { collections } from '../storage/keys.ts';
 import { refreshDesired } from './desired.ts';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { newEventId, recordEvent } from './events.ts';
 
 export async function saveApp(services: Services, actor: string, name: string, spec: AppSpec): Promise<{ app: App; created: boolean }> {
@@ -20,8 +21,9 @@ export async function saveApp(services: Services, actor: string, name: string, s
   return result;
 }
 
-export function listApps(services: Services): Promise<App[]> {
-  return services.storage.apps.list();
+export async function listApps(services: Services, page: PageRequest): Promise<Page<App>> {
+  const { items, next } = await services.storage.apps.list({ limit: page.limit, start: decodeCursor(page.cursor, collections.apps) });
+  return { items, nextCursor: encodeCursor(next) };
 }
 
 export async function requireApp(services: Services, name: string): Promise<App> {
@@ -67,10 +69,10 @@ export async function registerRelease(
 }
 
 /** Newest version first. */
-export async function listReleases(services: Services, app: string): Promise<Release[]> {
+export async function listReleases(services: Services, app: string, page: PageRequest): Promise<Page<Release>> {
   await requireApp(services, app);
-  const releases = await services.storage.apps.listReleases(app);
-  return releases.sort((a, b) => compareVersions(b.version, a.version));
+  const { items, next } = await services.storage.apps.listReleasesPage(app, { limit: page.limit, start: decodeCursor(page.cursor, collections.releases(app)) });
+  return { items, nextCursor: encodeCursor(next) };
 }
 
 export async function requireRelease(services: Services, app: string, version: string, consistent = false): Promise<Release> {

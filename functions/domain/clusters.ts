@@ -3,7 +3,9 @@ import type { AgentReport, Cluster, ClusterDrift, ClusterSpec, RegistrationToken
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ClusterRecord } from '../model.ts';
+import { collections } from '../storage/keys.ts';
 import { newEventId, recordEvent } from './events.ts';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { isStale } from './fleet.ts';
 
 /** How far back the drift view lists drift events. */
@@ -39,11 +41,10 @@ export async function getCluster(services: Services, name: string): Promise<Clus
   return clusterView(await requireCluster(services, name), services);
 }
 
-export async function listClusters(services: Services, filter: { environment?: string; region?: string }): Promise<Cluster[]> {
-  const clusters = await services.storage.clusters.list();
-  return clusters
-    .filter((cluster) => (!filter.environment || cluster.environment === filter.environment) && (!filter.region || cluster.region === filter.region))
-    .map((cluster) => clusterView(cluster, services));
+export async function listClusters(services: Services, query: PageRequest & { environment?: string; region?: string }): Promise<Page<Cluster>> {
+  const start = decodeCursor(query.cursor, collections.clusters);
+  const { items, next } = await services.storage.clusters.listPage({ limit: query.limit, start, environment: query.environment, region: query.region });
+  return { items: items.map((cluster) => clusterView(cluster, services)), nextCursor: encodeCursor(next) };
 }
 
 export async function saveCluster(services: Services, actor: string, name: string, spec: ClusterSpec): Promise<{ cluster: Cluster; created: boolean }> {

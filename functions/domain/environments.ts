@@ -2,7 +2,9 @@
 import type { Environment, EnvironmentSpec, PolicyView } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
+import { collections } from '../storage/keys.ts';
 import { refreshDesired } from './desired.ts';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { recordEvent } from './events.ts';
 
 /** Longest upstream chain followed before calling it a cycle. */
@@ -35,8 +37,9 @@ async function checkUpstream(services: Services, name: string, first: string | n
   }
 }
 
-export function listEnvironments(services: Services): Promise<Environment[]> {
-  return services.storage.environments.list();
+export async function listEnvironments(services: Services, page: PageRequest): Promise<Page<Environment>> {
+  const { items, next } = await services.storage.environments.listPage({ limit: page.limit, start: decodeCursor(page.cursor, collections.environments) });
+  return { items, nextCursor: encodeCursor(next) };
 }
 
 export async function requireAppAndEnvironment(services: Services, app: string, environment: string): Promise<void> {

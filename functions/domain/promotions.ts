@@ -4,7 +4,9 @@ import type { Services } from '../context.ts';
 import { conflict } from '../errors.ts';
 import { ConflictError } from '../storage/index.ts';
 import { requireApp, requireRelease } from './apps.ts';
+import { collections } from '../storage/keys.ts';
 import { refreshDesired } from './desired.ts';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { requireAppAndEnvironment } from './environments.ts';
 import { newEventId, recordEvent } from './events.ts';
 import { versionForRegion } from './resolve.ts';
@@ -125,12 +127,15 @@ export function rollbackTarget(history: PromotionRecord[]): string | null {
 }
 
 /** The app's promotion records in time order, optionally for one environment or region. */
-export async function listPromotions(services: Services, app: string, filter: { environment?: string; region?: string }): Promise<PromotionRecord[]> {
+export async function listPromotions(
+  services: Services,
+  app: string,
+  query: PageRequest & { environment?: string; region?: string },
+): Promise<Page<PromotionRecord>> {
   await requireApp(services, app);
-  const records = await services.storage.promotions.list(app);
-  return records.filter(
-    (record) => (!filter.environment || record.environment === filter.environment) && (!filter.region || record.region === filter.region),
-  );
+  const start = decodeCursor(query.cursor, collections.promotions(app));
+  const { items, next } = await services.storage.promotions.list(app, { limit: query.limit, start, environment: query.environment, region: query.region });
+  return { items, nextCursor: encodeCursor(next) };
 }
 
 /** Appends the next record of a pin's history; the sequence-number condition makes exactly one concurrent writer win. */

@@ -2,7 +2,9 @@
 import type { IssuedToken, TokenInput } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import type { TokenRecord } from '../model.ts';
+import { collections } from '../storage/keys.ts';
 import { recordEvent } from './events.ts';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 
 export async function issueToken(services: Services, actor: string, input: TokenInput): Promise<IssuedToken> {
   const minted = await services.tokens.mintUserToken(input);
@@ -26,8 +28,9 @@ export async function issueToken(services: Services, actor: string, input: Token
 }
 
 /** Issued tokens; revoking an offline-minted token leaves a bare deny-list entry, which is not listed. */
-export async function listIssuedTokens(services: Services): Promise<TokenRecord[]> {
-  return (await services.storage.tokens.list()).filter((token) => token.subject);
+export async function listIssuedTokens(services: Services, page: PageRequest): Promise<Page<TokenRecord>> {
+  const { items, next } = await services.storage.tokens.list({ limit: page.limit, start: decodeCursor(page.cursor, collections.tokens) });
+  return { items, nextCursor: encodeCursor(next) };
 }
 
 export async function revokeToken(services: Services, actor: string, id: string, reason: string): Promise<void> {

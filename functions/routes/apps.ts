@@ -12,7 +12,7 @@ import {
   saveApp,
   setReleaseBlocked,
 } from '../domain/apps.ts';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
+import { PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 const AppParams = z.object({ app: Name });
 const ReleaseParams = z.object({ app: Name, version: Version });
@@ -37,6 +37,7 @@ const listApps = createRoute({
   tags: ['apps'],
   summary: 'List apps',
   security: bearerSecurity,
+  request: { query: PageQuery },
   responses: { 200: jsonResponse(list(App, 'AppList'), 'Apps'), ...errorResponses() },
 });
 
@@ -70,7 +71,7 @@ const listReleases = createRoute({
   tags: ['releases'],
   summary: 'List releases, newest version first',
   security: bearerSecurity,
-  request: { params: AppParams },
+  request: { params: AppParams, query: PageQuery },
   responses: { 200: jsonResponse(list(Release, 'ReleaseList'), 'Releases'), ...errorResponses(404) },
 });
 
@@ -114,7 +115,7 @@ export function registerAppRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(listApps, async function listAppsHandler(c) {
     authorize(c, 'read');
-    return c.json({ items: await allApps(c.get('services')), nextCursor: null }, 200);
+    return c.json(await allApps(c.get('services'), c.req.valid('query')), 200);
   });
 
   app.openapi(getApp, async function getAppHandler(c) {
@@ -133,7 +134,7 @@ export function registerAppRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listReleases, async function listReleasesHandler(c) {
     const { app: name } = c.req.valid('param');
     authorize(c, 'read', { app: name });
-    return c.json({ items: await releasesNewestFirst(c.get('services'), name), nextCursor: null }, 200);
+    return c.json(await releasesNewestFirst(c.get('services'), name, c.req.valid('query')), 200);
   });
 
   app.openapi(getRelease, async function getReleaseHandler(c) {

@@ -22,7 +22,7 @@ import {
   saveCluster,
   setSuspension,
 } from '../domain/clusters.ts';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
+import { PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 const ClusterParams = z.object({ cluster: Name });
 
@@ -46,7 +46,7 @@ const listClustersRoute = createRoute({
   tags: ['clusters'],
   summary: 'List clusters with their status',
   security: bearerSecurity,
-  request: { query: z.object({ environment: Name.optional(), region: Name.optional() }) },
+  request: { query: PageQuery.extend({ environment: Name.optional(), region: Name.optional() }) },
   responses: { 200: jsonResponse(list(Cluster, 'ClusterList'), 'Clusters'), ...errorResponses() },
 });
 
@@ -120,7 +120,7 @@ export function registerClusterRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(listClustersRoute, async function listClustersHandler(c) {
     authorize(c, 'read');
-    return c.json({ items: await listClusters(c.get('services'), c.req.valid('query')), nextCursor: null }, 200);
+    return c.json(await listClusters(c.get('services'), c.req.valid('query')), 200);
   });
 
   app.openapi(getClusterRoute, async function getClusterHandler(c) {

@@ -15,7 +15,7 @@ import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
 import { getPolicy, listEnvironments, saveEnvironment, setPolicy } from '../domain/environments.ts';
 import { listPromotions, promote, rollback } from '../domain/promotions.ts';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
+import { PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 const putEnvironment = createRoute({
   method: 'put',
@@ -37,6 +37,7 @@ const listEnvironmentsRoute = createRoute({
   tags: ['environments'],
   summary: 'List environments',
   security: bearerSecurity,
+  request: { query: PageQuery },
   responses: { 200: jsonResponse(list(Environment, 'EnvironmentList'), 'Environments'), ...errorResponses() },
 });
 
@@ -89,7 +90,7 @@ const listPromotionsRoute = createRoute({
   security: bearerSecurity,
   request: {
     params: z.object({ app: Name }),
-    query: z.object({ environment: Name.optional(), region: Name.optional() }),
+    query: PageQuery.extend({ environment: Name.optional(), region: Name.optional() }),
   },
   responses: { 200: jsonResponse(list(PromotionRecord, 'PromotionList'), 'Promotion records'), ...errorResponses(404) },
 });
@@ -114,7 +115,7 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(listEnvironmentsRoute, async function listEnvironmentsHandler(c) {
     authorize(c, 'read');
-    return c.json({ items: await listEnvironments(c.get('services')), nextCursor: null }, 200);
+    return c.json(await listEnvironments(c.get('services'), c.req.valid('query')), 200);
   });
 
   app.openapi(putPolicy, async function putPolicyHandler(c) {
@@ -140,7 +141,7 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listPromotionsRoute, async function listPromotionsHandler(c) {
     const { app: name } = c.req.valid('param');
     authorize(c, 'read');
-    return c.json({ items: await listPromotions(c.get('services'), name, c.req.valid('query')), nextCursor: null }, 200);
+    return c.json(await listPromotions(c.get('services'), name, c.req.valid('query')), 200);
   });
 
   app.openapi(rollbackRoute, async function rollbackHandler(c) {

@@ -33,3 +33,9 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 }
 
 export const bearerSecurity = [{ bearer: [] }];
+
+/** The query of every list: a page size and the `nextCursor` of the previous page. */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: 'Items per page (default 100, at most 1000)' }),
+  cursor: z.string().max(2048).optional().openapi({ description: 'nextCursor of the previous page (same filters)' }),
+});

@@ -4,7 +4,7 @@ import { Grant, IssuedToken, ReasonInput, TokenInput, list } from '../../lib/api
 import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
 import { issueToken, listIssuedTokens, revokeToken } from '../domain/tokens.ts';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
+import { PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 const TokenInfo = z
   .object({
@@ -34,6 +34,7 @@ const listTokens = createRoute({
   tags: ['tokens'],
   summary: 'List issued tokens (admin)',
   security: bearerSecurity,
+  request: { query: PageQuery },
   responses: { 200: jsonResponse(list(TokenInfo, 'TokenList'), 'Tokens'), ...errorResponses() },
 });
 
@@ -58,7 +59,7 @@ export function registerTokenRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(listTokens, async function listTokensHandler(c) {
     authorize(c, 'admin');
-    return c.json({ items: await listIssuedTokens(c.get('services')), nextCursor: null }, 200);
+    return c.json(await listIssuedTokens(c.get('services'), c.req.valid('query')), 200);
   });
 
   app.openapi(revokeTokenRoute, async function revokeTokenHandler(c) {

@@ -1,7 +1,10 @@
 // Apps and their releases: APP#<app> holds the spec (#APP) and every release (REL#<version>).
 import type { App, AppSpec, Release, ReleaseInput } from '../../lib/api/schemas.ts';
-import { collections, keys, prefixes } from './keys.ts';
-import { ConflictError, type Table } from './table.ts';
+import { versionSortKey } from '../../lib/semver.ts';
+import { collections, keys, prefixes, type Key } from './keys.ts';
+import { ConflictError, type CollectionPage, type Item, type Table } from './table.ts';
+
+const releaseIndex = (app: string, version: string) => ({ gsi1pk: collections.releases(app), gsi1sk: versionSortKey(version) });
 
 export class AppStorage {
   constructor(private readonly table: Table) {}
@@ -10,6 +13,8 @@ export class AppStorage {
   async put(name: string, spec: AppSpec, now: string): Promise<{ app: App; created: boolean }> {
     const index = { type: 'app', gsi1pk: collections.apps, gsi1sk: name };
     const { value: app, created } = await this.table.replace(keys.app(name), index, (createdAt): App => ({ ...spec, name, createdAt, updatedAt: now }), now);
+    // A new app has no release outside the releases collection.
+    if (created) await this.table.put({ ...keys.releaseIndex(name), type: 'release-index' });
     return { app, created };
   }
 
@@ -17,14 +22,14 @@ export class AppStorage {
     return this.table.get<App>(keys.app(name), consistent);
   }
 
-  list() {
-    return this.table.collection<App>(collections.apps);
+  list(page: CollectionPage) {
+    return this.table.collectionPage<App>(collections.apps, page);
   }
 
   /** Registers a release; the same version with the same digest is idempotent, another digest is a ConflictError. */
   async createRelease(app: string, input: ReleaseInput, publishedBy: string, now: Date, eventId: string): Promise<{ release: Release; created: boolean }> {
     const release: Release = { app, ...input, publishedBy, publishedAt: now.toISOString(), eventId, blocked: null };
-    if (await this.table.create({ ...keys.release(app, input.version), type: 'release', ...release })) {
+    if (await this.table.create({ ...keys.release(app, input.version), type: 'release', ...releaseIndex(app, input.version), ...release })) {
       return { release, created: true };
     }
     const existing = await this.getRelease(app, input.version, true);
@@ -34,6 +39,24 @@ export class AppStorage {
 
   getRelease(app: string, version: string, consistent = false) {
     return this.table.get<Release>(keys.release(app, version), consistent);
+  }
+
+  /** A page of the app's releases, newest version first. */
+  async listReleasesPage(app: string, page: CollectionPage): Promise<{ items: Release[]; next: (Key & Item) | null }> {
+    await this.indexReleases(app);
+    return this.table.collectionPage<Release>(collections.releases(app), { ...page, newestFirst: true });
+  }
+
+  /**
+   * Puts releases registered before the releases collection existed into it, once per app (they
+   * lack its index attributes). Releases registered since carry them from the start.
+   */
+  private async indexReleases(app: string): Promise<void> {
+    if (await this.table.get(keys.releaseIndex(app))) return;
+    for (const release of await this.listReleases(app, true)) {
+      await this.table.set(keys.release(app, release.version), releaseIndex(app, release.version));
+    }
+    await this.table.put({ ...keys.releaseIndex(app), type: 'release-index' });
   }
 
   listReleases(app: string, consistent = false) {

@@ -10,7 +10,7 @@ export interface Revocation {
   eventId: string;
 }
 import { collections, keys } from './keys.ts';
-import type { Table } from './table.ts';
+import { attributeFilter, type CollectionPage, type Table } from './table.ts';
 
 export class ClusterStorage {
   constructor(private readonly table: Table) {}
@@ -29,8 +29,14 @@ export class ClusterStorage {
     return this.table.get<ClusterRecord>(keys.cluster(name), consistent);
   }
 
+  /** Every cluster (the fleet view needs them all). */
   list() {
     return this.table.collection<ClusterRecord>(collections.clusters);
+  }
+
+  /** A page of clusters, optionally of one environment and region. */
+  listPage(page: CollectionPage & { environment?: string; region?: string }) {
+    return this.table.collectionPage<ClusterRecord>(collections.clusters, { ...page, filter: attributeFilter({ environment: page.environment, region: page.region }) });
   }
 
   /**

@@ -2,7 +2,7 @@
 import type { Environment } from '../../lib/api/schemas.ts';
 import type { PolicyRecord } from '../model.ts';
 import { collections, keys, prefixes } from './keys.ts';
-import type { Table } from './table.ts';
+import type { CollectionPage, Table } from './table.ts';
 
 export class EnvironmentStorage {
   constructor(private readonly table: Table) {}
@@ -19,8 +19,13 @@ export class EnvironmentStorage {
     return this.table.get<Environment>(keys.environment(name), consistent);
   }
 
+  /** Every environment (the fleet view needs them all). */
   list() {
     return this.table.collection<Environment>(collections.environments);
+  }
+
+  listPage(page: CollectionPage) {
+    return this.table.collectionPage<Environment>(collections.environments, page);
   }
 
   async putPolicy(app: string, environment: string, track: string | null, now: string): Promise<PolicyRecord> {

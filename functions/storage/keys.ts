@@ -3,7 +3,8 @@
 //
 //   pk                 sk                 item                                  index
 //   APP#<app>          #APP               app spec                              byCollection APPS / <app>
-//   APP#<app>          REL#<version>      release
+//   APP#<app>          REL#<version>      release                               byCollection RELEASES#<app> / <version sort key>
+//   APP#<app>          #RELEASE-INDEX     marker: every release is in that collection
 //   APP#<app>          POLICY#<env>       policy of the app in an environment
 //   ENV#<env>          #ENV               environment                           byCollection ENVS / <env>
 //   ENV#<env>          DESIRED#<app>      precomputed desired entry
@@ -27,6 +28,8 @@ const seq = (n: number) => String(n).padStart(10, '0');
 export const keys = {
   app: (app: string): Key => ({ pk: `APP#${app}`, sk: '#APP' }),
   release: (app: string, version: string): Key => ({ pk: `APP#${app}`, sk: `REL#${version}` }),
+  /** Present once every release of the app is in the releases collection (see AppStorage). */
+  releaseIndex: (app: string): Key => ({ pk: `APP#${app}`, sk: '#RELEASE-INDEX' }),
   policy: (app: string, environment: string): Key => ({ pk: `APP#${app}`, sk: `POLICY#${environment}` }),
   environment: (environment: string): Key => ({ pk: `ENV#${environment}`, sk: '#ENV' }),
   desired: (environment: string, app: string): Key => ({ pk: `ENV#${environment}`, sk: `DESIRED#${app}` }),
@@ -63,6 +66,8 @@ export const collections = {
   clusters: 'CLUSTERS',
   tokens: 'TOKENS',
   promotions: (app: string) => `PROMOS#${app}`,
+  /** An app's releases in semver order (gsi1sk: versionSortKey). */
+  releases: (app: string) => `RELEASES#${app}`,
   appEvents: (app: string) => `EVTAPP#${app}`,
 };
 

@@ -2,7 +2,7 @@
 // history is its pin. The conditional put on the sequence number makes concurrent promotions safe.
 import type { PromotionRecord } from '../../lib/api/schemas.ts';
 import { ENV_WIDE, collections, keys, pinsPartition, prefixes, promotionPosition } from './keys.ts';
-import { ConflictError, type Table } from './table.ts';
+import { ConflictError, attributeFilter, type CollectionPage, type Table } from './table.ts';
 
 export class PromotionStorage {
   constructor(private readonly table: Table) {}
@@ -49,8 +49,8 @@ export class PromotionStorage {
     return [...heads.values()];
   }
 
-  /** Every promotion record of the app, in time order. */
-  list(app: string) {
-    return this.table.collection<PromotionRecord>(collections.promotions(app));
+  /** A page of the app's promotion records in time order, optionally of one environment and region. */
+  list(app: string, page: CollectionPage & { environment?: string; region?: string }) {
+    return this.table.collectionPage<PromotionRecord>(collections.promotions(app), { ...page, filter: attributeFilter({ environment: page.environment, region: page.region }) });
   }
 }

@@ -14,6 +14,32 @@ import { sleep } from '../../lib/sleep.ts';
 import type { Key } from './keys.ts';
 
 export type Item = Record<string, unknown>;
+
+/** A page of a collection: its size, where it starts (a previous page's `next`), an optional filter. */
+export interface CollectionPage {
+  limit: number;
+  start?: Item;
+  newestFirst?: boolean;
+  filter?: { expression: string; names: Record<string, string>; values: Item };
+}
+
+/** Requests one page of a collection may make; items one filtered request evaluates. */
+const MAX_PAGE_REQUESTS = 10;
+const FILTERED_PAGE_ITEMS = 100;
+
+/** A filter on plain attributes being equal to the values given (undefined ones are left out); none when all are. */
+export function attributeFilter(equal: Record<string, string | undefined>): CollectionPage['filter'] {
+  const entries = Object.entries(equal).filter(([, value]) => value !== undefined);
+  if (entries.length === 0) return undefined;
+  return {
+    expression: entries.map((_, i) => `#f${i} = :f${i}`).join(' AND '),
+    names: Object.fromEntries(entries.map(([name], i) => [`#f${i}`, name])),
+    values: Object.fromEntries(entries.map(([, value], i) => [`:f${i}`, value])),
+  };
+}
+
+/** The byCollection position of an item: where the page after it starts. */
+const indexKeyOf = (item: Item) => ({ pk: String(item.pk), sk: String(item.sk), gsi1pk: String(item.gsi1pk), gsi1sk: String(item.gsi1sk) });
 export type QueryInput = Omit<QueryCommandInput, 'TableName'>;
 
 /** A write lost its condition to a concurrent one; the message says what to do. */
@@ -80,6 +106,37 @@ export class Table {
       limit === undefined ? Infinity : 1,
     );
     return items.map((item) => strip<T>(item));
+  }
+
+  /**
+   * One page of a byCollection partition, in index order: at most `limit` members after `start`,
+   * at most MAX_PAGE_REQUESTS requests. `next` is where the following page starts (null at the end);
+   * with a filter a page may hold fewer than `limit` members and still have a `next`.
+   */
+  async collectionPage<T>(name: string, page: CollectionPage): Promise<{ items: T[]; next: Key & Item | null }> {
+    const filter = page.filter;
+    const found: Item[] = [];
+    let start = page.start;
+    for (let requests = 0; requests < MAX_PAGE_REQUESTS; requests++) {
+      const out = await this.queryPage({
+        IndexName: 'byCollection',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        FilterExpression: filter?.expression,
+        ExpressionAttributeNames: filter?.names,
+        ExpressionAttributeValues: { ':pk': name, ...filter?.values },
+        ScanIndexForward: !page.newestFirst,
+        Limit: filter ? FILTERED_PAGE_ITEMS : page.limit + 1 - found.length,
+        ExclusiveStartKey: start,
+      });
+      found.push(...out.items);
+      if (found.length > page.limit) {
+        const items = found.slice(0, page.limit);
+        return { items: items.map((item) => strip<T>(item)), next: indexKeyOf(items.at(-1)!) };
+      }
+      if (!out.lastKey) return { items: found.map((item) => strip<T>(item)), next: null };
+      start = out.lastKey;
+    }
+    return { items: found.map((item) => strip<T>(item)), next: start as Key & Item };
   }
 
   /** Members of a byCollection partition in index order. */

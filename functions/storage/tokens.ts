@@ -2,7 +2,7 @@
 // registration tokens (REGTOKEN#<id> / #REGTOKEN).
 import type { TokenRecord } from '../model.ts';
 import { collections, keys } from './keys.ts';
-import type { Table } from './table.ts';
+import type { CollectionPage, Table } from './table.ts';
 
 const epochSeconds = (at: Date) => Math.floor(at.getTime() / 1000);
 
@@ -17,8 +17,12 @@ export class TokenStorage {
     return this.table.get<TokenRecord>(keys.token(id));
   }
 
-  list() {
-    return this.table.collection<TokenRecord>(collections.tokens);
+  /** A page of issued tokens (revoking an offline-minted token leaves a bare entry, without a subject). */
+  list(page: CollectionPage) {
+    return this.table.collectionPage<TokenRecord>(collections.tokens, {
+      ...page,
+      filter: { expression: 'attribute_exists(#subject)', names: { '#subject': 'subject' }, values: {} },
+    });
   }
 
   /**
