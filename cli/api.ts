@@ -27,10 +27,17 @@ import {
   type SuspendInput,
   type TokenInput,
 } from '../lib/api/schemas.ts';
+import { randomUUID } from 'node:crypto';
+import { sleep } from '../lib/sleep.ts';
 import { CliError } from './errors.ts';
 
 const EXIT_BY_STATUS: Record<number, number> = { 400: 2, 401: 3, 403: 3, 404: 4, 409: 5, 413: 2, 503: 6 };
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Attempts of a request that is safe to repeat (it carries an Idempotency-Key), and the pause between. */
+const IDEMPOTENT_ATTEMPTS = 3;
+const RETRY_DELAY_MS = 500;
+/** Items per page when the CLI reads a whole list. */
+const PAGE_LIMIT = 1000;
 
 /** Of an error body the CLI shows only the envelope's message (a proxy's own JSON may lack the rest). */
 const ErrorMessage = z.object({ error: ErrorEnvelope.shape.error.pick({ message: true }) });
@@ -70,21 +77,34 @@ export interface ApiClient {
 
 export function createApiClient(baseUrl: string, token: string | undefined): ApiClient {
   /** The parsed JSON body (null when empty), or null for a 404 when `allowMissing`. */
-  async function request(method: string, path: string, body: unknown, allowMissing = false): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(new URL(path, baseUrl), {
-        method,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          'user-agent': 'flotilla-cli',
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw new CliError(`cannot reach the control plane at ${baseUrl}: ${(err as Error).cause ?? (err as Error).message}`);
+  async function request(method: string, path: string, body: unknown, allowMissing = false, idempotent = false): Promise<unknown> {
+    // A promotion or rollback carries an Idempotency-Key, so it can be sent again after a lost
+    // answer or a server error: the control plane answers a repeat with the first attempt's record.
+    const idempotencyKey = idempotent ? randomUUID() : undefined;
+    let response: Response | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(new URL(path, baseUrl), {
+          method,
+          headers: {
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+            'user-agent': 'flotilla-cli',
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+      } catch (err) {
+        if (idempotent && attempt < IDEMPOTENT_ATTEMPTS) {
+          await sleep(RETRY_DELAY_MS * attempt);
+          continue;
+        }
+        throw new CliError(`cannot reach the control plane at ${baseUrl}: ${(err as Error).cause ?? (err as Error).message}`);
+      }
+      if (!(idempotent && response.status >= 500 && attempt < IDEMPOTENT_ATTEMPTS)) break;
+      await response.body?.cancel();
+      await sleep(RETRY_DELAY_MS * attempt);
     }
     if (allowMissing && response.status === 404) return null;
     const text = await response.text();
@@ -118,6 +138,22 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
 
   const call = async <S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown) =>
     checked(schema, method, path, await request(method, path, body));
+  const postIdempotent = async <S extends z.ZodType>(schema: S, path: string, body: unknown) =>
+    checked(schema, 'POST', path, await request('POST', path, body, false, true));
+
+  /** Every page of a list, following its cursors. */
+  async function allPages<T>(schema: z.ZodType<Page<T>>, path: string): Promise<Page<T>> {
+    const items: T[] = [];
+    const separator = path.includes('?') ? '&' : '?';
+    let cursor: string | null = null;
+    do {
+      // Cursors are base64url: they need no encoding.
+      const page: Page<T> = await get(schema, `${path}${separator}limit=${PAGE_LIMIT}${cursor ? `&cursor=${cursor}` : ''}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return { items, nextCursor: null };
+  }
   const get = <S extends z.ZodType>(schema: S, path: string) => call(schema, 'GET', path);
   // POSTs without a body of their own still send `{}`: every POST route takes a JSON body.
   const post = <S extends z.ZodType>(schema: S, path: string, body: unknown = {}) => call(schema, 'POST', path, body);
@@ -138,13 +174,13 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
     setReleaseBlock: (app, version, action, input) => post(Release, `${releasePath(app, version)}/${action}`, input),
     putEnvironment: (env, spec) => put(Environment, `/v1/environments/${enc(env)}`, spec),
     putPolicy: (app, env, spec) => put(PolicyView, `/v1/apps/${enc(app)}/environments/${enc(env)}`, spec),
-    promote: (app, input) => post(PromotionRecord, `/v1/apps/${enc(app)}/promotions`, input),
-    rollback: (app, input) => post(PromotionRecord, `/v1/apps/${enc(app)}/rollbacks`, input),
-    promotions: (app, query) => get(PromotionList, `/v1/apps/${enc(app)}/promotions?${query}`),
+    promote: (app, input) => postIdempotent(PromotionRecord, `/v1/apps/${enc(app)}/promotions`, input),
+    rollback: (app, input) => postIdempotent(PromotionRecord, `/v1/apps/${enc(app)}/rollbacks`, input),
+    promotions: (app, query) => allPages(PromotionList, `/v1/apps/${enc(app)}/promotions?${query}`),
     fleet: () => get(Fleet, '/v1/fleet'),
     // Cursors are base64url: they need no encoding.
     events: (query, cursor) => get(EventList, `/v1/events?${query}${cursor ? `&cursor=${cursor}` : ''}`),
-    clusters: () => get(ClusterList, '/v1/clusters'),
+    clusters: () => allPages(ClusterList, '/v1/clusters'),
     putCluster: (cluster, spec) => put(Cluster, `/v1/clusters/${enc(cluster)}`, spec),
     clusterDrift: (cluster) => get(ClusterDrift, `/v1/clusters/${enc(cluster)}/drift`),
     registrationToken: (cluster) => post(RegistrationToken, `/v1/clusters/${enc(cluster)}/registration-tokens`),
