@@ -1,23 +1,52 @@
 // AWS Lambda entry (Function URL / API Gateway v2). Services are built once per container and
-// reused by warm invocations; settings come from the environment SST sets (see infra/).
+// reused by warm invocations; settings come from the environment SST sets (see infra/), the
+// signing keys from an SSM SecureString parameter, decrypted at cold start.
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { handle } from 'hono/aws-lambda';
 import type { JWK } from 'jose';
-import { parseSettings } from '../lib/settings.ts';
+import { parseSettings, SettingsError } from '../lib/settings.ts';
 import { createApp } from './app.ts';
 import type { OidcIssuer } from './auth/tokens.ts';
 import { createClients } from './clients.ts';
 import { buildServices } from './services.ts';
-import { LambdaSettings } from './settings.ts';
+import { LambdaSettings, SigningKeyList } from './settings.ts';
+
+const PROGRAM = 'flotilla control plane';
+
+/** The signing keys held in a SecureString parameter; any problem is one sentence naming it. */
+async function signingKeysFromParameter(name: string, endpoint: string | undefined): Promise<JWK[]> {
+  const ssm = new SSMClient({ endpoint, maxAttempts: 3 });
+  let value: string | undefined;
+  try {
+    value = (await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter?.Value;
+  } catch (err) {
+    throw new SettingsError(`${PROGRAM}: cannot read the signing keys parameter ${name}: ${(err as Error).message}`);
+  } finally {
+    ssm.destroy();
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value ?? '');
+  } catch {
+    parsed = null;
+  }
+  const keys = SigningKeyList.safeParse(parsed);
+  if (!keys.success) throw new SettingsError(`${PROGRAM}: the signing keys parameter ${name} is not a JSON array of private JWKs`);
+  return keys.data as JWK[];
+}
 
 export async function servicesFromEnvironment(env: Record<string, string | undefined> = process.env) {
-  const settings = parseSettings('flotilla control plane', LambdaSettings, env);
+  const settings = parseSettings(PROGRAM, LambdaSettings, env);
+  const signingKeys = settings.FLOTILLA_SIGNING_KEYS_PARAMETER
+    ? await signingKeysFromParameter(settings.FLOTILLA_SIGNING_KEYS_PARAMETER, settings.FLOTILLA_SSM_ENDPOINT)
+    : (settings.FLOTILLA_SIGNING_KEYS as JWK[]);
   const { dynamo, s3 } = createClients({ dynamoEndpoint: settings.FLOTILLA_DYNAMODB_ENDPOINT, s3Endpoint: settings.FLOTILLA_S3_ENDPOINT });
   return buildServices({
     dynamo,
     s3,
     tableName: settings.FLOTILLA_TABLE,
     bucket: settings.FLOTILLA_BUCKET,
-    signingKeys: settings.FLOTILLA_SIGNING_KEYS as JWK[],
+    signingKeys,
     issuer: settings.FLOTILLA_ISSUER,
     audience: settings.FLOTILLA_AUDIENCE,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],

@@ -7,9 +7,11 @@ import { jsonSetting, portSetting, urlSetting } from '../lib/settings.ts';
 export const DEFAULT_ISSUER = 'flotilla';
 export const DEFAULT_AUDIENCE = 'flotilla';
 
-const SigningKeys = jsonSetting(
-  z.array(z.looseObject({ kty: z.string(), d: z.string().optional(), kid: z.string().optional() }), { message: 'must be a JSON array of private JWKs' }),
-);
+/** Private signing keys as a JSON array of JWKs, the first signing (`npm run keygen` prints one). */
+export const SigningKeyList = z.array(z.looseObject({ kty: z.string(), d: z.string().optional(), kid: z.string().optional() }), {
+  message: 'must be a JSON array of private JWKs',
+});
+const SigningKeys = jsonSetting(SigningKeyList);
 
 const OidcIssuers = jsonSetting(
   z.array(
@@ -29,17 +31,28 @@ const identity = {
   FLOTILLA_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
 };
 
-/** The Lambda (functions/lambda.ts), as infra/ configures it. */
-export const LambdaSettings = z.object({
-  FLOTILLA_TABLE: z.string().min(1),
-  FLOTILLA_BUCKET: z.string().min(1),
-  FLOTILLA_SIGNING_KEYS: SigningKeys,
-  FLOTILLA_OIDC: OidcIssuers.default([]),
-  /** Other DynamoDB / S3 endpoints, for running the Lambda entry against local servers. */
-  FLOTILLA_DYNAMODB_ENDPOINT: urlSetting.optional(),
-  FLOTILLA_S3_ENDPOINT: urlSetting.optional(),
-  ...identity,
-});
+/**
+ * The Lambda (functions/lambda.ts), as infra/ configures it. On AWS the signing keys are a
+ * SecureString parameter read (and decrypted) at cold start, never an environment variable;
+ * FLOTILLA_SIGNING_KEYS is for running the same entry elsewhere (the runtime emulator, say).
+ */
+export const LambdaSettings = z
+  .object({
+    FLOTILLA_TABLE: z.string().min(1),
+    FLOTILLA_BUCKET: z.string().min(1),
+    FLOTILLA_SIGNING_KEYS_PARAMETER: z.string().regex(/^[A-Za-z0-9_./-]{1,2048}$/, 'must be an SSM parameter name').optional(),
+    FLOTILLA_SIGNING_KEYS: SigningKeys.optional(),
+    FLOTILLA_OIDC: OidcIssuers.default([]),
+    /** Other DynamoDB / S3 / SSM endpoints, for running the Lambda entry against local servers. */
+    FLOTILLA_DYNAMODB_ENDPOINT: urlSetting.optional(),
+    FLOTILLA_S3_ENDPOINT: urlSetting.optional(),
+    FLOTILLA_SSM_ENDPOINT: urlSetting.optional(),
+    ...identity,
+  })
+  .refine((settings) => (settings.FLOTILLA_SIGNING_KEYS_PARAMETER === undefined) !== (settings.FLOTILLA_SIGNING_KEYS === undefined), {
+    message: 'set exactly one of FLOTILLA_SIGNING_KEYS_PARAMETER (on AWS) and FLOTILLA_SIGNING_KEYS',
+    path: ['FLOTILLA_SIGNING_KEYS_PARAMETER'],
+  });
 
 /** `npm start` (functions/local.ts): the embedded default. */
 export const LocalSettings = z.object({

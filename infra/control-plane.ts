@@ -1,16 +1,24 @@
 // The control plane on AWS: one table, one bucket, one function behind a Function URL, two secrets.
 // Runs inside `sst deploy`, where the `sst` and `$app` globals exist.
-import { LAMBDA_HANDLER, LAMBDA_RUNTIME, functionEnvironment, tableArgs } from './definitions.ts';
+import { LAMBDA_HANDLER, LAMBDA_RUNTIME, functionEnvironment, signingKeysParameterName, tableArgs } from './definitions.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- SST's globals are typed by its generated platform files */
 declare const sst: any;
 declare const $app: any;
+declare const aws: any;
 
 export function deployControlPlane() {
   const table = new sst.aws.Dynamo('Table', tableArgs());
   const bucket = new sst.aws.Bucket('Reports');
   // Private Ed25519 JWKs as a JSON array: `sst secret set SigningKeys "$(npm run -s keygen)"`.
+  // The function reads them from an encrypted SSM parameter at cold start, so they never appear
+  // in its configuration (readable with lambda:GetFunctionConfiguration) as plaintext.
   const signingKeys = new sst.Secret('SigningKeys');
+  const signingKeysParameter = new aws.ssm.Parameter('SigningKeysParameter', {
+    name: signingKeysParameterName($app.stage),
+    type: 'SecureString',
+    value: signingKeys.value,
+  });
   // Trusted OIDC issuers with claim → role rules (JSON); none by default.
   const oidc = new sst.Secret('OidcIssuers', '[]');
   const api = new sst.aws.Function('Api', {
@@ -21,10 +29,12 @@ export function deployControlPlane() {
     timeout: '20 seconds',
     url: true,
     link: [table, bucket],
+    // Only this parameter; SecureStrings under the AWS-managed aws/ssm key need no KMS grant.
+    permissions: [{ actions: ['ssm:GetParameter'], resources: [signingKeysParameter.arn] }],
     environment: functionEnvironment({
       table: table.name,
       bucket: bucket.name,
-      signingKeys: signingKeys.value,
+      signingKeysParameter: signingKeysParameter.name,
       oidc: oidc.value,
       stage: $app.stage,
     }),

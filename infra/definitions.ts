@@ -17,12 +17,18 @@ export function tableArgs() {
   };
 }
 
-/** Settings the Lambda reads at start (functions/lambda.ts); values are SST outputs. */
-export function functionEnvironment(refs: { table: unknown; bucket: unknown; signingKeys: unknown; oidc: unknown; stage: string }) {
+/** Where the signing keys live on AWS: an SSM SecureString parameter per stage. */
+export const signingKeysParameterName = (stage: string) => `/flotilla/${stage}/signing-keys`;
+
+/**
+ * Settings the Lambda reads at start (functions/lambda.ts); values are SST outputs. The signing
+ * keys are not among them: only the name of the parameter that holds them, encrypted.
+ */
+export function functionEnvironment(refs: { table: unknown; bucket: unknown; signingKeysParameter: unknown; oidc: unknown; stage: string }) {
   return {
     FLOTILLA_TABLE: refs.table,
     FLOTILLA_BUCKET: refs.bucket,
-    FLOTILLA_SIGNING_KEYS: refs.signingKeys,
+    FLOTILLA_SIGNING_KEYS_PARAMETER: refs.signingKeysParameter,
     FLOTILLA_OIDC: refs.oidc,
     FLOTILLA_ISSUER: `flotilla-${refs.stage}`,
     FLOTILLA_AUDIENCE: 'flotilla',

@@ -14,8 +14,10 @@ function recordSst() {
       name: string;
       value: string;
       url: string;
+      arn: string;
       constructor(name: string, args?: unknown) {
         created[name] = { type, args };
+        this.arn = `${name}.arn`;
         this.name = `${name}.name`;
         this.value = `${name}.value`;
         this.url = `${name}.url`;
@@ -25,6 +27,7 @@ function recordSst() {
     aws: { Dynamo: resource('Dynamo'), Bucket: resource('Bucket'), Function: resource('Function') },
     Secret: resource('Secret'),
   };
+  (globalThis as any).aws = { ssm: { Parameter: resource('ssm.Parameter') } };
   (globalThis as any).$app = { stage: 'test' };
   return created;
 }
@@ -64,12 +67,23 @@ describe('infrastructure', () => {
     expect(fn.args.environment).toMatchObject({
       FLOTILLA_TABLE: 'Table.name',
       FLOTILLA_BUCKET: 'Reports.name',
-      FLOTILLA_SIGNING_KEYS: 'SigningKeys.value',
+      FLOTILLA_SIGNING_KEYS_PARAMETER: 'SigningKeysParameter.name',
       FLOTILLA_OIDC: 'OidcIssuers.value',
     });
     expect(created.SigningKeys?.type).toBe('Secret');
     expect(created.Reports?.type).toBe('Bucket');
     expect(outputs.url).toBe('Api.url');
+  });
+
+  it('keeps the signing keys out of the function configuration: an encrypted parameter only its function may read', () => {
+    const created = recordSst();
+    deployControlPlane();
+    const fn = created.Api!;
+    expect(Object.values(fn.args.environment)).not.toContain('SigningKeys.value');
+    expect(Object.keys(fn.args.environment)).not.toContain('FLOTILLA_SIGNING_KEYS');
+    const parameter = created.SigningKeysParameter!;
+    expect(parameter).toMatchObject({ type: 'ssm.Parameter', args: { type: 'SecureString', value: 'SigningKeys.value', name: '/flotilla/test/signing-keys' } });
+    expect(fn.args.permissions).toEqual([{ actions: ['ssm:GetParameter'], resources: ['SigningKeysParameter.arn'] }]);
   });
 
   it('has an sst.config.ts that deploys this module', async () => {
