@@ -74,3 +74,18 @@ describe('npm start fails in one sentence', () => {
     }
   });
 });
+
+describe('requests Node refuses before routing', () => {
+  it('still get the error envelope', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'flotilla-local-'));
+    dirs.push(dataDir);
+    const plane = await startLocalControlPlane({ dataDir });
+    try {
+      const res = await fetch(`${plane.url}/v1/apps?cursor=${'a'.repeat(20_000)}`);
+      expect(res.status).toBe(431);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+    } finally {
+      await plane.stop();
+    }
+  });
+});

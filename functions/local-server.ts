@@ -1,7 +1,9 @@
 // The embedded default: the same app on Node, against in-process DynamoDB- and S3-compatible servers
 // (dynalite, s3rver) persisted under a data directory. A newcomer needs nothing but Node.
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -81,6 +83,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
   const adminToken = await localAdminToken(services, adminTokenPath);
 
   const server = createServer(getRequestListener(createApp(services).fetch));
+  server.on('clientError', refuseMalformedRequest);
   let url: string;
   try {
     url = `http://${host}:${await listen(server, host, options.port)}`;
@@ -124,4 +127,23 @@ async function localAdminToken(services: Services, path: string): Promise<string
   const fresh = await mint();
   await writeFile(path, fresh, { mode: 0o600 });
   return fresh.trim();
+}
+
+/**
+ * Node's HTTP parser refuses some requests before the app sees them (a request line or headers
+ * over 16 KiB, bytes that are not HTTP); they still get the API's error envelope.
+ */
+function refuseMalformedRequest(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ([431, 'bad_request', 'the request line or headers are too large'] as const)
+      : ([400, 'bad_request', 'malformed HTTP request'] as const);
+  const body = JSON.stringify({ error: { code, message, requestId: randomUUID() } });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

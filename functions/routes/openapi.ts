@@ -9,13 +9,14 @@ const ERROR_DESCRIPTIONS = {
   404: 'Not found',
   409: 'Conflict with the current state',
   413: 'Request body too large',
+  431: 'Request line or headers too large (the server refuses them before routing)',
 } as const;
 
 type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
 
-/** The shared error responses; every route declares 400, 401, 403 and 413, plus any it names. */
+/** The shared error responses; every route declares 400, 401, 403, 413 and 431, plus any it names. */
 export function errorResponses(...extra: ErrorStatus[]) {
-  const statuses = new Set<ErrorStatus>([400, 401, 403, 413, ...extra]);
+  const statuses = new Set<ErrorStatus>([400, 401, 403, 413, 431, ...extra]);
   return Object.fromEntries(
     [...statuses].map((status) => [
       status,
@@ -34,8 +35,11 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 
 export const bearerSecurity = [{ bearer: [] }];
 
+/** A cursor as the API hands them out: base64url text. */
+export const Cursor = z.string().max(2048).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor of this API');
+
 /** The query of every list: a page size and the `nextCursor` of the previous page. */
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: 'Items per page (default 100, at most 1000)' }),
-  cursor: z.string().max(2048).optional().openapi({ description: 'nextCursor of the previous page (same filters)' }),
+  cursor: Cursor.optional().openapi({ description: 'nextCursor of the previous page (same filters)' }),
 });

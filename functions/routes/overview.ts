@@ -6,7 +6,7 @@ import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
 import { listEvents } from '../domain/events.ts';
 import { fleetView } from '../domain/fleet.ts';
-import { bearerSecurity, errorResponses, jsonResponse } from './openapi.ts';
+import { Cursor, bearerSecurity, errorResponses, jsonResponse } from './openapi.ts';
 
 const fleet = createRoute({
   method: 'get',
@@ -33,11 +33,7 @@ const events = createRoute({
       until: z.iso.datetime().optional().openapi({ description: 'Default: now' }),
       limit: z.coerce.number().int().min(1).max(LIMITS.maxEventsPerPage).default(100),
       order: z.enum(['asc', 'desc']).default('desc'),
-      cursor: z
-        .string()
-        .max(200)
-        .optional()
-        .openapi({ description: 'nextCursor of the previous page (same filters and order)' }),
+      cursor: Cursor.max(200).optional().openapi({ description: 'nextCursor of the previous page (same filters and order)' }),
     }),
   },
   responses: { 200: jsonResponse(list(Event, 'EventList'), 'Events'), ...errorResponses() },

@@ -80,7 +80,7 @@ const InputTimestamp = z.iso
   .datetime({ offset: true })
   .transform((value) => new Date(value).toISOString())
   .openapi({ type: 'string', format: 'date-time', example: '2026-11-26T02:00:00Z' });
-const Reason = z.string().trim().min(1, 'a reason is required').max(1000);
+const Reason = z.string().max(1000).regex(/\S/, 'a reason is required').trim();
 
 // Each resource's fields are declared once; the input schema is the strict form (unknown fields
 // are a 400), the output schema extends the plain form (an extended strict object would publish an
