@@ -95,6 +95,8 @@ export interface DesiredEntry {
   /** Environment-wide version: the environment pin, else the highest non-blocked release in the tracked range. */
   version: { version: string; digest: string } | null;
   regions: Record<string, { version: string; digest: string }>;
+  /** Pins of rollout waves that group clusters by label selector, in wave order. */
+  groups?: { name: string; selector: Record<string, string>; version: string; digest: string }[];
 }
 
 /** An API token the control plane issued (the token itself is never stored). */
@@ -107,3 +109,6 @@ export interface TokenRecord {
   issuedBy: string;
   revoked: boolean;
 }
+
+/** Which pin a promotion record moves: a wave group's (`@<wave>`), a region's, or the environment's (`*`). */
+export const pinName = (record: { region: string | null; group?: string }) => (record.group ? `@${record.group}` : (record.region ?? '*'));

@@ -147,7 +147,7 @@ export async function acceptReport(services: Services, cluster: ClusterRecord, r
   const reportKey = await storage.reports.put(cluster.name, apps.length === report.apps.length ? canonical : JSON.stringify({ ...report, apps }));
   const events = reportEvents(cluster, apps).map((input) => ({ ...input, id: newEventId(now), at }));
   const pendingEvents = events.length ? await storage.reports.putPendingEvents(cluster.name, statusHash, events) : null;
-  await storage.clusters.recordStatus(cluster.name, { apps: summarize(apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
+  await storage.clusters.recordStatus(cluster.name, { apps: summarize(cluster.apps, apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
   if (pendingEvents) await flushPendingEvents(services, cluster.name, pendingEvents, events);
   return { stored: true };
 }
@@ -172,21 +172,30 @@ const openDriftDigest = (app: AppReport) =>
     .digest('base64url')
     .slice(0, 16);
 
-/** Status summary per app, kept on the cluster item (small and bounded) for the fleet view and change detection. */
-function summarize(apps: AppReport[], at: string): ClusterRecord['apps'] {
+/**
+ * Status summary per app, kept on the cluster item (small and bounded) for the fleet view, change
+ * detection and gates: `readySince` is when the app became Ready at this version, kept while it stays so.
+ */
+function summarize(previous: ClusterRecord['apps'], apps: AppReport[], at: string): ClusterRecord['apps'] {
   return Object.fromEntries(
-    apps.map((app) => [
-      app.name,
-      {
-        version: app.version,
-        digest: app.digest,
-        phase: app.phase,
-        ...(app.reason ? { reason: app.reason } : {}),
-        drifted: app.drift.filter((entry) => !entry.corrected).length,
-        driftDigest: openDriftDigest(app),
-        at,
-      },
-    ]),
+    apps.map((app) => {
+      const before = previous[app.name];
+      const stillReady = before?.phase === 'Ready' && before.version === app.version;
+      const readySince = app.phase === 'Ready' ? (stillReady ? (before.readySince ?? before.at) : at) : undefined;
+      return [
+        app.name,
+        {
+          version: app.version,
+          digest: app.digest,
+          phase: app.phase,
+          ...(app.reason ? { reason: app.reason } : {}),
+          drifted: app.drift.filter((entry) => !entry.corrected).length,
+          driftDigest: openDriftDigest(app),
+          at,
+          ...(readySince ? { readySince } : {}),
+        },
+      ];
+    }),
   );
 }
 

@@ -1,7 +1,7 @@
 // Desired-state resolution: which version of which app a cluster runs. Pure functions.
 import type { App, DesiredApp, DesiredState, PromotionRecord, Release } from '../../lib/api/schemas.ts';
 import { highestInRange } from '../../lib/semver.ts';
-import type { ClusterRecord, DesiredEntry, PolicyRecord } from '../model.ts';
+import { pinName, type ClusterRecord, type DesiredEntry, type PolicyRecord } from '../model.ts';
 
 /** The highest non-blocked release inside the range, like Flux's `ref.semver`. */
 export function trackedRelease(releases: Release[], range: string): Release | null {
@@ -21,11 +21,11 @@ export function trackedRelease(releases: Release[], range: string): Release | nu
  */
 export function effectivePins(records: PromotionRecord[], releases: Release[]): PromotionRecord[] {
   const good = new Set(releases.filter((release) => !release.blocked).map((release) => release.version));
-  const byRegion = new Map<string | null, PromotionRecord>();
+  const byPin = new Map<string, PromotionRecord>();
   for (const record of [...records].sort((a, b) => a.seq - b.seq)) {
-    if (good.has(record.toVersion)) byRegion.set(record.region, record);
+    if (good.has(record.toVersion)) byPin.set(pinName(record), record);
   }
-  return [...byRegion.values()];
+  return [...byPin.values()];
 }
 
 /**
@@ -41,7 +41,7 @@ export function buildDesiredEntry(
 ): DesiredEntry | null {
   if (!app || (!policy && records.length === 0)) return null;
   const pins = effectivePins(records, releases);
-  const envPin = pins.find((pin) => pin.region === null);
+  const envPin = pins.find((pin) => pin.region === null && !pin.group);
   const tracked = !envPin && policy?.track ? trackedRelease(releases, policy.track) : null;
   const version = envPin
     ? { version: envPin.toVersion, digest: envPin.digest }
@@ -49,9 +49,20 @@ export function buildDesiredEntry(
       ? { version: tracked.version, digest: tracked.digest }
       : null;
   const regions: DesiredEntry['regions'] = {};
-  for (const pin of pins) if (pin.region) regions[pin.region] = { version: pin.toVersion, digest: pin.digest };
+  for (const pin of pins) if (pin.region && !pin.group) regions[pin.region] = { version: pin.toVersion, digest: pin.digest };
+  const groups = pins
+    .filter((pin) => pin.group)
+    .sort((a, b) => a.group!.localeCompare(b.group!))
+    .map((pin) => ({ name: pin.group!, selector: pin.selector ?? {}, version: pin.toVersion, digest: pin.digest }));
   const { name: _name, createdAt: _c, updatedAt: _u, ...spec } = app;
-  return { app: app.name, spec, version, regions };
+  return { app: app.name, spec, version, regions, ...(groups.length ? { groups } : {}) };
+}
+
+/** What one cluster runs: its region's pin, else the first wave group it belongs to, else the environment-wide version. */
+export function versionForCluster(entry: DesiredEntry, cluster: { region: string; labels: Record<string, string> }) {
+  if (Object.hasOwn(entry.regions, cluster.region)) return entry.regions[cluster.region];
+  const group = entry.groups?.find((candidate) => selectorMatches(candidate.selector, cluster.labels));
+  return group ? { version: group.version, digest: group.digest } : entry.version;
 }
 
 /** Region pin, else the environment-wide version. */
@@ -76,7 +87,7 @@ export function resolveDesiredState(
   const apps: DesiredApp[] = [];
   for (const entry of entries) {
     if (!selectorMatches(entry.spec.clusterSelector, cluster.labels)) continue;
-    const resolved = versionForRegion(entry, cluster.region);
+    const resolved = versionForCluster(entry, cluster);
     if (!resolved) continue;
     apps.push({
       name: entry.app,

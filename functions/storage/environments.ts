@@ -1,5 +1,5 @@
 // Environments (ENV#<env> / #ENV) and the policy of each app in each (APP#<app> / POLICY#<env>).
-import type { Environment } from '../../lib/api/schemas.ts';
+import type { Environment, EnvironmentSpec } from '../../lib/api/schemas.ts';
 import type { PolicyRecord } from '../model.ts';
 import { collections, keys, prefixes } from './keys.ts';
 import type { CollectionPage, Table } from './table.ts';
@@ -8,7 +8,7 @@ export class EnvironmentStorage {
   constructor(private readonly table: Table) {}
 
   /** Creates or replaces the environment, keeping its creation time; says whether it is new. */
-  async put(name: string, spec: { upstream: string | null; description?: string }, now: string): Promise<{ environment: Environment; created: boolean }> {
+  async put(name: string, spec: EnvironmentSpec, now: string): Promise<{ environment: Environment; created: boolean }> {
     const index = { type: 'environment', gsi1pk: collections.environments, gsi1sk: name };
     const build = (createdAt: string): Environment => ({ ...spec, name, createdAt, updatedAt: now });
     const { value: environment, created } = await this.table.replace(keys.environment(name), index, build, now);

@@ -3,6 +3,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AppStorage } from './apps.ts';
+import { ApprovalStorage } from './approvals.ts';
+import { FreezeStorage } from './freeze.ts';
+import { RolloutStorage } from './rollouts.ts';
 import { ReportStorage } from './reports.ts';
 import { ClusterStorage } from './clusters.ts';
 import { DesiredStorage } from './desired.ts';
@@ -14,6 +17,9 @@ import { TokenStorage } from './tokens.ts';
 
 export { ConflictError } from './table.ts';
 export type { EventQuery } from './events.ts';
+export type { RolloutRecord } from './rollouts.ts';
+export type { ApprovalRecord } from './approvals.ts';
+export type { FreezeRecord } from './freeze.ts';
 
 export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client }, names: { table: string; bucket: string }) {
   const table = new Table(clients.dynamo, names.table);
@@ -25,6 +31,9 @@ export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client },
     clusters: new ClusterStorage(table),
     tokens: new TokenStorage(table),
     events: new EventStorage(table),
+    rollouts: new RolloutStorage(table),
+    approvals: new ApprovalStorage(table),
+    freeze: new FreezeStorage(table),
     reports: new ReportStorage(clients.s3, names.bucket),
   };
 }

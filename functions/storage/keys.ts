@@ -14,6 +14,9 @@
 //   REGTOKEN#<jti>     #REGTOKEN          one-time registration token
 //   TOKEN#<jti>        #TOKEN             issued API token / revocation entry   byCollection TOKENS / <issuedAt>
 //   EVENTS#<day>       <at>#<id>          audit event                           byCollection EVTAPP#<app>, byCluster EVTCLU#<cluster>
+//   ROLLOUT#<app>#<env> <seq>             rollout (waves, gates, status; rev)    byCollection ROLLOUTS / <app>#<env> while active
+//   APPROVAL#<app>#<v> <env>#<actor>      approval of a release for an environment
+//   ORG                #FREEZE            the org-wide freeze
 
 export interface Key {
   pk: string;
@@ -33,14 +36,17 @@ export const keys = {
   policy: (app: string, environment: string): Key => ({ pk: `APP#${app}`, sk: `POLICY#${environment}` }),
   environment: (environment: string): Key => ({ pk: `ENV#${environment}`, sk: '#ENV' }),
   desired: (environment: string, app: string): Key => ({ pk: `ENV#${environment}`, sk: `DESIRED#${app}` }),
-  promotion: (app: string, environment: string, region: string | null, n: number): Key => ({
+  promotion: (app: string, environment: string, region: string | null, n: number, group?: string): Key => ({
     pk: pinsPartition(app, environment),
-    sk: `${region ?? ENV_WIDE}#${seq(n)}`,
+    sk: `${group ? `@${group}` : (region ?? ENV_WIDE)}#${seq(n)}`,
   }),
   cluster: (name: string): Key => ({ pk: `CLUSTER#${name}`, sk: '#CLUSTER' }),
   registrationToken: (id: string): Key => ({ pk: `REGTOKEN#${id}`, sk: '#REGTOKEN' }),
   token: (id: string): Key => ({ pk: `TOKEN#${id}`, sk: '#TOKEN' }),
   event: (at: string, id: string): Key => ({ pk: eventDayPartition(at.slice(0, 10)), sk: eventPosition(at, id) }),
+  rollout: (app: string, environment: string, n: number): Key => ({ pk: rolloutsPartition(app, environment), sk: seq(n) }),
+  approval: (app: string, version: string, environment: string, actor: string): Key => ({ pk: approvalsPartition(app, version), sk: `${environment}#${actor}` }),
+  freeze: (): Key => ({ pk: 'ORG', sk: '#FREEZE' }),
 };
 
 /** Sort-key prefixes of the items that share a partition with others. */
@@ -50,9 +56,14 @@ export const prefixes = {
   desired: 'DESIRED#',
   /** One pin's history inside its app and environment's partition. */
   pin: (region: string | null) => `${region ?? ENV_WIDE}#`,
+  /** A wave's cluster-group pin: `@<wave>` sorts apart from regions (DNS labels) and `*`. */
+  groupPin: (group: string) => `@${group}#`,
+  approvalsFor: (environment: string) => `${environment}#`,
 };
 
 export const pinsPartition = (app: string, environment: string) => `PINS#${app}#${environment}`;
+export const rolloutsPartition = (app: string, environment: string) => `ROLLOUT#${app}#${environment}`;
+export const approvalsPartition = (app: string, version: string) => `APPROVAL#${app}#${version}`;
 export const appPartition = (app: string) => keys.app(app).pk;
 export const environmentPartition = (environment: string) => keys.environment(environment).pk;
 export const eventDayPartition = (day: string) => `EVENTS#${day}`;
@@ -69,6 +80,8 @@ export const collections = {
   /** An app's releases in semver order (gsi1sk: versionSortKey). */
   releases: (app: string) => `RELEASES#${app}`,
   appEvents: (app: string) => `EVTAPP#${app}`,
+  /** Rollouts still running or paused, for the clock that advances them. */
+  activeRollouts: 'ROLLOUTS',
 };
 
 /** Partitions of the byCluster index. */
@@ -77,5 +90,5 @@ export const clusterIndex = {
 };
 
 /** Where a promotion record sorts among its app's promotions: by time, then target and sequence. */
-export const promotionPosition = (at: string, environment: string, region: string | null, n: number) =>
-  `${at}#${environment}#${region ?? ENV_WIDE}#${ENV_WIDE}#${seq(n)}`;
+export const promotionPosition = (at: string, environment: string, region: string | null, n: number, group?: string) =>
+  `${at}#${environment}#${group ? `@${group}` : (region ?? ENV_WIDE)}#${ENV_WIDE}#${seq(n)}`;

@@ -140,7 +140,52 @@ export type Release = z.infer<typeof Release>;
 export const ReasonInput = z.object({ reason: Reason }).strict().openapi('ReasonInput');
 export type ReasonInput = z.infer<typeof ReasonInput>;
 
-const environmentFields = { upstream: Name.nullable().default(null), description: z.string().max(1000).optional() };
+const Seconds = (max: number) => z.number().int().min(0).max(max);
+const DAY_SECONDS = 86_400;
+
+/** Gates on entering the environment (see functions/domain/gates.ts). */
+export const GateConfig = z
+  .object({
+    upstreamReadyShare: z.number().gt(0).max(1).nullable().default(null).openapi({ description: 'Share of the upstream environment\'s clusters that must run the version Ready; null: not required' }),
+    soakSeconds: Seconds(30 * DAY_SECONDS).default(0).openapi({ description: 'How long, continuously' }),
+    approvals: z.number().int().min(0).max(10).default(0).openapi({ description: 'Approvals from promoters other than the publisher' }),
+  })
+  .strict()
+  .openapi('GateConfig');
+
+const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (00:00 to 23:59)');
+export const Window = z
+  .object({ days: z.array(Weekday).min(1).max(7).optional(), start: ClockTime, end: ClockTime })
+  .strict()
+  .openapi('Window', { description: 'A weekly window; end before start spans midnight; days are the days it starts on (default: every day)' });
+export const WindowPolicy = z
+  .object({ timeZone: z.string().max(64).default('UTC'), allow: z.array(Window).max(20).optional(), deny: z.array(Window).max(20).optional() })
+  .strict()
+  .openapi('WindowPolicy');
+
+/** One wave of a rollout: regions, or clusters by label selector. */
+export const WavePlan = z
+  .object({
+    name: Name,
+    regions: z.array(Name).min(1).max(50).optional(),
+    selector: z.lazy(() => Labels).optional(),
+    soakSeconds: Seconds(30 * DAY_SECONDS).default(0),
+    deadlineSeconds: Seconds(30 * DAY_SECONDS).default(0).openapi({ description: 'Every cluster Ready within this after the wave moved; 0: no deadline' }),
+    failureThreshold: z.number().int().min(0).max(1000).default(0).openapi({ description: 'Failed or late clusters tolerated' }),
+  })
+  .strict()
+  .openapi('WavePlan');
+
+const environmentFields = {
+  upstream: Name.nullable().default(null),
+  description: z.string().max(1000).optional(),
+  gates: GateConfig.optional(),
+  waves: z.array(WavePlan).max(20).optional(),
+  /** A failed wave rolls the waves already moved back to the previous version. */
+  autoRollback: z.boolean().default(false),
+  windows: WindowPolicy.optional(),
+};
 export const EnvironmentSpec = z.object(environmentFields).strict().openapi('EnvironmentSpec');
 export type EnvironmentSpec = z.infer<typeof EnvironmentSpec>;
 export const Environment = z
@@ -153,7 +198,16 @@ export const PolicySpec = z.object({ track: SemverRange.nullable() }).strict().o
 export type PolicySpec = z.infer<typeof PolicySpec>;
 
 export const PromotionKind = z.enum(['promote', 'rollback', 'auto', 'break-glass']);
-export const Gate = z.object({ name: z.string(), passed: z.boolean(), detail: z.string() }).openapi('Gate');
+export const Gate = z
+  .object({
+    name: z.string(),
+    passed: z.boolean(),
+    detail: z.string(),
+    evidence: z.record(z.string(), z.unknown()).optional(),
+    /** A failed gate a promoter overrode (break-glass), with the reason given. */
+    overridden: z.string().optional(),
+  })
+  .openapi('Gate');
 
 export const PromotionRecord = z
   .object({
@@ -173,12 +227,22 @@ export const PromotionRecord = z
     idempotencyKey: z.string().optional(),
     /** The id of the record's audit event. */
     eventId: z.string().optional(),
+    /** The rollout that wrote the record, and the wave (a cluster group) it pins, if any. */
+    rollout: z.string().optional(),
+    group: Name.optional(),
+    selector: z.record(z.string(), z.string()).optional(),
   })
   .openapi('PromotionRecord');
 export type PromotionRecord = z.infer<typeof PromotionRecord>;
 
 export const PromotionInput = z
-  .object({ environment: Name, version: Version, region: Name.optional(), reason: Reason })
+  .object({
+    environment: Name,
+    version: Version,
+    region: Name.optional(),
+    reason: Reason,
+    override: Reason.optional().openapi({ description: 'Break-glass: go through failed gates, for this reason (recorded)' }),
+  })
   .strict()
   .openapi('PromotionInput');
 export type PromotionInput = z.infer<typeof PromotionInput>;
@@ -229,6 +293,8 @@ export const AppStatusSummary = z
     reason: z.string().optional(),
     drifted: z.number().int(),
     at: Timestamp,
+    /** When it became Ready at this version (continuously since). */
+    readySince: Timestamp.optional(),
   })
   .openapi('AppStatusSummary');
 export type AppStatusSummary = z.infer<typeof AppStatusSummary>;
@@ -421,3 +487,75 @@ export const ErrorEnvelope = z
 export function list<T extends z.ZodType>(item: T, name: string) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
 }
+
+export const BlockInput = z
+  .object({
+    reason: Reason,
+    recall: z.boolean().default(false).openapi({ description: 'Also move every pin and rollout holding the release back to the newest good version of its history' }),
+  })
+  .strict()
+  .openapi('BlockInput');
+export type BlockInput = z.infer<typeof BlockInput>;
+
+export const ApprovalInput = z.object({ environment: Name, reason: Reason }).strict().openapi('ApprovalInput');
+export type ApprovalInput = z.infer<typeof ApprovalInput>;
+export const Approval = z
+  .object({ app: Name, version: z.string(), environment: Name, actor: z.string(), reason: z.string(), at: Timestamp })
+  .openapi('Approval');
+export type Approval = z.infer<typeof Approval>;
+
+export const FreezeInput = z
+  .object({ reason: Reason, until: InputTimestamp.optional().openapi({ description: 'When it lifts by itself; default: when lifted' }) })
+  .strict()
+  .openapi('FreezeInput');
+export type FreezeInput = z.infer<typeof FreezeInput>;
+export const Freeze = z
+  .object({ reason: z.string(), by: z.string(), at: Timestamp, until: Timestamp.nullable() })
+  .openapi('Freeze');
+export type Freeze = z.infer<typeof Freeze>;
+export const FreezeState = z.object({ frozen: z.boolean(), freeze: Freeze.nullable() }).openapi('FreezeState');
+export type FreezeState = z.infer<typeof FreezeState>;
+
+export const WaveStatus = z.enum(['pending', 'moving', 'done', 'failed']);
+export const RolloutStatus = z.enum(['running', 'paused', 'halted', 'aborted', 'completed', 'rolled-back', 'superseded', 'recalled']);
+export const RolloutWave = z
+  .object({
+    name: z.string(),
+    status: WaveStatus,
+    regions: z.array(z.string()).optional(),
+    selector: z.record(z.string(), z.string()).optional(),
+    soakSeconds: z.number().int(),
+    deadlineSeconds: z.number().int(),
+    failureThreshold: z.number().int(),
+    movedAt: Timestamp.optional(),
+    doneAt: Timestamp.optional(),
+    failedReason: z.string().optional(),
+  })
+  .openapi('RolloutWave');
+export const RolloutClusterProgress = z
+  .object({ wave: z.string().nullable(), cluster: z.string(), phase: z.string(), version: z.string().nullable(), soakedAt: Timestamp.optional() })
+  .openapi('RolloutClusterProgress');
+export const Rollout = z
+  .object({
+    id: z.string(),
+    app: Name,
+    environment: Name,
+    version: z.string(),
+    digest: Digest,
+    fromVersion: z.string().nullable(),
+    actor: z.string(),
+    reason: z.string(),
+    status: RolloutStatus,
+    autoRollback: z.boolean(),
+    waves: z.array(RolloutWave),
+    gates: z.array(Gate),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    /** Who paused, resumed, aborted or what halted it, last. */
+    statusReason: z.string().optional(),
+    /** Computed when read: each cluster of the environment with its wave and phase. */
+    progress: z.array(RolloutClusterProgress).optional(),
+  })
+  .openapi('Rollout');
+export type Rollout = z.infer<typeof Rollout>;
+export const RolloutAction = z.object({ reason: Reason }).strict().openapi('RolloutActionInput');
