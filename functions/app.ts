@@ -14,6 +14,7 @@ import { registerAppRoutes } from './routes/apps.ts';
 import { registerClusterRoutes } from './routes/clusters.ts';
 import { registerEnvironmentRoutes } from './routes/environments.ts';
 import { registerOverviewRoutes } from './routes/overview.ts';
+import { registerRolloutRoutes } from './routes/rollouts.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
 
 const health = createRoute({
@@ -116,6 +117,7 @@ export function createApp(services: Services) {
   registerClusterRoutes(app);
   registerTokenRoutes(app);
   registerOverviewRoutes(app);
+  registerRolloutRoutes(app);
   registerAgentRoutes(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -7,6 +7,7 @@ import { collections } from '../storage/keys.ts';
 import { refreshDesired } from './desired.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { newEventId, recordEvent } from './events.ts';
+import { recall } from './recall.ts';
 
 export async function saveApp(services: Services, actor: string, name: string, spec: AppSpec): Promise<{ app: App; created: boolean }> {
   const { storage } = services;
@@ -92,6 +93,7 @@ export async function setReleaseBlocked(
   target: { app: string; version: string },
   blocked: boolean,
   reason: string,
+  withRecall = false,
 ): Promise<Release> {
   const { storage } = services;
   const { app, version } = target;
@@ -109,5 +111,5 @@ export async function setReleaseBlocked(
       done.eventId,
     );
   }
-  return release;
+  return blocked && withRecall ? recall(services, actor, release, reason) : release;
 }

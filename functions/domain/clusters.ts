@@ -7,6 +7,8 @@ import { collections } from '../storage/keys.ts';
 import { newEventId, recordEvent } from './events.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { isStale } from './fleet.ts';
+import { selectorMatches } from './resolve.ts';
+import type { RolloutClusterView } from './waves.ts';
 
 /** How far back the drift view lists drift events. */
 const RECENT_DRIFT_MS = 7 * 86_400_000;
@@ -144,3 +146,29 @@ export async function clusterDrift(services: Services, name: string): Promise<Cl
   ]);
   return { cluster: name, reportedAt: cluster.reportedAt, apps: report?.apps ?? [], events };
 }
+
+/** The clusters of an environment that run the app (its selector), every page. */
+export async function clustersRunning(services: Services, environment: string, selector: Record<string, string> | undefined): Promise<ClusterRecord[]> {
+  const clusters: ClusterRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await services.storage.clusters.listPage({ limit: 1000, start, environment });
+    clusters.push(...page.items);
+    start = page.next ?? undefined;
+  } while (start);
+  return clusters.filter((cluster) => selectorMatches(selector, cluster.labels));
+}
+
+/** A cluster as the gates and waves see it: where it is and how the app runs on it. */
+export function statusView(cluster: ClusterRecord, app: string): RolloutClusterView {
+  const status = cluster.apps[app];
+  return {
+    name: cluster.name,
+    region: cluster.region,
+    labels: cluster.labels,
+    version: status?.version ?? null,
+    phase: status?.phase ?? 'Pending',
+    ...(status?.readySince ? { readySince: status.readySince } : {}),
+  };
+}
+

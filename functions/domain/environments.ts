@@ -17,6 +17,7 @@ export async function saveEnvironment(
   spec: EnvironmentSpec,
 ): Promise<{ environment: Environment; created: boolean }> {
   await checkUpstream(services, name, spec.upstream);
+  await checkProgressiveDelivery(services, name, spec);
   const result = await services.storage.environments.put(name, spec, services.now().toISOString());
   await recordEvent(services, {
     type: result.created ? 'environment.created' : 'environment.updated',

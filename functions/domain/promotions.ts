@@ -1,5 +1,5 @@
 // Promotion and rollback: moving a pin is appending the next record of its history.
-import type { PromotionInput, PromotionRecord, RollbackInput } from '../../lib/api/schemas.ts';
+import type { Environment, Gate, PromotionInput, PromotionRecord, Release, RollbackInput, Rollout } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import { conflict } from '../errors.ts';
 import { ConflictError } from '../storage/index.ts';
@@ -8,7 +8,14 @@ import { collections } from '../storage/keys.ts';
 import { refreshDesired } from './desired.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { requireAppAndEnvironment } from './environments.ts';
-import { newEventId, recordEvent } from './events.ts';
+import { newEventId } from './events.ts';
+import { completeMove, targetName } from './moves.ts';
+import { listApprovals } from './approvals.ts';
+import { clustersRunning, statusView } from './clusters.ts';
+import { activeFreeze } from './freeze.ts';
+import { evaluateGates } from './gates.ts';
+import { getRollout, startRollout } from './rollouts.ts';
+import { windowVerdict } from './windows.ts';
 import { versionForRegion } from './resolve.ts';
 
 type Move = Omit<PromotionRecord, 'seq' | 'at' | 'fromVersion' | 'gates'>;
@@ -19,27 +26,69 @@ export interface MoveRequest {
   idempotencyKey?: string;
 }
 
-const targetName = (environment: string, region: string | null | undefined) => `${environment}${region ? `/${region}` : ''}`;
 
-/** Pins a release to an environment or one of its regions. */
-export async function promote(services: Services, request: MoveRequest, app: string, input: PromotionInput): Promise<PromotionRecord> {
+/**
+ * Pins a release to an environment or one of its regions, once its gates pass (or a promoter
+ * overrides them with a reason: break-glass). Into an environment with waves, a promotion of the
+ * whole environment starts a rollout instead.
+ */
+export async function promote(
+  services: Services,
+  request: MoveRequest,
+  app: string,
+  input: PromotionInput,
+): Promise<{ record: PromotionRecord } | { rollout: Rollout }> {
   const { storage } = services;
   await requireAppAndEnvironment(services, app, input.environment);
   const region = input.region ?? null;
   const replayed = await replay(services, request, app, input.environment, region, { kind: 'promote', toVersion: input.version });
-  if (replayed) return replayed;
+  if (replayed) return { record: replayed };
   const release = await requireRelease(services, app, input.version, true);
   if (release.blocked) throw conflict(`${app}@${input.version} is blocked: ${release.blocked.reason}`);
-  const head = await storage.promotions.head(app, input.environment, region);
+  const environment = (await storage.environments.get(input.environment, true))!;
+  const waves = !region && (environment.waves?.length ?? 0) > 0;
+  if (waves) {
+    const latest = await storage.rollouts.latest(app, input.environment);
+    if (latest && request.idempotencyKey && latest.idempotencyKey === request.idempotencyKey) return { rollout: await getRollout(services, app, input.environment, latest.seq) };
+    if (latest && latest.version === input.version && ['running', 'paused'].includes(latest.status)) {
+      throw conflict(`${app}@${input.version} is already rolling out in ${input.environment} (rollout ${latest.id})`);
+    }
+  }
+  const head = waves ? null : await storage.promotions.head(app, input.environment, region);
   if (head?.toVersion === input.version) {
     // Most likely a retry of the promotion that wrote this head: finish what a crash may have left undone.
     await completeMove(services, head);
     throw conflict(`${app} is already pinned to ${input.version} in ${targetName(input.environment, region)} (record ${head.seq})`);
   }
-  const move: Move = { app, environment: input.environment, region, toVersion: release.version, digest: release.digest, actor: request.actor, reason: input.reason, kind: 'promote' };
-  const record = await movePinOnce(services, request, move, head);
+  const gates = await promotionGates(services, environment, app, release);
+  const failed = gates.filter((gate) => !gate.passed);
+  if (failed.length > 0 && !input.override) {
+    throw conflict(`gates failed for ${app}@${release.version} into ${input.environment}: ${failed.map((gate) => `${gate.name}: ${gate.detail}`).join('; ')}; a promoter may override them with a reason (override)`);
+  }
+  const kind = failed.length > 0 ? 'break-glass' : 'promote';
+  const recorded: Gate[] = gates.map((gate) => (gate.passed ? gate : { ...gate, overridden: input.override! }));
+  if (waves) return { rollout: await startRollout(services, { actor: request.actor, reason: input.reason, kind, idempotencyKey: request.idempotencyKey }, environment, release, recorded) };
+  const move: Move = { app, environment: input.environment, region, toVersion: release.version, digest: release.digest, actor: request.actor, reason: input.reason, kind };
+  const record = await movePinOnce(services, request, move, head, recorded);
   await refuseIfBlockedMeanwhile(services, record);
-  return record;
+  return { record };
+}
+
+/** Every gate of entering the environment, with its evidence (see gates.ts). */
+export async function promotionGates(services: Services, environment: Environment, app: string, release: Release): Promise<Gate[]> {
+  const now = services.now();
+  const spec = await services.storage.apps.get(app, true);
+  const config = environment.gates ?? { upstreamReadyShare: null, soakSeconds: 0, approvals: 0 };
+  const upstream =
+    environment.upstream && config.upstreamReadyShare !== null
+      ? {
+          environment: environment.upstream,
+          clusters: (await clustersRunning(services, environment.upstream, spec?.clusterSelector)).map((cluster) => statusView(cluster, app)),
+        }
+      : null;
+  const approvals = config.approvals > 0 ? await listApprovals(services, app, release.version, environment.name) : [];
+  const window = windowVerdict(environment.windows, await activeFreeze(services), now);
+  return evaluateGates({ version: release.version, config, upstream, release: { blocked: release.blocked, publishedBy: release.publishedBy }, approvals, window, now });
 }
 
 /** Moves a pin back to the version its current one replaced. */
@@ -80,7 +129,8 @@ async function replay(
   const history = await services.storage.promotions.history(app, environment, region);
   const earlier = history.find((record) => record.idempotencyKey === request.idempotencyKey);
   if (!earlier) return null;
-  if (earlier.kind !== expected.kind || (expected.toVersion && earlier.toVersion !== expected.toVersion) || earlier.actor !== request.actor) {
+  const kindOf = (kind: PromotionRecord['kind']) => (kind === 'break-glass' ? 'promote' : kind);
+  if (kindOf(earlier.kind) !== expected.kind || (expected.toVersion && earlier.toVersion !== expected.toVersion) || earlier.actor !== request.actor) {
     throw conflict('this Idempotency-Key was already used for another request');
   }
   await completeMove(services, earlier);
@@ -88,9 +138,9 @@ async function replay(
 }
 
 /** movePin, where a concurrent duplicate of this request (same Idempotency-Key) that won gives its record. */
-async function movePinOnce(services: Services, request: MoveRequest, move: Move, head: PromotionRecord | null): Promise<PromotionRecord> {
+async function movePinOnce(services: Services, request: MoveRequest, move: Move, head: PromotionRecord | null, gates?: Gate[]): Promise<PromotionRecord> {
   try {
-    return await movePin(services, move, head, request.idempotencyKey);
+    return await movePin(services, move, head, request.idempotencyKey, gates);
   } catch (err) {
     const expected = { kind: move.kind, toVersion: move.kind === 'promote' ? move.toVersion : undefined };
     const winner = request.idempotencyKey ? await replay(services, request, move.app, move.environment, move.region, expected) : null;
@@ -139,7 +189,7 @@ export async function listPromotions(
 }
 
 /** Appends the next record of a pin's history; the sequence-number condition makes exactly one concurrent writer win. */
-async function movePin(services: Services, move: Move, expectedHead: PromotionRecord | null, idempotencyKey?: string): Promise<PromotionRecord> {
+async function movePin(services: Services, move: Move, expectedHead: PromotionRecord | null, idempotencyKey?: string, gates?: Gate[]): Promise<PromotionRecord> {
   const { storage } = services;
   // A policy makes the app part of the environment; a manual one is created by the first promotion.
   await storage.environments.createPolicyIfAbsent(move.app, move.environment, null, services.now().toISOString());
@@ -150,7 +200,7 @@ async function movePin(services: Services, move: Move, expectedHead: PromotionRe
     seq: (expectedHead?.seq ?? 0) + 1,
     fromVersion: expectedHead?.toVersion ?? (await currentVersion(services, move.app, move.environment, move.region)),
     at,
-    gates: [{ name: 'release-not-blocked', passed: true, detail: `${move.toVersion} was not blocked at ${at}` }],
+    gates: gates ?? [{ name: 'release-not-blocked', passed: true, detail: `${move.toVersion} was not blocked at ${at}` }],
     eventId: newEventId(now),
     ...(idempotencyKey ? { idempotencyKey } : {}),
   };
@@ -162,31 +212,6 @@ async function movePin(services: Services, move: Move, expectedHead: PromotionRe
   }
   await completeMove(services, record);
   return record;
-}
-
-/**
- * What follows a record: the desired state rebuilt and the event written. Both are idempotent
- * (the event's key derives from the record), so doing it again after a crash repairs, never doubles.
- */
-async function completeMove(services: Services, record: PromotionRecord): Promise<void> {
-  await refreshDesired(services.storage, record.app, [record.environment]);
-  // Records from before events were derived from them had theirs written at the time.
-  if (!record.eventId) return;
-  const rolledBack = record.kind === 'rollback';
-  await recordEvent(
-    services,
-    {
-      type: rolledBack ? 'promotion.rollback' : 'promotion.promoted',
-      actor: record.actor,
-      app: record.app,
-      environment: record.environment,
-      region: record.region ?? undefined,
-      message: `${record.actor} ${rolledBack ? 'rolled back' : 'promoted'} ${record.app} in ${targetName(record.environment, record.region)} from ${record.fromVersion ?? 'nothing'} to ${record.toVersion}: ${record.reason}`,
-      data: { seq: record.seq, fromVersion: record.fromVersion, toVersion: record.toVersion, kind: record.kind },
-      at: record.at,
-    },
-    record.eventId,
-  );
 }
 
 /** What the target ran before its first own record: the environment's version (pin or tracked). */

@@ -1,6 +1,6 @@
 // Apps and their releases.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { App, AppSpec, Name, ReasonInput, Release, ReleaseInput, Version, list } from '../../lib/api/schemas.ts';
+import { App, AppSpec, BlockInput, Name, ReasonInput, Release, ReleaseInput, Version, list } from '../../lib/api/schemas.ts';
 import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
 import {
@@ -89,9 +89,9 @@ const blockReleaseRoute = createRoute({
   method: 'post',
   path: '/v1/apps/{app}/releases/{version}/block',
   tags: ['releases'],
-  summary: 'Block a release: tracking skips it and it cannot be promoted (promoter)',
+  summary: 'Block a release: tracking skips it, it cannot be promoted, pins fall back from it; with recall, every pin holding it moves back (promoter)',
   security: bearerSecurity,
-  request: { params: ReleaseParams, body: jsonBody(ReasonInput) },
+  request: { params: ReleaseParams, body: jsonBody(BlockInput) },
   responses: { 200: jsonResponse(Release, 'The release'), ...errorResponses(404) },
 });
 
@@ -146,7 +146,8 @@ export function registerAppRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(blockReleaseRoute, async function blockReleaseHandler(c) {
     const target = c.req.valid('param');
     const actor = authorize(c, 'promote', { app: target.app });
-    return c.json(await setReleaseBlocked(c.get('services'), actor, target, true, c.req.valid('json').reason), 200);
+    const { reason, recall } = c.req.valid('json');
+    return c.json(await setReleaseBlocked(c.get('services'), actor, target, true, reason, recall), 200);
   });
 
   app.openapi(unblockReleaseRoute, async function unblockReleaseHandler(c) {

@@ -9,6 +9,7 @@ import {
   PromotionInput,
   PromotionRecord,
   RollbackInput,
+  Rollout,
   list,
 } from '../../lib/api/schemas.ts';
 import { authorize } from '../auth/middleware.ts';
@@ -79,7 +80,11 @@ const promoteRoute = createRoute({
   summary: 'Promote a version to an environment or one of its regions (promoter)',
   security: bearerSecurity,
   request: { params: z.object({ app: Name }), headers: IdempotencyHeaders, body: jsonBody(PromotionInput) },
-  responses: { 201: jsonResponse(PromotionRecord, 'The accepted promotion record'), ...errorResponses(404, 409) },
+  responses: {
+    201: jsonResponse(PromotionRecord, 'The accepted promotion record'),
+    202: jsonResponse(Rollout, 'Into an environment with waves: the rollout started'),
+    ...errorResponses(404, 409),
+  },
 });
 
 const listPromotionsRoute = createRoute({
@@ -135,7 +140,8 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
     const input = c.req.valid('json');
     const actor = authorize(c, 'promote', { app: name, environment: input.environment });
     const { 'idempotency-key': idempotencyKey } = c.req.valid('header');
-    return c.json(await promote(c.get('services'), { actor, idempotencyKey }, name, input), 201);
+    const result = await promote(c.get('services'), { actor, idempotencyKey }, name, input);
+    return 'rollout' in result ? c.json(result.rollout, 202) : c.json(result.record, 201);
   });
 
   app.openapi(listPromotionsRoute, async function listPromotionsHandler(c) {

@@ -75,6 +75,12 @@ export class AppStorage {
     return this.getRelease(app, version, true);
   }
 
+  /** Marks a blocked release recalled, once: a recall again keeps the first (and its event id). */
+  async markRecalled(app: string, version: string, recall: NonNullable<Release['recalled']>): Promise<Release | null> {
+    await this.table.set(keys.release(app, version), { recalled: recall }, 'attribute_exists(pk) AND attribute_not_exists(#recalled)', { names: { '#recalled': 'recalled' } });
+    return this.getRelease(app, version, true);
+  }
+
   /** Unblocks a blocked release, keeping who unblocked it, when and why; an unblocked one is left as it is. */
   async unblock(app: string, version: string, unblock: NonNullable<Release['blocked']>): Promise<Release | null> {
     await this.table.set(keys.release(app, version), { blocked: null, unblocked: unblock }, 'attribute_type(#blocked, :map)', {

@@ -6,7 +6,7 @@ import { collections, keys, rolloutsPartition } from './keys.ts';
 import type { Table } from './table.ts';
 
 /** A rollout as stored: the API view (without computed progress) plus its revision. */
-export type RolloutRecord = Omit<Rollout, 'progress'> & { seq: number; rev: number; eventId: string };
+export type RolloutRecord = Omit<Rollout, 'progress'> & { seq: number; rev: number; eventId: string; idempotencyKey?: string };
 
 const ACTIVE: Rollout['status'][] = ['running', 'paused'];
 

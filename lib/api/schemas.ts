@@ -133,6 +133,8 @@ export const Release = z
     blocked: Block.nullable(),
     /** The last unblock, when the release was blocked before. */
     unblocked: Block.nullable().optional(),
+    /** The recall: every pin that held the release was moved back (see POST …/block with recall). */
+    recalled: Block.optional(),
   })
   .openapi('Release');
 export type Release = z.infer<typeof Release>;
@@ -208,6 +210,7 @@ export const Gate = z
     overridden: z.string().optional(),
   })
   .openapi('Gate');
+export type Gate = z.infer<typeof Gate>;
 
 export const PromotionRecord = z
   .object({
@@ -229,6 +232,8 @@ export const PromotionRecord = z
     eventId: z.string().optional(),
     /** The rollout that wrote the record, and the wave (a cluster group) it pins, if any. */
     rollout: z.string().optional(),
+    /** Set on the records of a recall: the id of the recall's one event. */
+    recall: z.string().optional(),
     group: Name.optional(),
     selector: z.record(z.string(), z.string()).optional(),
   })

@@ -1,0 +1,312 @@
+// Rollouts: promoting into an environment with waves moves one wave after another, each once the
+// previous one has been Ready for its soak. The state machine is pure (waves.ts); this module reads
+// what it needs, applies a step with a conditional write on the rollout's revision, and then makes
+// the pins say what the state says. That last part is idempotent, so a crash between the state
+// write and the pins is repaired by the next advance (an agent report, a read, the clock).
+import type { Environment, Event, Gate, PromotionRecord, Release, Rollout } from '../../lib/api/schemas.ts';
+import type { Services } from '../context.ts';
+import { conflict, notFound } from '../errors.ts';
+import { ConflictError, type RolloutRecord } from '../storage/index.ts';
+import { refreshDesired } from './desired.ts';
+import { clustersRunning, statusView } from './clusters.ts';
+import { newEventId } from './events.ts';
+import { activeFreeze } from './freeze.ts';
+import { completeMove } from './moves.ts';
+import { rolloutStep, type WavePlan } from './waves.ts';
+import { windowVerdict } from './windows.ts';
+
+/** One entry of a rollout's log: the audit events of its transitions, written from the record. */
+type LogEntry = { type: string; at: string; eventId: string; message: string; data?: Record<string, unknown> };
+type Stored = RolloutRecord & { log?: LogEntry[] };
+
+const TERMINAL: Rollout['status'][] = ['aborted', 'completed', 'rolled-back', 'superseded', 'recalled', 'halted'];
+/** Steps one advance may take (each wave moves or completes at most once). */
+const MAX_STEPS = 50;
+
+const planOf = (rollout: Stored): WavePlan[] =>
+  rollout.waves.map(({ name, regions, selector, soakSeconds, deadlineSeconds, failureThreshold }) => ({
+    name,
+    ...(regions ? { regions } : {}),
+    ...(selector ? { selector } : {}),
+    soakSeconds,
+    deadlineSeconds,
+    failureThreshold,
+  }));
+
+/** Starts a rollout of a release into an environment with waves; the first wave moves at once. */
+export async function startRollout(
+  services: Services,
+  request: { actor: string; reason: string; kind: PromotionRecord['kind']; idempotencyKey?: string },
+  environment: Environment,
+  release: Release,
+  gates: Gate[],
+): Promise<Rollout> {
+  const { storage } = services;
+  const latest = (await storage.rollouts.latest(release.app, environment.name)) as Stored | null;
+  if (latest && !TERMINAL.includes(latest.status)) {
+    // A new promotion replaces the rollout in progress; its waves keep what they moved until this one moves them.
+    await transition(services, latest, 'superseded', `superseded by a rollout of ${release.version}`);
+  }
+  const entry = await storage.desired.get(environment.name, release.app, true);
+  const now = services.now();
+  const at = now.toISOString();
+  const seq = (latest?.seq ?? 0) + 1;
+  const id = `${environment.name}-${seq}`;
+  const rollout: Stored = {
+    id,
+    seq,
+    rev: 0,
+    app: release.app,
+    environment: environment.name,
+    version: release.version,
+    digest: release.digest,
+    fromVersion: entry?.version?.version ?? null,
+    actor: request.actor,
+    reason: request.reason,
+    status: 'running',
+    autoRollback: environment.autoRollback,
+    waves: (environment.waves ?? []).map((wave) => ({ ...wave, status: 'pending' as const })),
+    gates,
+    ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}),
+    createdAt: at,
+    updatedAt: at,
+    eventId: newEventId(now),
+    log: [],
+  };
+  rollout.log = [logEntry(rollout, 'rollout.started', now, `${request.actor} started rollout ${id} of ${release.app}@${release.version} in ${environment.name}: ${request.reason}`)];
+  if (!(await storage.rollouts.create(rollout))) throw conflict('another rollout of this app and environment started first; retry with fresh state');
+  await writeLog(services, rollout);
+  return view(services, await advance(services, rollout));
+}
+
+function logEntry(rollout: Stored, type: string, now: Date, message: string, data?: Record<string, unknown>): LogEntry {
+  return { type, at: now.toISOString(), eventId: newEventId(now), message, ...(data ? { data } : {}) };
+}
+
+/** The rollout's events, from its log; writing one that is there already changes nothing. */
+async function writeLog(services: Services, rollout: Stored): Promise<void> {
+  const events: Event[] = (rollout.log ?? []).map((entry) => ({
+    id: entry.eventId,
+    at: entry.at,
+    type: entry.type,
+    actor: rollout.actor,
+    app: rollout.app,
+    environment: rollout.environment,
+    message: entry.message,
+    data: { rollout: rollout.id, version: rollout.version, ...entry.data },
+  }));
+  await services.storage.events.putMany(events);
+}
+
+/**
+ * Advances the rollout as far as it goes now, writing each step conditionally on the revision read
+ * (a concurrent advancer that wrote first makes this one re-read), then brings the pins in line.
+ */
+export async function advance(services: Services, start: Stored): Promise<Stored> {
+  const { storage } = services;
+  let rollout = start;
+  for (let step = 0; step < MAX_STEPS; step++) {
+    if (rollout.status !== 'running') break;
+    const environment = await storage.environments.get(rollout.environment, true);
+    const app = await storage.apps.get(rollout.app, true);
+    if (!environment || !app) break;
+    const now = services.now();
+    const clusters = (await clustersRunning(services, rollout.environment, app.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
+    const window = windowVerdict(environment.windows, await activeFreeze(services), now);
+    const { action, next } = rolloutStep(planOf(rollout), { version: rollout.version, status: rollout.status, waves: rollout.waves }, clusters, now, window.open);
+    if (action.kind === 'none') break;
+    const waves = rollout.waves.map((wave, i) => ({ ...wave, ...next.waves[i] }));
+    const log = [...(rollout.log ?? [])];
+    let status: Rollout['status'] = next.status as Rollout['status'];
+    let statusReason = rollout.statusReason;
+    if (action.kind === 'move') {
+      log.push(logEntry(rollout, 'rollout.wave-moved', now, `rollout ${rollout.id}: wave ${waves[action.wave]!.name} moves ${rollout.app} to ${rollout.version}`, { wave: waves[action.wave]!.name }));
+    } else if (action.kind === 'complete') {
+      log.push(logEntry(rollout, 'rollout.completed', now, `rollout ${rollout.id} of ${rollout.app}@${rollout.version} completed in ${rollout.environment}`));
+    } else {
+      statusReason = action.reason;
+      status = rollout.autoRollback ? 'rolled-back' : 'halted';
+      log.push(logEntry(rollout, 'rollout.halted', now, `rollout ${rollout.id} halted at wave ${waves[action.wave]!.name}: ${action.reason}`, { wave: waves[action.wave]!.name }));
+      if (rollout.autoRollback) {
+        log.push(logEntry(rollout, 'rollout.rolled-back', now, `rollout ${rollout.id}: the waves moved go back to ${rollout.fromVersion ?? 'nothing'}`));
+      }
+    }
+    const updated: Stored = { ...rollout, waves, status, ...(statusReason ? { statusReason } : {}), updatedAt: now.toISOString(), log };
+    if (!(await storage.rollouts.replace(updated, rollout.rev))) {
+      const fresh = (await storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
+      if (!fresh) break;
+      rollout = fresh;
+      continue;
+    }
+    rollout = { ...updated, rev: rollout.rev + 1 };
+    await writeLog(services, rollout);
+    await alignPins(services, rollout);
+  }
+  await alignPins(services, rollout);
+  return rollout;
+}
+
+/**
+ * Makes the pins say what the rollout's state says: each moved wave pinned to the version (a
+ * region pin per region, a group pin for a selector wave), the environment pinned once complete,
+ * and the moved waves back at the previous version once rolled back or aborted. A pin moved since
+ * by someone else is left alone. Idempotent: this is how a crash between the state and the pins
+ * is repaired.
+ */
+async function alignPins(services: Services, rollout: Stored): Promise<void> {
+  if (rollout.status === 'superseded' || rollout.status === 'recalled') return;
+  const back = rollout.status === 'rolled-back' || rollout.status === 'aborted';
+  const targets: { region: string | null; group?: string; selector?: Record<string, string>; since?: string }[] = [];
+  for (const wave of rollout.waves) {
+    if (wave.status === 'pending') continue;
+    if (wave.selector) targets.push({ region: null, group: wave.name, selector: wave.selector, since: wave.movedAt });
+    else for (const region of wave.regions ?? []) targets.push({ region, since: wave.movedAt });
+  }
+  if (rollout.status === 'completed') targets.push({ region: null, since: rollout.updatedAt });
+  let moved = false;
+  for (const target of targets) {
+    const head = await services.storage.promotions.head(rollout.app, rollout.environment, target.region, target.group);
+    const ours = head?.rollout === rollout.id;
+    if (back) {
+      if (!ours || head!.kind === 'rollback' || !rollout.fromVersion) continue;
+      moved = (await appendForRollout(services, rollout, target, head, rollout.fromVersion, 'rollback')) || moved;
+    } else {
+      if (ours) continue;
+      // Someone moved this pin after the wave did: theirs stands.
+      if (head && target.since && head.at > target.since) continue;
+      moved = (await appendForRollout(services, rollout, target, head, rollout.version, 'promote')) || moved;
+    }
+  }
+  if (moved) await refreshDesired(services.storage, rollout.app, [rollout.environment]);
+}
+
+async function appendForRollout(
+  services: Services,
+  rollout: Stored,
+  target: { region: string | null; group?: string; selector?: Record<string, string> },
+  head: PromotionRecord | null,
+  version: string,
+  kind: 'promote' | 'rollback',
+): Promise<boolean> {
+  const release = await services.storage.apps.getRelease(rollout.app, version, true);
+  if (!release) return false;
+  const now = services.now();
+  const where = target.group ? `wave ${target.group}` : (target.region ?? 'the environment');
+  const record: PromotionRecord = {
+    app: rollout.app,
+    environment: rollout.environment,
+    region: target.region,
+    ...(target.group ? { group: target.group, selector: target.selector } : {}),
+    seq: (head?.seq ?? 0) + 1,
+    fromVersion: head?.toVersion ?? rollout.fromVersion,
+    toVersion: release.version,
+    digest: release.digest,
+    actor: rollout.actor,
+    reason: `${kind === 'rollback' ? 'rolled back by' : 'moved by'} rollout ${rollout.id} (${where}): ${rollout.statusReason ?? rollout.reason}`,
+    kind,
+    at: now.toISOString(),
+    gates: rollout.gates,
+    rollout: rollout.id,
+    eventId: newEventId(now),
+  };
+  try {
+    await services.storage.promotions.append(record);
+  } catch (err) {
+    if (err instanceof ConflictError) return false; // a concurrent advancer wrote it, or someone moved the pin
+    throw err;
+  }
+  await completeMove(services, record);
+  return true;
+}
+
+/** Pause, resume or abort (which rolls the moved waves back). */
+export async function setRolloutStatus(
+  services: Services,
+  actor: string,
+  target: { app: string; environment: string; seq: number },
+  action: 'pause' | 'resume' | 'abort',
+  reason: string,
+): Promise<Rollout> {
+  const { storage } = services;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const rollout = (await storage.rollouts.get(target.app, target.environment, target.seq)) as Stored | null;
+    if (!rollout) throw notFound(`rollout ${target.environment}-${target.seq} of ${target.app}`);
+    const allowed = { pause: ['running'], resume: ['paused'], abort: ['running', 'paused', 'halted'] }[action];
+    if (!allowed.includes(rollout.status)) throw conflict(`rollout ${rollout.id} is ${rollout.status}; it cannot ${action}`);
+    const status = ({ pause: 'paused', resume: 'running', abort: 'aborted' } as const)[action];
+    if (await transition(services, rollout, status, `${actor} ${action === 'abort' ? 'aborted' : `${action}d`} it: ${reason}`, actor)) {
+      const fresh = (await storage.rollouts.get(target.app, target.environment, target.seq)) as Stored;
+      return view(services, await advance(services, fresh));
+    }
+  }
+  throw conflict('the rollout kept changing; retry');
+}
+
+async function transition(services: Services, rollout: Stored, status: Rollout['status'], statusReason: string, actor?: string): Promise<boolean> {
+  const now = services.now();
+  const type = `rollout.${status === 'running' ? 'resumed' : status}`;
+  const log = [...(rollout.log ?? []), logEntry(rollout, type, now, `rollout ${rollout.id}: ${statusReason}`, actor ? { by: actor } : undefined)];
+  const updated: Stored = { ...rollout, status, statusReason, updatedAt: now.toISOString(), log };
+  if (!(await services.storage.rollouts.replace(updated, rollout.rev))) return false;
+  const stored = { ...updated, rev: rollout.rev + 1 };
+  await writeLog(services, stored);
+  await alignPins(services, stored);
+  return true;
+}
+
+/** The rollout with each cluster's progress, advanced first (progress is computed when read). */
+export async function getRollout(services: Services, app: string, environment: string, seq: number): Promise<Rollout> {
+  const rollout = (await services.storage.rollouts.get(app, environment, seq)) as Stored | null;
+  if (!rollout) throw notFound(`rollout ${environment}-${seq} of ${app}`);
+  return view(services, await advance(services, rollout));
+}
+
+/** The app's rollouts in one environment (or every environment it has a policy in), newest first. */
+export async function listRollouts(services: Services, app: string, environment?: string): Promise<Rollout[]> {
+  const environments = environment ? [environment] : (await services.storage.environments.listPolicies(app)).map((policy) => policy.environment);
+  const lists = await Promise.all(environments.map((env) => services.storage.rollouts.list(app, env)));
+  return lists
+    .flat()
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    .map((rollout) => publicView(rollout as Stored));
+}
+
+async function view(services: Services, rollout: Stored): Promise<Rollout> {
+  const app = await services.storage.apps.get(rollout.app);
+  const clusters = (await clustersRunning(services, rollout.environment, app?.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
+  const { progress } = rolloutStep(planOf(rollout), { version: rollout.version, status: 'paused', waves: rollout.waves }, clusters, services.now(), false);
+  return { ...publicView(rollout), progress };
+}
+
+function publicView(rollout: Stored): Rollout {
+  const { seq: _seq, rev: _rev, eventId: _eventId, log: _log, ...rest } = rollout;
+  return rest;
+}
+
+/** The clock: advances every active rollout (deadlines pass with no report to notice them). */
+export async function tickRollouts(services: Services): Promise<number> {
+  const active = (await services.storage.rollouts.active()) as Stored[];
+  for (const rollout of active) {
+    const fresh = (await services.storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
+    if (fresh) await advance(services, fresh);
+  }
+  return active.length;
+}
+
+/** After a stored report: advance the active rollouts of the cluster's environment for the apps it reported. */
+export async function advanceAfterReport(services: Services, environment: string, apps: string[]): Promise<void> {
+  const active = (await services.storage.rollouts.active()) as Stored[];
+  for (const rollout of active.filter((candidate) => candidate.environment === environment && apps.includes(candidate.app))) {
+    const fresh = (await services.storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
+    if (fresh) await advance(services, fresh);
+  }
+}
+
+/** A recall takes the release out of its rollouts: each active one holding it stops as recalled. */
+export async function recallRollouts(services: Services, app: string, version: string, reason: string, actor: string): Promise<void> {
+  const active = (await services.storage.rollouts.active()) as Stored[];
+  for (const rollout of active.filter((candidate) => candidate.app === app && candidate.version === version)) {
+    await transition(services, rollout, 'recalled', `recalled by ${actor}: ${reason}`, actor);
+  }
+}
+
