@@ -30,8 +30,14 @@ const BODIES: Record<string, unknown> = {
   'POST /v1/agent/register': { publicKey: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' } },
   'POST /v1/agent/keys': { publicKey: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' } },
   'POST /v1/agent/reports': { apps: [] },
+  'POST /v1/apps/{app}/rollouts/{rollout}/pause': { reason: 'r' },
+  'POST /v1/apps/{app}/rollouts/{rollout}/resume': { reason: 'r' },
+  'POST /v1/apps/{app}/rollouts/{rollout}/abort': { reason: 'r' },
+  'POST /v1/apps/{app}/releases/{version}/approvals': { environment: 'prod', reason: 'r' },
+  'PUT /v1/freeze': { reason: 'r' },
+  'POST /v1/freeze/lift': { reason: 'r' },
 };
-const PARAMS: Record<string, string> = { app: 'web', version: '1.0.0', env: 'dev', cluster: 'cluster-a', id: '00000000-0000-0000-0000-000000000000' };
+const PARAMS: Record<string, string> = { app: 'web', version: '1.0.0', env: 'dev', cluster: 'cluster-a', id: '00000000-0000-0000-0000-000000000000', rollout: 'prod-1' };
 const PUBLIC = new Set(['/healthz', '/.well-known/jwks.json', '/openapi.json']);
 
 interface Route {

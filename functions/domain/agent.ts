@@ -13,6 +13,7 @@ import { badRequest, conflict, unauthorized } from '../errors.ts';
 import type { ClusterRecord } from '../model.ts';
 import { newEventId, recordEvent, recordEvents, type EventInput } from './events.ts';
 import { resolveDesiredState } from './resolve.ts';
+import { advanceAfterReport } from './rollouts.ts';
 
 type AppReport = AgentReport['apps'][number];
 
@@ -149,6 +150,8 @@ export async function acceptReport(services: Services, cluster: ClusterRecord, r
   const pendingEvents = events.length ? await storage.reports.putPendingEvents(cluster.name, statusHash, events) : null;
   await storage.clusters.recordStatus(cluster.name, { apps: summarize(cluster.apps, apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
   if (pendingEvents) await flushPendingEvents(services, cluster.name, pendingEvents, events);
+  // Progress of rollouts is computed when agents report: nothing needs to run between requests.
+  await advanceAfterReport(services, cluster.environment, apps.map((app) => app.name));
   return { stored: true };
 }
 

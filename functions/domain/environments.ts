@@ -3,7 +3,10 @@ import type { Environment, EnvironmentSpec, PolicyView } from '../../lib/api/sch
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { collections } from '../storage/keys.ts';
+import { clustersRunning } from './clusters.ts';
 import { refreshDesired } from './desired.ts';
+import { wavePlanProblems } from './waves.ts';
+import { windowProblems } from './windows.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { recordEvent } from './events.ts';
 
@@ -36,6 +39,19 @@ async function checkUpstream(services: Services, name: string, first: string | n
     if (!found) throw notFound(`upstream environment ${upstream}`);
     upstream = found.upstream;
   }
+}
+
+/** Waves and windows that cannot work are a 400 naming the field: unknown or overlapping regions, windows that never open. */
+async function checkProgressiveDelivery(services: Services, name: string, spec: EnvironmentSpec): Promise<void> {
+  const problems: string[] = [];
+  if (spec.windows) problems.push(...windowProblems(spec.windows));
+  if (spec.waves) {
+    // Regions are known from the environment's clusters; before any is registered, any region may be named.
+    const clusters = await clustersRunning(services, name, undefined);
+    const known = clusters.length ? [...new Set(clusters.map((cluster) => cluster.region))] : spec.waves.flatMap((wave) => wave.regions ?? []);
+    problems.push(...wavePlanProblems(spec.waves, known));
+  }
+  if (problems.length) throw badRequest(problems.map((problem) => `body.${problem}`).join('; '));
 }
 
 export async function listEnvironments(services: Services, page: PageRequest): Promise<Page<Environment>> {

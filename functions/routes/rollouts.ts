@@ -10,11 +10,11 @@ import { badRequest } from '../errors.ts';
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 /** A rollout id is `<environment>-<n>`. */
-const RolloutParams = z.object({ app: Name, id: z.string().regex(/^[a-z0-9-]{1,63}-\d{1,10}$/, 'must be a rollout id such as prod-3') });
+const RolloutParams = z.object({ app: Name, rollout: z.string().regex(/^[a-z0-9-]{1,63}-\d{1,10}$/, 'must be a rollout id such as prod-3') });
 const parseId = (id: string) => {
   const at = id.lastIndexOf('-');
   const environment = id.slice(0, at);
-  if (!Name.safeParse(environment).success) throw badRequest('param.id: must be a rollout id such as prod-3');
+  if (!Name.safeParse(environment).success) throw badRequest('param.rollout: must be a rollout id such as prod-3');
   return { environment, seq: Number(id.slice(at + 1)) };
 };
 
@@ -30,7 +30,7 @@ const listRolloutsRoute = createRoute({
 
 const getRolloutRoute = createRoute({
   method: 'get',
-  path: '/v1/apps/{app}/rollouts/{id}',
+  path: '/v1/apps/{app}/rollouts/{rollout}',
   tags: ['rollouts'],
   summary: 'A rollout with its waves, gates and per-cluster progress (advanced when read)',
   security: bearerSecurity,
@@ -41,7 +41,7 @@ const getRolloutRoute = createRoute({
 const rolloutActionRoute = (action: 'pause' | 'resume' | 'abort', summary: string) =>
   createRoute({
     method: 'post',
-    path: `/v1/apps/{app}/rollouts/{id}/${action}`,
+    path: `/v1/apps/{app}/rollouts/{rollout}/${action}`,
     tags: ['rollouts'],
     summary,
     security: bearerSecurity,
@@ -109,7 +109,7 @@ export function registerRolloutRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(getRolloutRoute, async function getRolloutHandler(c) {
-    const { app: name, id } = c.req.valid('param');
+    const { app: name, rollout: id } = c.req.valid('param');
     authorize(c, 'read');
     const { environment, seq } = parseId(id);
     return c.json(await getRollout(c.get('services'), name, environment, seq), 200);
@@ -117,7 +117,7 @@ export function registerRolloutRoutes(app: OpenAPIHono<AppEnv>) {
 
   for (const [route, action] of [[pauseRoute, 'pause'], [resumeRoute, 'resume'], [abortRoute, 'abort']] as const) {
     app.openapi(route, async function rolloutActionHandler(c) {
-      const { app: name, id } = c.req.valid('param');
+      const { app: name, rollout: id } = c.req.valid('param');
       const { environment, seq } = parseId(id);
       const actor = authorize(c, 'promote', { app: name, environment });
       return c.json(await setRolloutStatus(c.get('services'), actor, { app: name, environment, seq }, action, c.req.valid('json').reason), 200);
