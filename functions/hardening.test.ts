@@ -125,3 +125,21 @@ describe.each(BACKENDS)('hostile input on %s storage', (backend) => {
     expect(((await res.json()) as { description: string }).description).toBe('no type');
   });
 });
+
+describe('bounded pins', () => {
+  it('refuses a region pin beyond the limit per environment, so the desired entry stays small', async () => {
+    const f = await startFixture();
+    try {
+      await seedWorld(f);
+      await f.admin('POST', '/v1/apps/web/releases', { version: '1.0.0', digest: digestOf(1) });
+      for (let i = 0; i < 100; i++) {
+        expect((await f.admin('POST', '/v1/apps/web/promotions', { environment: 'prod', version: '1.0.0', region: `r-${i}`, reason: 'r' })).status).toBe(201);
+      }
+      const over = await f.admin('POST', '/v1/apps/web/promotions', { environment: 'prod', version: '1.0.0', region: 'r-100', reason: 'r' });
+      expect(over.status).toBe(409);
+      expect(over.body.error.message).toMatch(/100 pins/);
+    } finally {
+      await f.stop();
+    }
+  });
+});

@@ -10,6 +10,8 @@ export interface Suspension {
   reason: string;
   at: string;
   until: string | null;
+  /** The id of the suspension's event. */
+  eventId?: string;
 }
 
 /** The status summary of one app on a cluster, plus the fingerprint of its open drift. */

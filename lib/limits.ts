@@ -28,6 +28,12 @@ export const LIMITS = {
   maxJsonDepth: 32,
   /** Deepest a drifted value may nest inside an audit event; deeper ones are kept as (cut) JSON text. */
   maxEventValueDepth: 16,
+  /** An audit event's message. */
+  maxEventMessageChars: 1024,
+  /** Region pins (and wave-group pins) one app may have in one environment. */
+  maxPinsPerEnvironment: 100,
+  /** Apps of one cluster that may be suspended one by one. */
+  maxSuspendedApps: 100,
   /** The audit log: events per page and the widest time window one query may span. */
   maxEventsPerPage: 1000,
   maxEventWindowDays: 92,

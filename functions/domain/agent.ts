@@ -148,7 +148,10 @@ export async function acceptReport(services: Services, cluster: ClusterRecord, r
   const reportKey = await storage.reports.put(cluster.name, apps.length === report.apps.length ? canonical : JSON.stringify({ ...report, apps }));
   const events = reportEvents(cluster, apps).map((input) => ({ ...input, id: newEventId(now), at }));
   const pendingEvents = events.length ? await storage.reports.putPendingEvents(cluster.name, statusHash, events) : null;
-  await storage.clusters.recordStatus(cluster.name, { apps: summarize(cluster.apps, apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
+  const stored = await storage.clusters.recordStatus(cluster.name, { apps: summarize(cluster.apps, apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
+  // The write itself checks the order (and that the cluster is not revoked): a newer report that
+  // landed since the cluster item was read wins, whatever the order the two arrive in.
+  if (!stored) throw conflict('a newer report of this cluster was already stored, or the cluster was revoked; this one is not stored');
   if (pendingEvents) await flushPendingEvents(services, cluster.name, pendingEvents, events);
   // Progress of rollouts is computed when agents report: nothing needs to run between requests.
   await advanceAfterReport(services, cluster.environment, apps.map((app) => app.name));
@@ -207,9 +210,19 @@ function summarize(previous: ClusterRecord['apps'], apps: AppReport[], at: strin
  * and deeply nested ones kept as JSON text.
  */
 function eventValue(value: unknown): unknown {
-  const shallow = depthOf(value) <= LIMITS.maxEventValueDepth ? value : JSON.stringify(value);
+  const shallow = depthOf(value) <= LIMITS.maxEventValueDepth ? storableNumbers(value) : JSON.stringify(value);
   return truncate(shallow, LIMITS.maxEventValueChars, '… ({length} characters; full value in the report)');
 }
+
+/** DynamoDB stores numbers JavaScript holds exactly: others (beyond 2^53, infinite) are kept as their text. */
+function storableNumbers(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value)) ? value : String(value);
+  if (Array.isArray(value)) return value.map(storableNumbers);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, storableNumbers(child)]));
+  return value;
+}
+
+const eventMessage = (message: string) => String(truncate(message, LIMITS.maxEventMessageChars, '…'));
 
 /**
  * The audit events a report implies, compared with the previous summary: every corrected drift,
@@ -231,12 +244,12 @@ export function reportEvents(cluster: ClusterRecord, apps: AppReport[]): EventIn
         ...base,
         type: entry.corrected ? 'drift.corrected' : 'drift.detected',
         app: app.name,
-        message: `${entry.object} on ${cluster.name} drifted in ${entry.fields.map((field) => field.path).join(', ')}${entry.corrected ? '; reverted' : '; left alone (suspended)'}`,
+        message: eventMessage(`${entry.object} on ${cluster.name} drifted in ${entry.fields.map((field) => field.path).join(', ')}${entry.corrected ? '; reverted' : '; left alone (suspended)'}`),
         data: {
           object: entry.object,
           fields: entry.fields
             .slice(0, LIMITS.maxEventDriftFields)
-            .map((field) => ({ path: field.path, before: eventValue(field.before), after: eventValue(field.after) })),
+            .map((field) => ({ path: String(truncate(field.path, 256, '…')), before: eventValue(field.before), after: eventValue(field.after) })),
           version: app.version,
         },
       });
@@ -246,7 +259,7 @@ export function reportEvents(cluster: ClusterRecord, apps: AppReport[]): EventIn
         ...base,
         type: 'reconcile.failed',
         app: app.name,
-        message: `${app.name} failed on ${cluster.name}: ${app.reason ?? 'Failed'}${app.message ? `: ${app.message}` : ''}`,
+        message: eventMessage(`${app.name} failed on ${cluster.name}: ${app.reason ?? 'Failed'}${app.message ? `: ${app.message}` : ''}`),
         data: { version: app.version, reason: app.reason, message: app.message },
       });
     }

@@ -1,13 +1,14 @@
 // Clusters: registration by admins, break-glass suspension, the API view and the drift view.
 import type { AgentReport, Cluster, ClusterDrift, ClusterSpec, RegistrationToken } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
-import { badRequest, notFound } from '../errors.ts';
-import type { ClusterRecord } from '../model.ts';
+import { LIMITS } from '../../lib/limits.ts';
+import { badRequest, conflict, notFound } from '../errors.ts';
+import type { ClusterRecord, Suspension } from '../model.ts';
 import { collections } from '../storage/keys.ts';
 import { newEventId, recordEvent } from './events.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { isStale } from './fleet.ts';
-import { selectorMatches } from './resolve.ts';
+import { isSuspensionActive, selectorMatches } from './resolve.ts';
 import type { RolloutClusterView } from './waves.ts';
 
 /** How far back the drift view lists drift events. */
@@ -103,7 +104,11 @@ export async function revokeCluster(services: Services, actor: string, name: str
   return clusterView(cluster, services);
 }
 
-/** Break-glass: suspend (drift is reported, not corrected) or resume the cluster or one app on it. */
+/**
+ * Break-glass: suspend (drift is reported, not corrected) or resume the cluster or one app on it.
+ * Idempotent: a suspension again with the same reason and end keeps the one in force (and its
+ * event); resuming what is not suspended changes nothing.
+ */
 export async function setSuspension(
   services: Services,
   actor: string,
@@ -112,19 +117,35 @@ export async function setSuspension(
 ): Promise<Cluster> {
   const now = services.now();
   if (input.until && !(Date.parse(input.until) > now.getTime())) throw badRequest('body.until: must be a time in the future');
-  const suspension = input.suspend ? { by: actor, reason: input.reason, at: now.toISOString(), until: input.until ?? null } : null;
-  await services.storage.clusters.setSuspension(cluster.name, input.app, suspension);
+  if (input.app) {
+    if (!(await services.storage.apps.get(input.app))) throw notFound(`app ${input.app}`);
+    if (input.suspend && !Object.hasOwn(cluster.suspendedApps, input.app) && Object.keys(cluster.suspendedApps).length >= LIMITS.maxSuspendedApps) {
+      throw conflict(`at most ${LIMITS.maxSuspendedApps} apps of one cluster may be suspended one by one; suspend the cluster`);
+    }
+  }
+  const current = input.app ? (Object.hasOwn(cluster.suspendedApps, input.app) ? cluster.suspendedApps[input.app]! : null) : cluster.suspended;
+  const active = isSuspensionActive(current, now) ? current : null;
+  const same = input.suspend && active && active.reason === input.reason && active.until === (input.until ?? null);
+  if (!input.suspend && !active) return clusterView(cluster, services);
+  const suspension: Suspension | null = same
+    ? active
+    : input.suspend
+      ? { by: actor, reason: input.reason, at: now.toISOString(), until: input.until ?? null, eventId: newEventId(now) }
+      : null;
+  if (!same) await services.storage.clusters.setSuspension(cluster.name, input.app, suspension);
   const target = input.app ? `app ${input.app} on cluster ${cluster.name}` : `cluster ${cluster.name}`;
-  await recordEvent(services, {
+  const event = {
     type: input.suspend ? 'cluster.suspended' : 'cluster.resumed',
-    actor,
+    actor: suspension?.by ?? actor,
     cluster: cluster.name,
     app: input.app,
     environment: cluster.environment,
     region: cluster.region,
-    message: `${actor} ${input.suspend ? 'suspended' : 'resumed'} ${target}: ${input.reason}`,
-    data: { until: input.until ?? null },
-  });
+    message: `${suspension?.by ?? actor} ${input.suspend ? 'suspended' : 'resumed'} ${target}: ${suspension?.reason ?? input.reason}`,
+    data: { until: suspension?.until ?? null },
+  };
+  if (suspension?.eventId) await recordEvent(services, { ...event, at: suspension.at }, suspension.eventId);
+  else await recordEvent(services, event);
   return getCluster(services, cluster.name);
 }
 

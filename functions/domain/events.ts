@@ -80,8 +80,11 @@ function decodeCursor(cursor: string, window: { since: string; until: string }):
   if (!match || Number.isNaN(day) || new Date(day).toISOString().slice(0, 10) !== match[1]) {
     throw badRequest('query.cursor: not a cursor of this API');
   }
-  if (match[1]! < window.since.slice(0, 10) || match[1]! > window.until.slice(0, 10)) {
-    throw badRequest('query.cursor: outside the since/until window of this query; pass the same filters as for the first page');
-  }
+  // A day boundary lies in the window's days; an event's position in the window itself.
+  const boundary = match[2] === 'T00' || match[2] === 'T24';
+  const outside = boundary
+    ? match[1]! < window.since.slice(0, 10) || match[1]! > window.until.slice(0, 10)
+    : position < window.since || position > `${window.until}~`;
+  if (outside) throw badRequest('query.cursor: outside the since/until window of this query; pass the same filters as for the first page');
   return position;
 }

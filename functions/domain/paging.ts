@@ -33,7 +33,11 @@ export function decodeCursor(cursor: string | undefined, collection: string): It
     typeof position === 'object' &&
     !Array.isArray(position) &&
     Object.keys(position).length === KEY_ATTRIBUTES.length &&
-    KEY_ATTRIBUTES.every((key) => typeof (position as Item)[key] === 'string' && ((position as Item)[key] as string).length <= 1100);
+    KEY_ATTRIBUTES.every((key) => {
+      const value = (position as Item)[key];
+      // DynamoDB key values are non-empty, sort keys at most 1,024 bytes
+      return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= 1024;
+    });
   if (!valid) throw badRequest('query.cursor: not a cursor of this API');
   if ((position as Item).gsi1pk !== collection) throw badRequest('query.cursor: a cursor of another list; pass the same filters as for the first page');
   return position as Item;

@@ -1,5 +1,6 @@
 // Promotion and rollback: moving a pin is appending the next record of its history.
 import type { Environment, Gate, PromotionInput, PromotionRecord, Release, RollbackInput, Rollout } from '../../lib/api/schemas.ts';
+import { LIMITS } from '../../lib/limits.ts';
 import type { Services } from '../context.ts';
 import { conflict } from '../errors.ts';
 import { ConflictError } from '../storage/index.ts';
@@ -55,10 +56,18 @@ export async function promote(
     }
   }
   const head = waves ? null : await storage.promotions.head(app, input.environment, region);
+  if (head && request.idempotencyKey && head.idempotencyKey === request.idempotencyKey) {
+    // A duplicate of this request that was recorded between the replay check and this read.
+    await completeMove(services, head);
+    return { record: head };
+  }
   if (head?.toVersion === input.version) {
     // Most likely a retry of the promotion that wrote this head: finish what a crash may have left undone.
     await completeMove(services, head);
     throw conflict(`${app} is already pinned to ${input.version} in ${targetName(input.environment, region)} (record ${head.seq})`);
+  }
+  if (region && !head && (await storage.promotions.pins(app, input.environment)).length >= LIMITS.maxPinsPerEnvironment) {
+    throw conflict(`${app} already has ${LIMITS.maxPinsPerEnvironment} pins in ${input.environment}; promote the environment or a region already pinned`);
   }
   const gates = await promotionGates(services, environment, app, release);
   const failed = gates.filter((gate) => !gate.passed);
@@ -99,6 +108,12 @@ export async function rollback(services: Services, request: MoveRequest, app: st
   const replayed = await replay(services, request, app, input.environment, region, { kind: 'rollback' });
   if (replayed) return replayed;
   const history = await storage.promotions.history(app, input.environment, region);
+  const duplicate = request.idempotencyKey ? history.find((record) => record.idempotencyKey === request.idempotencyKey) : undefined;
+  if (duplicate) {
+    // A duplicate of this request that was recorded between the replay check and this read.
+    await completeMove(services, duplicate);
+    return duplicate;
+  }
   const head = history.at(-1) ?? null;
   if (head) await completeMove(services, head);
   const target = rollbackTarget(history);

@@ -3,7 +3,7 @@ import type { IssuedToken, TokenInput } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import type { TokenRecord } from '../model.ts';
 import { collections } from '../storage/keys.ts';
-import { recordEvent } from './events.ts';
+import { newEventId, recordEvent } from './events.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 
 export async function issueToken(services: Services, actor: string, input: TokenInput): Promise<IssuedToken> {
@@ -33,7 +33,13 @@ export async function listIssuedTokens(services: Services, page: PageRequest): P
   return { items, nextCursor: encodeCursor(next) };
 }
 
+/** Revokes a token; again changes nothing (the first revocation and its event stand). */
 export async function revokeToken(services: Services, actor: string, id: string, reason: string): Promise<void> {
-  await services.storage.tokens.revoke(id, services.now().toISOString());
-  await recordEvent(services, { type: 'token.revoked', actor, message: `${actor} revoked token ${id}: ${reason}`, data: { id } });
+  const now = services.now();
+  const revocation = await services.storage.tokens.revoke(id, { by: actor, reason, at: now.toISOString(), eventId: newEventId(now) });
+  await recordEvent(
+    services,
+    { type: 'token.revoked', actor: revocation.by, message: `${revocation.by} revoked token ${id}: ${revocation.reason}`, data: { id }, at: revocation.at },
+    revocation.eventId,
+  );
 }

@@ -86,10 +86,23 @@ export class ClusterStorage {
   }
 
   recordHeartbeat(name: string, at: string): Promise<boolean> {
-    return this.table.set(keys.cluster(name), { lastSeen: at });
+    return this.table.set(keys.cluster(name), { lastSeen: at }, 'attribute_exists(pk) AND #revoked = :false', { values: { ':false': false }, names: { '#revoked': 'revoked' } });
   }
 
+  /**
+   * Stores a report's status, only if the cluster is not revoked and the report is newer than the
+   * stored one: by the agent's counter when both have one, else by the second it was signed.
+   */
   recordStatus(name: string, status: ClusterStatus): Promise<boolean> {
+    const order =
+      status.seq === undefined
+        ? '(attribute_not_exists(#reportIssuedAt) OR #reportIssuedAt <= :issuedAt)'
+        : '(attribute_not_exists(#reportSeq) OR #reportSeq < :seq)';
+    const condition = `attribute_exists(pk) AND #revoked = :false AND ${order}`;
+    const extra = {
+      values: { ':false': false, ...(status.seq === undefined ? { ':issuedAt': status.issuedAt } : { ':seq': status.seq }) },
+      names: { '#revoked': 'revoked', ...(status.seq === undefined ? { '#reportIssuedAt': 'reportIssuedAt' } : { '#reportSeq': 'reportSeq' }) },
+    };
     return this.table.set(keys.cluster(name), {
       apps: status.apps,
       statusHash: status.statusHash,
@@ -99,7 +112,7 @@ export class ClusterStorage {
       ...(status.seq === undefined ? {} : { reportSeq: status.seq }),
       pendingEvents: status.pendingEvents,
       lastSeen: status.at,
-    });
+    }, condition, extra);
   }
 
   /** Empties the outbox once its events are in the table, unless a newer report filled it again. */

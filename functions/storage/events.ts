@@ -49,8 +49,10 @@ export class EventStorage {
     const asc = query.order === 'asc';
     // The previous page's position narrows the window on the side the pages move towards; the
     // bound is inclusive, so an event at exactly that position is dropped below.
-    const from = query.after && asc ? query.after : query.since;
-    const to = query.after && !asc ? query.after : `${query.until}~`;
+    // (clamped: a cursor can narrow the window, never widen it)
+    const end = `${query.until}~`;
+    const from = query.after && asc && query.after > query.since ? query.after : query.since;
+    const to = query.after && !asc && query.after < end ? query.after : end;
     const filter = eventFilter(query);
     const base = {
       ...filter,

@@ -4,6 +4,14 @@ import type { TokenRecord } from '../model.ts';
 import { collections, keys } from './keys.ts';
 import type { CollectionPage, Table } from './table.ts';
 
+/** Who revoked a token, why and when, and the id of its event. */
+export interface Revocation {
+  by: string;
+  reason: string;
+  at: string;
+  eventId: string;
+}
+
 const epochSeconds = (at: Date) => Math.floor(at.getTime() / 1000);
 
 export class TokenStorage {
@@ -27,15 +35,18 @@ export class TokenStorage {
 
   /**
    * Revocation is a deny-list entry, so tokens minted offline (the first admin token) can be revoked
-   * too. The first revocation's time stands; returns it.
+   * too. The first revocation stands; returns it.
    */
-  async revoke(id: string, at: string): Promise<string> {
-    const first = await this.table.set(keys.token(id), { revoked: true, revokedAt: at, type: 'token' }, 'attribute_not_exists(#revoked) OR #revoked = :false', {
-      values: { ':false': false },
-      names: { '#revoked': 'revoked' },
-    });
-    if (first) return at;
-    return (await this.table.get<{ revokedAt?: string }>(keys.token(id), true))?.revokedAt ?? at;
+  async revoke(id: string, revocation: Revocation): Promise<Revocation> {
+    const first = await this.table.set(
+      keys.token(id),
+      { revoked: true, revokedAt: revocation.at, revocation, type: 'token' },
+      'attribute_not_exists(#revoked) OR #revoked = :false',
+      { values: { ':false': false }, names: { '#revoked': 'revoked' } },
+    );
+    if (first) return revocation;
+    const stored = await this.table.get<{ revokedAt?: string; revocation?: Revocation }>(keys.token(id), true);
+    return stored?.revocation ?? { ...revocation, at: stored?.revokedAt ?? revocation.at };
   }
 
   async putRegistrationToken(id: string, cluster: string, expiresAt: Date): Promise<void> {

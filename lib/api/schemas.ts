@@ -381,7 +381,7 @@ export type DriftEntry = z.infer<typeof DriftEntry>;
 export const AppReport = z
   .object({
     name: Name,
-    version: z.string().nullable(),
+    version: z.string().max(128).nullable(),
     digest: Digest.nullable(),
     phase: Phase,
     reason: z.string().max(128).optional(),
