@@ -17,7 +17,7 @@ import { windowVerdict } from './windows.ts';
 
 /** One entry of a rollout's log: the audit events of its transitions, written from the record. */
 type LogEntry = { type: string; at: string; eventId: string; message: string; data?: Record<string, unknown> };
-type Stored = RolloutRecord & { log?: LogEntry[] };
+type Stored = RolloutRecord & { log?: LogEntry[]; kind?: PromotionRecord['kind'] };
 
 const TERMINAL: Rollout['status'][] = ['aborted', 'completed', 'rolled-back', 'superseded', 'recalled', 'halted'];
 /** Steps one advance may take (each wave moves or completes at most once). */
@@ -67,6 +67,7 @@ export async function startRollout(
     autoRollback: environment.autoRollback,
     waves: (environment.waves ?? []).map((wave) => ({ ...wave, status: 'pending' as const })),
     gates,
+    kind: request.kind,
     ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}),
     createdAt: at,
     updatedAt: at,
@@ -112,7 +113,9 @@ export async function advance(services: Services, start: Stored): Promise<Stored
     if (!environment || !app) break;
     const now = services.now();
     const clusters = (await clustersRunning(services, rollout.environment, app.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
-    const window = windowVerdict(environment.windows, await activeFreeze(services), now);
+    // A rollout started by break-glass through a closed window is not held by it either.
+    const overridden = rollout.gates.some((gate) => gate.name === 'window-open' && gate.overridden);
+    const window = overridden ? { open: true } : windowVerdict(environment.windows, await activeFreeze(services), now);
     const { action, next } = rolloutStep(planOf(rollout), { version: rollout.version, status: rollout.status, waves: rollout.waves }, clusters, now, window.open);
     if (action.kind === 'none') break;
     const waves = rollout.waves.map((wave, i) => ({ ...wave, ...next.waves[i] }));
@@ -168,8 +171,10 @@ async function alignPins(services: Services, rollout: Stored): Promise<void> {
     const head = await services.storage.promotions.head(rollout.app, rollout.environment, target.region, target.group);
     const ours = head?.rollout === rollout.id;
     if (back) {
-      if (!ours || head!.kind === 'rollback' || !rollout.fromVersion) continue;
-      moved = (await appendForRollout(services, rollout, target, head, rollout.fromVersion, 'rollback')) || moved;
+      // Back to what this pin held before the rollout moved it.
+      const previous = head?.fromVersion ?? rollout.fromVersion;
+      if (!ours || head!.kind === 'rollback' || !previous) continue;
+      moved = (await appendForRollout(services, rollout, target, head, previous, 'rollback')) || moved;
     } else {
       if (ours) continue;
       // Someone moved this pin after the wave did: theirs stands.
@@ -203,7 +208,7 @@ async function appendForRollout(
     digest: release.digest,
     actor: rollout.actor,
     reason: `${kind === 'rollback' ? 'rolled back by' : 'moved by'} rollout ${rollout.id} (${where}): ${rollout.statusReason ?? rollout.reason}`,
-    kind,
+    kind: kind === 'promote' && rollout.kind === 'break-glass' ? 'break-glass' : kind,
     at: now.toISOString(),
     gates: rollout.gates,
     rollout: rollout.id,
@@ -279,7 +284,7 @@ async function view(services: Services, rollout: Stored): Promise<Rollout> {
 }
 
 function publicView(rollout: Stored): Rollout {
-  const { seq: _seq, rev: _rev, eventId: _eventId, log: _log, ...rest } = rollout;
+  const { seq: _seq, rev: _rev, eventId: _eventId, log: _log, kind: _kind, ...rest } = rollout;
   return rest;
 }
 
