@@ -137,9 +137,12 @@ export async function acceptReport(services: Services, cluster: ClusterRecord, r
   const canonical = JSON.stringify(report);
   const statusHash = createHash('sha256').update(canonical).digest('hex');
   if (statusHash === cluster.statusHash) {
-    if (heartbeatDue(services, cluster)) await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
-    // Unchanged, but time passed: a soak may have ended (agents resend unchanged reports only at the heartbeat).
-    await advanceAfterReport(services, cluster.environment, report.apps.map((app) => app.name));
+    if (heartbeatDue(services, cluster)) {
+      await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
+      // Unchanged, but time passed: a soak may have ended. Only at the heartbeat, so an unchanged
+      // report stays one read; the rollout clock notices the rest.
+      await advanceAfterReport(services, cluster.environment, report.apps.map((app) => app.name));
+    }
     return { stored: false };
   }
   if (isOlderReport(cluster, order)) throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');

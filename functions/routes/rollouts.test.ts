@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
 import { BACKENDS, backendOptions, digestOf, startFixture, type Fixture } from '../../test/support/control-plane.ts';
+import { tickRollouts } from '../domain/rollouts.ts';
 
 describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
   let f: Fixture;
@@ -36,6 +37,8 @@ describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
     const body = JSON.stringify({ apps });
     const jwt = await signAgentRequest(key, name, 'flotilla', { method: 'POST', path: '/v1/agent/reports', body, seq: seq++ }, clock.getTime());
     expect((await f.call('POST', '/v1/agent/reports', { token: jwt, body })).status).toBe(202);
+    // The rollout clock (EventBridge on AWS, a timer under npm start): a soak ends with no new report.
+    await tickRollouts(f.services);
     return Object.fromEntries(state.apps.map((app: { name: string; version: string }) => [app.name, app.version]));
   }
 
