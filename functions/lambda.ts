@@ -8,6 +8,8 @@ import { parseSettings, SettingsError } from '../lib/settings.ts';
 import { createApp } from './app.ts';
 import type { OidcIssuer } from './auth/tokens.ts';
 import { createClients } from './clients.ts';
+import { runClock } from './clock.ts';
+import type { Services } from './context.ts';
 import { buildServices } from './services.ts';
 import { LambdaSettings, SigningKeyList } from './settings.ts';
 
@@ -53,9 +55,17 @@ export async function servicesFromEnvironment(env: Record<string, string | undef
   });
 }
 
+let services: Promise<Services> | undefined;
 let cached: ReturnType<typeof handle> | undefined;
 
 export const handler: ReturnType<typeof handle> = async (event, context) => {
-  cached ??= handle(createApp(await servicesFromEnvironment()));
+  services ??= servicesFromEnvironment();
+  cached ??= handle(createApp(await services));
   return cached(event, context);
 };
+
+/** The EventBridge schedule's target (infra/): the same clock `npm start` runs on a timer. */
+export async function clock(): Promise<{ rollouts: number }> {
+  services ??= servicesFromEnvironment();
+  return runClock(await services);
+}

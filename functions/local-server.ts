@@ -14,6 +14,7 @@ import { createApp } from './app.ts';
 import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
 import type { Config, Services } from './context.ts';
 import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
+import { runClock } from './clock.ts';
 import { buildServices } from './services.ts';
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from './settings.ts';
 
@@ -27,6 +28,8 @@ export interface LocalOptions {
   config?: Partial<Config>;
   oidc?: OidcIssuer[];
   now?: () => Date;
+  /** Seconds between runs of the clock (rollout deadlines and soaks); 0 turns it off. Default 15. */
+  clockSeconds?: number;
 }
 
 export interface LocalControlPlane {
@@ -82,12 +85,17 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
   const adminTokenPath = join(dataDir, 'admin.token');
   const adminToken = await localAdminToken(services, adminTokenPath);
 
+  // The in-process clock: the same code the EventBridge schedule runs on AWS.
+  const clockSeconds = options.clockSeconds ?? 15;
+  const clock = clockSeconds > 0 ? setInterval(() => runClock(services).catch((err: unknown) => console.error(JSON.stringify({ level: 'error', msg: 'clock run failed', error: String(err) }))), clockSeconds * 1000) : undefined;
+  clock?.unref();
   const server = createServer(getRequestListener(createApp(services).fetch));
   server.on('clientError', refuseMalformedRequest);
   let url: string;
   try {
     url = `http://${host}:${await listen(server, host, options.port)}`;
   } catch (err) {
+    clearInterval(clock);
     dynamo.destroy();
     s3.destroy();
     await storage.stop();
@@ -102,6 +110,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     services,
     clients: { dynamo, s3 },
     async stop() {
+      clearInterval(clock);
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       dynamo.destroy();

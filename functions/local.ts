@@ -26,6 +26,7 @@ try {
     port: settings.PORT,
     host: settings.HOST,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
+    clockSeconds: settings.FLOTILLA_CLOCK_SECONDS,
   });
 } catch (err) {
   console.error(startFailure(err, settings));

@@ -1,7 +1,7 @@
 // The control plane's settings, one zod schema per entry point, parsed once at start
 // (lib/settings.ts says how a bad setting fails).
 import { z } from 'zod';
-import { jsonSetting, portSetting, urlSetting } from '../lib/settings.ts';
+import { intSetting, jsonSetting, portSetting, urlSetting } from '../lib/settings.ts';
 
 /** The issuer of control-plane tokens when none is set; SST sets flotilla-<stage> (infra/definitions.ts). */
 export const DEFAULT_ISSUER = 'flotilla';
@@ -59,6 +59,8 @@ export const LocalSettings = z.object({
   FLOTILLA_DATA_DIR: z.string().min(1).default('.data'),
   PORT: portSetting.default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** Seconds between runs of the in-process clock (rollout soaks and deadlines); 0 turns it off. */
+  FLOTILLA_CLOCK_SECONDS: intSetting(0, 3600).default(15),
   FLOTILLA_OIDC: OidcIssuers.default([]),
 });
 

@@ -1,6 +1,6 @@
 // The control plane on AWS: one table, one bucket, one function behind a Function URL, two secrets.
 // Runs inside `sst deploy`, where the `sst` and `$app` globals exist.
-import { LAMBDA_HANDLER, LAMBDA_RUNTIME, functionEnvironment, signingKeysParameterName, tableArgs } from './definitions.ts';
+import { CLOCK_HANDLER, CLOCK_SCHEDULE, LAMBDA_HANDLER, LAMBDA_RUNTIME, functionEnvironment, signingKeysParameterName, tableArgs } from './definitions.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- SST's globals are typed by its generated platform files */
 declare const sst: any;
@@ -21,13 +21,11 @@ export function deployControlPlane() {
   });
   // Trusted OIDC issuers with claim → role rules (JSON); none by default.
   const oidc = new sst.Secret('OidcIssuers', '[]');
-  const api = new sst.aws.Function('Api', {
-    handler: LAMBDA_HANDLER,
+  const functionArgs = {
     runtime: LAMBDA_RUNTIME,
     architecture: 'arm64',
     memory: '512 MB',
     timeout: '20 seconds',
-    url: true,
     link: [table, bucket],
     // Only this parameter; SecureStrings under the AWS-managed aws/ssm key need no KMS grant.
     permissions: [{ actions: ['ssm:GetParameter'], resources: [signingKeysParameter.arn] }],
@@ -38,6 +36,9 @@ export function deployControlPlane() {
       oidc: oidc.value,
       stage: $app.stage,
     }),
-  });
+  };
+  const api = new sst.aws.Function('Api', { ...functionArgs, handler: LAMBDA_HANDLER, url: true });
+  // The clock: rollout soaks and deadlines that pass with no request to notice them.
+  new sst.aws.Cron('Clock', { schedule: CLOCK_SCHEDULE, function: { ...functionArgs, handler: CLOCK_HANDLER, timeout: '60 seconds' } });
   return { url: api.url, table: table.name, bucket: bucket.name };
 }

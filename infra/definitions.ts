@@ -4,6 +4,9 @@ import { TABLE } from '../functions/storage/schema.ts';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const LAMBDA_HANDLER = 'functions/lambda.handler';
+/** The clock (rollout soaks and deadlines), on an EventBridge schedule. */
+export const CLOCK_HANDLER = 'functions/lambda.clock';
+export const CLOCK_SCHEDULE = 'rate(1 minute)';
 
 export function tableArgs() {
   const keys = [TABLE.partitionKey, TABLE.sortKey, ...Object.values(TABLE.indexes).flatMap((i) => [i.partitionKey, i.sortKey])];

@@ -24,7 +24,7 @@ function recordSst() {
       }
     };
   (globalThis as any).sst = {
-    aws: { Dynamo: resource('Dynamo'), Bucket: resource('Bucket'), Function: resource('Function') },
+    aws: { Dynamo: resource('Dynamo'), Bucket: resource('Bucket'), Function: resource('Function'), Cron: resource('Cron') },
     Secret: resource('Secret'),
   };
   (globalThis as any).aws = { ssm: { Parameter: resource('ssm.Parameter') } };
@@ -84,6 +84,18 @@ describe('infrastructure', () => {
     const parameter = created.SigningKeysParameter!;
     expect(parameter).toMatchObject({ type: 'ssm.Parameter', args: { type: 'SecureString', value: 'SigningKeys.value', name: '/flotilla/test/signing-keys' } });
     expect(fn.args.permissions).toEqual([{ actions: ['ssm:GetParameter'], resources: ['SigningKeysParameter.arn'] }]);
+  });
+
+  it('runs the clock on a schedule, with the same settings and rights as the API function', () => {
+    const created = recordSst();
+    deployControlPlane();
+    const clock = created.Clock!;
+    expect(clock.type).toBe('Cron');
+    expect(clock.args.schedule).toMatch(/^rate\(1 minute\)$/);
+    expect(clock.args.function.handler).toBe('functions/lambda.clock');
+    expect(typeof (lambdaEntry as Record<string, unknown>).clock).toBe('function');
+    expect(clock.args.function.environment).toEqual(created.Api!.args.environment);
+    expect(clock.args.function.permissions).toEqual(created.Api!.args.permissions);
   });
 
   it('has an sst.config.ts that deploys this module', async () => {
