@@ -144,4 +144,34 @@ describe.each(BACKENDS)('races on %s storage', (backend) => {
     });
     expect(reused.status).toBe(409);
   });
+
+  it('counts concurrent approvals once per approver', async () => {
+    await f.admin('PUT', '/v1/apps/ledger', { repository: '127.0.0.1:5000/team/ledger' });
+    await f.admin('POST', '/v1/apps/ledger/releases', { version: '1.0.0', digest: digestOf(500) });
+    const [one, two] = [await f.mint([{ role: 'promoter' }], 'sre-one'), await f.mint([{ role: 'promoter' }], 'sre-two')];
+    const approve = (token: string) => f.call('POST', '/v1/apps/ledger/releases/1.0.0/approvals', { token, body: { environment: 'prod', reason: 'ok' } });
+    const answers = await Promise.all([one, one, one, two, two].map(approve));
+    expect(answers.map((answer) => answer.status)).toEqual([201, 201, 201, 201, 201]);
+    const approvals = (await f.admin('GET', '/v1/apps/ledger/releases/1.0.0/approvals?environment=prod')).body.items;
+    expect(approvals.map((approval: { actor: string }) => approval.actor).sort()).toEqual(['sre-one', 'sre-two']);
+  });
+
+  it('never resolves a recalled release when the recall races promotions of it', async () => {
+    await f.admin('PUT', '/v1/apps/shop', { repository: '127.0.0.1:5000/team/shop' });
+    await f.admin('PUT', '/v1/apps/shop/environments/prod', { track: null });
+    await f.admin('POST', '/v1/apps/shop/releases', { version: '1.0.0', digest: digestOf(600) });
+    await f.admin('POST', '/v1/apps/shop/promotions', { environment: 'prod', version: '1.0.0', reason: 'base' });
+    for (let i = 1; i <= 6; i++) {
+      const version = `1.0.${i}`;
+      await f.admin('POST', '/v1/apps/shop/releases', { version, digest: digestOf(600 + i) });
+      const [recall] = await Promise.all([
+        f.admin('POST', `/v1/apps/shop/releases/${version}/block`, { reason: 'bad', recall: true }),
+        f.admin('POST', '/v1/apps/shop/promotions', { environment: 'prod', version, reason: 'ship' }),
+        f.admin('POST', '/v1/apps/shop/promotions', { environment: 'prod', region: 'us', version, reason: 'ship us' }),
+      ]);
+      expect(recall.status).toBe(200);
+      const running = (await desiredVersions('prod-1', prodKey)).shop;
+      expect(running).toBe('1.0.0');
+    }
+  });
 });

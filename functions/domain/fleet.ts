@@ -75,5 +75,17 @@ export async function fleetView(services: Services): Promise<Fleet> {
   );
   const now = services.now();
   const cells = buildFleet(entries, clusters, (cluster) => isStale(cluster, now, config.staleAfterSeconds));
-  return { cells, generatedAt: now.toISOString() };
+  // The latest rollout of each (app, environment) that has cells, one read each.
+  const pairs = [...new Set(cells.map((cell) => `${cell.app} ${cell.environment}`))];
+  const rollouts = new Map(
+    await Promise.all(
+      pairs.map(async (pair) => {
+        const [app, environment] = pair.split(' ') as [string, string];
+        const latest = await storage.rollouts.latest(app, environment);
+        const summary = latest ? { id: latest.id, version: latest.version, status: latest.status, waves: latest.waves.map(({ name, status }) => ({ name, status })) } : null;
+        return [pair, summary] as const;
+      }),
+    ),
+  );
+  return { cells: cells.map((cell) => ({ ...cell, rollout: rollouts.get(`${cell.app} ${cell.environment}`) ?? null })), generatedAt: now.toISOString() };
 }

@@ -113,6 +113,8 @@ describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
     expect((await adminCall('GET', '/v1/apps/web/environments/prod')).body.resolved.version).toBe('1.0.0');
     const types = (await adminCall('GET', '/v1/events?app=web&type=rollout.completed')).body.items;
     expect(types).toHaveLength(1);
+    const cells = (await adminCall('GET', '/v1/fleet')).body.cells.filter((cell: { app: string; environment: string }) => cell.app === 'web' && cell.environment === 'prod');
+    expect(cells[0].rollout).toMatchObject({ id: rollout.id, status: 'completed', waves: [{ name: 'us', status: 'done' }, { name: 'eu', status: 'done' }] });
   });
 
   it('halts a failing wave and rolls the moved waves back automatically', async () => {

@@ -466,6 +466,11 @@ export const FleetCell = z
     versions: z.record(z.string(), z.number().int()),
     drifted: z.number().int(),
     stale: z.number().int(),
+    /** The app's latest rollout in the environment: its status and, per wave, where it is. */
+    rollout: z
+      .object({ id: z.string(), version: z.string(), status: z.string(), waves: z.array(z.object({ name: z.string(), status: z.string() })) })
+      .nullable()
+      .optional(),
   })
   .openapi('FleetCell');
 export type FleetCell = z.infer<typeof FleetCell>;
