@@ -184,6 +184,59 @@ const scenarios: Record<string, Scenario> = {
       expect((await f.admin('GET', `/v1/clusters/${cluster}`)).body.revoked).toBe(true);
     },
   },
+  recall: {
+    async setup({ app }) {
+      await newApp(app);
+      await f.admin('POST', `/v1/apps/${app}/releases`, { version: '1.0.0', digest: digestOf(1) });
+      await f.admin('POST', `/v1/apps/${app}/releases`, { version: '1.0.1', digest: digestOf(2) });
+      for (const version of ['1.0.0', '1.0.1']) expect((await promote(app, version)).status).toBe(201);
+      for (const version of ['1.0.0', '1.0.1']) {
+        expect((await f.admin('POST', `/v1/apps/${app}/promotions`, { environment: 'prod', region: 'us', version, reason: 'r' })).status).toBe(201);
+      }
+      return () => f.admin('POST', `/v1/apps/${app}/releases/1.0.1/block`, { reason: 'CVE', recall: true });
+    },
+    retryStatus: [200],
+    async check({ app }) {
+      expect((await eventsOf(`app=${app}&type=release.recalled`)).length, 'one recall event').toBe(1);
+      const prod = (await f.admin('GET', `/v1/apps/${app}/environments/prod`)).body.resolved;
+      expect(prod).toEqual({ version: '1.0.0', regions: { us: '1.0.0' } });
+    },
+  },
+  approval: {
+    async setup({ app }) {
+      await newApp(app);
+      await f.admin('POST', `/v1/apps/${app}/releases`, { version: '1.0.0', digest: digestOf(1) });
+      const sre = await f.mint([{ role: 'promoter' }], 'sre-crash');
+      return () => f.call('POST', `/v1/apps/${app}/releases/1.0.0/approvals`, { token: sre, body: { environment: 'prod', reason: 'ok' } });
+    },
+    retryStatus: [201],
+    async check({ app }) {
+      expect((await eventsOf(`app=${app}&type=release.approved`)).length, 'one approval event').toBe(1);
+    },
+  },
+  'rollout start (Idempotency-Key)': {
+    async setup({ app }) {
+      await newApp(app);
+      await f.admin('PUT', `/v1/environments/w-${app}`, { waves: [{ name: 'first', regions: ['us'] }, { name: 'second', regions: ['eu'] }] });
+      await f.admin('PUT', `/v1/apps/${app}/environments/w-${app}`, { track: null });
+      await f.admin('POST', `/v1/apps/${app}/releases`, { version: '1.0.0', digest: digestOf(1) });
+      return () =>
+        f.call('POST', `/v1/apps/${app}/promotions`, { token: f.adminToken, body: { environment: `w-${app}`, version: '1.0.0', reason: 'r' }, headers: { 'idempotency-key': `key-${app}` } });
+    },
+    retryStatus: [202, 409],
+    async check({ app }) {
+      const rollouts = (await f.admin('GET', `/v1/apps/${app}/rollouts`)).body.items;
+      expect(rollouts.filter((rollout: { status: string }) => rollout.status !== 'superseded').length, 'one rollout').toBeLessThanOrEqual(1);
+      const [latest] = rollouts;
+      if (latest) {
+        const again = (await f.admin('GET', `/v1/apps/${app}/rollouts/${latest.id}`)).body;
+        expect(again.status, 'a rollout whose waves have no clusters completes').toBe('completed');
+        expect((await f.admin('GET', `/v1/apps/${app}/environments/w-${app}`)).body.resolved.version).toBe('1.0.0');
+        const ids = (await eventsOf(`app=${app}`)).map((event) => event.id);
+        for (const record of await f.services.storage.promotions.all(app, `w-${app}`)) expect(ids, `event of ${record.region ?? '*'}`).toContain(record.eventId);
+      }
+    },
+  },
   report: {
     async setup({ app, cluster }) {
       await newApp(app);

@@ -77,7 +77,7 @@ export async function startRollout(
   rollout.log = [logEntry(rollout, 'rollout.started', now, `${request.actor} started rollout ${id} of ${release.app}@${release.version} in ${environment.name}: ${request.reason}`)];
   if (!(await storage.rollouts.create(rollout))) throw conflict('another rollout of this app and environment started first; retry with fresh state');
   await writeLog(services, rollout);
-  return view(services, await advance(services, rollout));
+  return view(services, await advance(services, rollout, { repair: true }));
 }
 
 function logEntry(rollout: Stored, type: string, now: Date, message: string, data?: Record<string, unknown>): LogEntry {
@@ -103,7 +103,7 @@ async function writeLog(services: Services, rollout: Stored): Promise<void> {
  * Advances the rollout as far as it goes now, writing each step conditionally on the revision read
  * (a concurrent advancer that wrote first makes this one re-read), then brings the pins in line.
  */
-export async function advance(services: Services, start: Stored): Promise<Stored> {
+export async function advance(services: Services, start: Stored, { repair = false }: { repair?: boolean } = {}): Promise<Stored> {
   const { storage } = services;
   let rollout = start;
   for (let step = 0; step < MAX_STEPS; step++) {
@@ -143,9 +143,10 @@ export async function advance(services: Services, start: Stored): Promise<Stored
     }
     rollout = { ...updated, rev: rollout.rev + 1 };
     await writeLog(services, rollout);
-    await alignPins(services, rollout);
+    await alignPins(services, rollout, true);
   }
-  await alignPins(services, rollout);
+  if (repair) await writeLog(services, rollout);
+  await alignPins(services, rollout, repair);
   return rollout;
 }
 
@@ -154,9 +155,10 @@ export async function advance(services: Services, start: Stored): Promise<Stored
  * region pin per region, a group pin for a selector wave), the environment pinned once complete,
  * and the moved waves back at the previous version once rolled back or aborted. A pin moved since
  * by someone else is left alone. Idempotent: this is how a crash between the state and the pins
- * is repaired.
+ * is repaired. With `repair` (after a transition, on reads and retries) the records already
+ * written are completed again too (desired state, event), in case a crash came between.
  */
-async function alignPins(services: Services, rollout: Stored): Promise<void> {
+async function alignPins(services: Services, rollout: Stored, repair: boolean): Promise<void> {
   if (rollout.status === 'superseded' || rollout.status === 'recalled') return;
   const back = rollout.status === 'rolled-back' || rollout.status === 'aborted';
   const targets: { region: string | null; group?: string; selector?: Record<string, string>; since?: string }[] = [];
@@ -170,6 +172,7 @@ async function alignPins(services: Services, rollout: Stored): Promise<void> {
   for (const target of targets) {
     const head = await services.storage.promotions.head(rollout.app, rollout.environment, target.region, target.group);
     const ours = head?.rollout === rollout.id;
+    if (ours && repair) await completeMove(services, head!);
     if (back) {
       // Back to what this pin held before the rollout moved it.
       const previous = head?.fromVersion ?? rollout.fromVersion;
@@ -241,7 +244,7 @@ export async function setRolloutStatus(
     const status = ({ pause: 'paused', resume: 'running', abort: 'aborted' } as const)[action];
     if (await transition(services, rollout, status, `${actor} ${action === 'abort' ? 'aborted' : `${action}d`} it: ${reason}`, actor)) {
       const fresh = (await storage.rollouts.get(target.app, target.environment, target.seq)) as Stored;
-      return view(services, await advance(services, fresh));
+      return view(services, await advance(services, fresh, { repair: true }));
     }
   }
   throw conflict('the rollout kept changing; retry');
@@ -255,7 +258,7 @@ async function transition(services: Services, rollout: Stored, status: Rollout['
   if (!(await services.storage.rollouts.replace(updated, rollout.rev))) return false;
   const stored = { ...updated, rev: rollout.rev + 1 };
   await writeLog(services, stored);
-  await alignPins(services, stored);
+  await alignPins(services, stored, true);
   return true;
 }
 
@@ -263,7 +266,7 @@ async function transition(services: Services, rollout: Stored, status: Rollout['
 export async function getRollout(services: Services, app: string, environment: string, seq: number): Promise<Rollout> {
   const rollout = (await services.storage.rollouts.get(app, environment, seq)) as Stored | null;
   if (!rollout) throw notFound(`rollout ${environment}-${seq} of ${app}`);
-  return view(services, await advance(services, rollout));
+  return view(services, await advance(services, rollout, { repair: true }));
 }
 
 /** The app's rollouts in one environment (or every environment it has a policy in), newest first. */
