@@ -4,26 +4,33 @@
 import { z } from 'zod';
 import {
   App,
+  Approval,
   Cluster,
   ClusterDrift,
   ErrorEnvelope,
   Event,
   Environment,
   Fleet,
+  FreezeState,
   IssuedToken,
   PolicyView,
   PromotionRecord,
   RegistrationToken,
   Release,
+  Rollout,
   list,
+  type ApprovalInput,
   type AppSpec,
+  type BlockInput,
   type ClusterSpec,
   type EnvironmentSpec,
+  type FreezeInput,
   type PolicySpec,
   type PromotionInput,
   type ReasonInput,
   type ReleaseInput,
   type RollbackInput,
+  type RolloutAction,
   type SuspendInput,
   type TokenInput,
 } from '../lib/api/schemas.ts';
@@ -46,6 +53,7 @@ const ErrorMessage = z.object({ error: ErrorEnvelope.shape.error.pick({ message:
 const PromotionList = list(PromotionRecord, 'PromotionList');
 const EventList = list(Event, 'EventList');
 const ClusterList = list(Cluster, 'ClusterList');
+const RolloutList = list(Rollout, 'RolloutList');
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
 /** What a request body may be: the input side of its schema (defaults may be left out). */
@@ -58,12 +66,23 @@ export interface ApiClient {
   /** The release, or null when it does not exist. */
   findRelease(app: string, version: string): Promise<Release | null>;
   registerRelease(app: string, input: Body<typeof ReleaseInput>): Promise<Release>;
-  setReleaseBlock(app: string, version: string, action: 'block' | 'unblock', input: Body<typeof ReasonInput>): Promise<Release>;
+  /** `recall` goes with `block` only (unblock refuses it). */
+  setReleaseBlock(app: string, version: string, action: 'block' | 'unblock', input: Body<typeof BlockInput>): Promise<Release>;
   putEnvironment(env: string, spec: Body<typeof EnvironmentSpec>): Promise<Environment>;
   putPolicy(app: string, env: string, spec: Body<typeof PolicySpec>): Promise<PolicyView>;
-  promote(app: string, input: Body<typeof PromotionInput>): Promise<PromotionRecord>;
+  /** A promotion record (201), or the rollout it started (202: the environment has waves). */
+  promote(app: string, input: Body<typeof PromotionInput>): Promise<{ record: PromotionRecord } | { rollout: Rollout }>;
   rollback(app: string, input: Body<typeof RollbackInput>): Promise<PromotionRecord>;
   promotions(app: string, query: URLSearchParams): Promise<Page<PromotionRecord>>;
+  /** The app's rollouts (in `environment`, or every environment), newest first, without progress. */
+  rollouts(app: string, environment: string | undefined): Promise<Page<Rollout>>;
+  /** One rollout by its id (`prod-3`), with per-cluster progress. */
+  getRollout(app: string, id: string): Promise<Rollout>;
+  setRolloutStatus(app: string, id: string, action: 'pause' | 'resume' | 'abort', input: Body<typeof RolloutAction>): Promise<Rollout>;
+  approve(app: string, version: string, input: Body<typeof ApprovalInput>): Promise<Approval>;
+  getFreeze(): Promise<FreezeState>;
+  freeze(input: Body<typeof FreezeInput>): Promise<FreezeState>;
+  unfreeze(input: Body<typeof ReasonInput>): Promise<FreezeState>;
   fleet(): Promise<Fleet>;
   events(query: URLSearchParams, cursor: string | null): Promise<Page<Event>>;
   clusters(): Promise<Page<Cluster>>;
@@ -76,8 +95,8 @@ export interface ApiClient {
 }
 
 export function createApiClient(baseUrl: string, token: string | undefined): ApiClient {
-  /** The parsed JSON body (null when empty), or null for a 404 when `allowMissing`. */
-  async function request(method: string, path: string, body: unknown, allowMissing = false, idempotent = false): Promise<unknown> {
+  /** The status and parsed JSON body (null when empty, and for a 404 when `allowMissing`). */
+  async function request(method: string, path: string, body: unknown, allowMissing = false, idempotent = false): Promise<{ status: number; json: unknown }> {
     // A promotion or rollback carries an Idempotency-Key, so it can be sent again after a lost
     // answer or a server error: the control plane answers a repeat with the first attempt's record.
     const idempotencyKey = idempotent ? randomUUID() : undefined;
@@ -106,7 +125,7 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
       await response.body?.cancel();
       await sleep(RETRY_DELAY_MS * attempt);
     }
-    if (allowMissing && response.status === 404) return null;
+    if (allowMissing && response.status === 404) return { status: 404, json: null };
     const text = await response.text();
     let json: unknown = null;
     try {
@@ -120,7 +139,7 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
       const message = (envelope.success ? envelope.data.error.message : `${response.status} ${response.statusText}`) + (retry ? ` (retry after ${retry}s)` : '');
       throw new CliError(`${method} ${path}: ${message}`, EXIT_BY_STATUS[response.status] ?? 1);
     }
-    return json;
+    return { status: response.status, json };
   }
 
   /**
@@ -137,9 +156,9 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
   }
 
   const call = async <S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown) =>
-    checked(schema, method, path, await request(method, path, body));
+    checked(schema, method, path, (await request(method, path, body)).json);
   const postIdempotent = async <S extends z.ZodType>(schema: S, path: string, body: unknown) =>
-    checked(schema, 'POST', path, await request('POST', path, body, false, true));
+    checked(schema, 'POST', path, (await request('POST', path, body, false, true)).json);
 
   /** Every page of a list, following its cursors. */
   async function allPages<T>(schema: z.ZodType<Page<T>>, path: string): Promise<Page<T>> {
@@ -160,6 +179,7 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
   const put = <S extends z.ZodType>(schema: S, path: string, body: unknown) => call(schema, 'PUT', path, body);
   const enc = encodeURIComponent;
   const releasePath = (app: string, version: string) => `/v1/apps/${enc(app)}/releases/${enc(version)}`;
+  const rolloutPath = (app: string, id: string) => `/v1/apps/${enc(app)}/rollouts/${enc(id)}`;
 
   return {
     getApp: (app) => get(App, `/v1/apps/${enc(app)}`),
@@ -167,16 +187,29 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
     getRelease: (app, version) => get(Release, releasePath(app, version)),
     async findRelease(app, version) {
       const path = releasePath(app, version);
-      const json = await request('GET', path, undefined, true);
-      return json === null ? null : checked(Release, 'GET', path, json);
+      const { status, json } = await request('GET', path, undefined, true);
+      return status === 404 ? null : checked(Release, 'GET', path, json);
     },
     registerRelease: (app, input) => post(Release, `/v1/apps/${enc(app)}/releases`, input),
     setReleaseBlock: (app, version, action, input) => post(Release, `${releasePath(app, version)}/${action}`, input),
     putEnvironment: (env, spec) => put(Environment, `/v1/environments/${enc(env)}`, spec),
     putPolicy: (app, env, spec) => put(PolicyView, `/v1/apps/${enc(app)}/environments/${enc(env)}`, spec),
-    promote: (app, input) => postIdempotent(PromotionRecord, `/v1/apps/${enc(app)}/promotions`, input),
+    async promote(app, input) {
+      const path = `/v1/apps/${enc(app)}/promotions`;
+      const { status, json } = await request('POST', path, input, false, true);
+      return status === 202 ? { rollout: checked(Rollout, 'POST', path, json) } : { record: checked(PromotionRecord, 'POST', path, json) };
+    },
     rollback: (app, input) => postIdempotent(PromotionRecord, `/v1/apps/${enc(app)}/rollbacks`, input),
     promotions: (app, query) => allPages(PromotionList, `/v1/apps/${enc(app)}/promotions?${query}`),
+    // One page: the route answers every rollout at once.
+    rollouts: (app, environment) =>
+      get(RolloutList, `/v1/apps/${enc(app)}/rollouts${environment === undefined ? '' : `?environment=${enc(environment)}`}`),
+    getRollout: (app, id) => get(Rollout, rolloutPath(app, id)),
+    setRolloutStatus: (app, id, action, input) => post(Rollout, `${rolloutPath(app, id)}/${action}`, input),
+    approve: (app, version, input) => post(Approval, `${releasePath(app, version)}/approvals`, input),
+    getFreeze: () => get(FreezeState, '/v1/freeze'),
+    freeze: (input) => put(FreezeState, '/v1/freeze', input),
+    unfreeze: (input) => post(FreezeState, '/v1/freeze/lift', input),
     fleet: () => get(Fleet, '/v1/fleet'),
     // Cursors are base64url: they need no encoding.
     events: (query, cursor) => get(EventList, `/v1/events?${query}${cursor ? `&cursor=${cursor}` : ''}`),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalControlPlane, type LocalControlPlane } from '../functions/local-server.ts';
 import { requireTestEnv } from '../test/env/inject.ts';
-import type { FleetCell } from '../lib/api/schemas.ts';
+import type { Approval, FleetCell, FreezeState, Rollout } from '../lib/api/schemas.ts';
 import { runFlotilla } from '../test/support/cli.ts';
 
 
@@ -185,6 +185,133 @@ describe('flotilla promotion and fleet commands', () => {
     const result = await flotilla(['status'], { FLOTILLA_URL: 'http://127.0.0.1:9' });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^flotilla: cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe('flotilla progressive delivery', () => {
+  // Runs after the promotion tests: web@1.0.0 and web@1.0.1 are published (by admin) and not blocked.
+  const json = <T>(result: { stdout: string }) => JSON.parse(result.stdout) as T;
+  const oneSentence = (result: { stderr: string }) => expect(result.stderr.trim().split('\n')).toHaveLength(1);
+
+  it('creates an environment with waves from --config, refusing a bad file in one sentence', async () => {
+    const config = join(work, 'stage.json');
+    await writeFile(
+      config,
+      JSON.stringify({ gates: { approvals: 1 }, waves: [{ name: 'canary', regions: ['us'] }, { name: 'rest', regions: ['eu'] }], autoRollback: true }),
+    );
+    const malformed = join(work, 'malformed-stage.json');
+    const invalid = join(work, 'invalid-stage.json');
+    await writeFile(malformed, '{"waves": ');
+    await writeFile(invalid, JSON.stringify({ waves: [{ name: 'Not A Name' }], upstream: 'dev' }));
+    const create = (file: string) => flotilla(['env', 'create', 'stage', '--config', file]);
+    const [unreadable, notJson, wrong] = await Promise.all([create(join(work, 'absent.json')), create(malformed), create(invalid)]);
+    expect(unreadable.stderr).toMatch(/^flotilla: cannot read --config .*absent\.json: ENOENT/);
+    expect(notJson.stderr).toMatch(/^flotilla: --config .*malformed-stage\.json is not valid JSON/);
+    expect(wrong.stderr).toMatch(/^flotilla: --config .*invalid-stage\.json: .*waves\.0\.name: .*upstream/);
+    for (const result of [unreadable, notJson, wrong]) {
+      expect(result.code).toBe(2);
+      oneSentence(result);
+    }
+
+    const created = await flotilla(['env', 'create', 'stage', '--upstream', 'dev', '--config', config]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/environment stage \(upstream dev\), waves canary → rest/);
+    for (const args of [['policy', 'web', 'stage', '--manual'], ['cluster', 'create', 'stage-us-1', '--env', 'stage', '--region', 'us']]) {
+      const result = await flotilla(args);
+      expect(result.code, result.stderr).toBe(0);
+    }
+  });
+
+  it('refuses a promotion until approved (never by the publisher), then starts a rollout and shows it', async () => {
+    const gated = await flotilla(['promote', 'web', '1.0.0', '--to', 'stage', '--reason', 'next']);
+    expect(gated.code).toBe(5);
+    expect(gated.stderr).toMatch(/gates failed .*approvals/);
+    const [self, issued] = await Promise.all([
+      flotilla(['approve', 'web', '1.0.0', '--env', 'stage', '--reason', 'lgtm']),
+      flotilla(['token', 'create', '--subject', 'alice', '--role', 'promoter', '--env', 'stage', '--json']),
+    ]);
+    expect(self.code).toBe(3);
+    expect(self.stderr).toMatch(/admin published web@1\.0\.0 and may not approve it/);
+    const alice = { FLOTILLA_TOKEN: json<{ token: string }>(issued).token };
+    const approved = await flotilla(['approve', 'web', '1.0.0', '--env', 'stage', '--reason', 'lgtm'], alice);
+    expect(approved.stdout).toMatch(/web@1\.0\.0 approved for stage by alice: lgtm/);
+    const again = await flotilla(['approve', 'web', '1.0.0', '--env', 'stage', '--reason', 'lgtm', '--json'], alice);
+    expect(json<Approval>(again)).toMatchObject({ app: 'web', version: '1.0.0', environment: 'stage', actor: 'alice' });
+
+    const started = await flotilla(['promote', 'web', '1.0.0', '--to', 'stage', '--reason', 'approved']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout.trim()).toBe('rollout stage-1 started: wave canary moving');
+
+    const [human, machine] = await Promise.all([flotilla(['rollout', 'status', 'web']), flotilla(['rollout', 'status', 'web', '--env', 'stage', '--json'])]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^rollout stage-1 of web in stage: nothing → 1\.0\.0, running \(wave canary moving\)/);
+    expect(human.stdout).toMatch(/WAVE\s+STATUS\s+MOVED\ncanary\s+moving\s+\d+s ago\nrest\s+pending\s+-/);
+    expect(human.stdout).toMatch(/GATE\s+PASSED\s+DETAIL\s+OVERRIDDEN\n[\s\S]*approvals\s+yes\s/);
+    expect(human.stdout).toMatch(/CLUSTER\s+WAVE\s+PHASE\s+VERSION\s+SOAKED\nstage-us-1\s+canary\s+/);
+    const rollout = json<Rollout>(machine);
+    expect(rollout).toMatchObject({ id: 'stage-1', version: '1.0.0', status: 'running', autoRollback: true });
+    expect(rollout.progress).toEqual([expect.objectContaining({ cluster: 'stage-us-1', wave: 'canary' })]);
+  });
+
+  it('pauses, resumes and aborts a rollout', async () => {
+    const paused = await flotilla(['rollout', 'pause', 'web', 'stage-1', '--reason', 'look at the canary']);
+    expect(paused.stdout).toMatch(/^rollout stage-1 of web in stage: nothing → 1\.0\.0, paused$/m);
+    const twice = await flotilla(['rollout', 'pause', 'web', 'stage-1', '--reason', 'again']);
+    expect(twice.code).toBe(5);
+    expect(twice.stderr).toMatch(/rollout stage-1 is paused; it cannot pause/);
+    expect((await flotilla(['rollout', 'resume', 'web', 'stage-1', '--reason', 'fine'])).stdout).toMatch(/, running$/m);
+    const aborted = await flotilla(['rollout', 'abort', 'web', 'stage-1', '--reason', 'wrong release', '--json']);
+    expect(json<Rollout>(aborted)).toMatchObject({ id: 'stage-1', status: 'aborted', statusReason: 'admin aborted it: wrong release' });
+
+    const failures = await Promise.all([
+      flotilla(['rollout', 'status', 'web', 'stage-99']),
+      flotilla(['rollout', 'status', 'web', '--env', 'prod', 'stage-1']),
+      flotilla(['rollout', 'abort', 'web', 'stage-1']),
+      flotilla(['rollout', 'restart', 'web', 'stage-1']),
+    ]);
+    expect(failures.map((result) => result.code)).toEqual([4, 2, 2, 2]);
+    expect(failures.map((result) => result.stderr)).toEqual([
+      expect.stringMatching(/rollout stage-99 of web not found/),
+      expect.stringMatching(/rollout stage-1 is not in environment prod/),
+      expect.stringMatching(/missing --reason/),
+      expect.stringMatching(/usage: flotilla rollout status/),
+    ]);
+  });
+
+  it('promotes through failed gates with --override, and block --recall stops the rollout', async () => {
+    const overridden = await flotilla(['promote', 'web', '1.0.1', '--to', 'stage', '--reason', 'hotfix', '--override', 'incident 12', '--json']);
+    expect(overridden.code, overridden.stderr).toBe(0);
+    const rollout = json<Rollout>(overridden);
+    expect(rollout).toMatchObject({ id: 'stage-2', version: '1.0.1', status: 'running' });
+    expect(rollout.gates).toContainEqual(expect.objectContaining({ name: 'approvals', passed: false, overridden: 'incident 12' }));
+    expect((await flotilla(['rollout', 'status', 'web', '--env', 'stage'])).stdout).toMatch(/approvals\s+no\s.*incident 12/);
+
+    const recalled = await flotilla(['block', 'web', '1.0.1', '--reason', 'corrupts data', '--recall']);
+    expect(recalled.stdout).toMatch(/web@1\.0\.1 blocked and recalled: corrupts data/);
+    expect((await flotilla(['rollout', 'status', 'web', 'stage-2'])).stdout).toMatch(
+      /^rollout stage-2 of web in stage: nothing → 1\.0\.1, recalled\nstarted by admin .*: hotfix\nlast: recalled by admin: corrupts data\n/,
+    );
+    const unblockRecall = await flotilla(['unblock', 'web', '1.0.1', '--reason', 'fixed', '--recall']);
+    expect(unblockRecall.code).toBe(2);
+    expect((await flotilla(['unblock', 'web', '1.0.1', '--reason', 'fixed'])).code).toBe(0);
+  });
+
+  it('shows, sets and lifts the freeze', async () => {
+    expect((await flotilla(['freeze'])).stdout.trim()).toBe('not frozen');
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const frozen = await flotilla(['freeze', '--reason', 'release night', '--until', until]);
+    expect(frozen.code, frozen.stderr).toBe(0);
+    expect(frozen.stdout).toMatch(new RegExp(`^frozen by admin since \\S+ until ${until.replace(/\./g, '\\.')}: release night`));
+    expect(json<FreezeState>(await flotilla(['freeze', '--json']))).toMatchObject({ frozen: true, freeze: { reason: 'release night', by: 'admin', until } });
+    const noReason = await flotilla(['freeze', '--until', until]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/missing --reason/);
+
+    const lifted = await flotilla(['unfreeze', '--reason', 'shipped', '--json']);
+    expect(json<FreezeState>(lifted)).toEqual({ frozen: false, freeze: null });
+    const nothing = await flotilla(['unfreeze', '--reason', 'again']);
+    expect(nothing.code).toBe(5);
+    expect(nothing.stderr).toMatch(/there is no freeze to lift/);
   });
 });
 

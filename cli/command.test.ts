@@ -6,7 +6,10 @@ import { CliError } from './errors.ts';
 describe('the command table', () => {
   it('has every command of the help text', () => {
     expect(Object.keys(COMMANDS).sort()).toEqual(
-      ['agent', 'app', 'block', 'cluster', 'clusters', 'diff', 'drift', 'env', 'events', 'history', 'policy', 'promote', 'publish', 'resume', 'rollback', 'status', 'suspend', 'token', 'unblock'].sort(),
+      [
+        'agent', 'app', 'approve', 'block', 'cluster', 'clusters', 'diff', 'drift', 'env', 'events', 'freeze', 'history', 'policy',
+        'promote', 'publish', 'resume', 'rollback', 'rollout', 'status', 'suspend', 'token', 'unblock', 'unfreeze',
+      ].sort(),
     );
   });
 
@@ -23,6 +26,8 @@ describe('the command table', () => {
       env: { type: 'string', multiple: true },
       region: { type: 'string' },
       reason: { type: 'string' },
+      override: { type: 'string' },
+      recall: { type: 'boolean' },
       until: { type: 'string' },
       source: { type: 'string' },
       revision: { type: 'string' },
@@ -30,6 +35,7 @@ describe('the command table', () => {
       namespace: { type: 'string' },
       path: { type: 'string' },
       upstream: { type: 'string' },
+      config: { type: 'string' },
       track: { type: 'string' },
       manual: { type: 'boolean' },
       label: { type: 'string', multiple: true },

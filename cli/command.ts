@@ -103,3 +103,4 @@ export const APP_OPTION = { app: { type: 'string', multiple: true } } as const;
 export const ENV_OPTION = { env: { type: 'string', multiple: true } } as const;
 export const REGION_OPTION = { region: { type: 'string' } } as const;
 export const REASON_OPTION = { reason: { type: 'string' } } as const;
+export const UNTIL_OPTION = { until: { type: 'string' } } as const;

@@ -1,5 +1,5 @@
 // Human output: aligned tables, relative times and short values. Scripts use --json instead.
-import type { DriftEntry } from '../lib/api/schemas.ts';
+import type { DriftEntry, Rollout } from '../lib/api/schemas.ts';
 import { truncate } from '../lib/text.ts';
 
 export type Cell = string | number | null | undefined;
@@ -40,4 +40,10 @@ export function driftLines(entries: DriftEntry[]): string[] {
     `  ${entry.object} ${entry.corrected ? '(reverted)' : '(left alone)'}`,
     ...entry.fields.map((field) => `    ${field.path}: ${short(field.before)} -> ${short(field.after)}`),
   ]);
+}
+
+/** Where a rollout stands: its first wave not done (`wave canary moving`), or its status once every wave is. */
+export function rolloutStage(rollout: Rollout): string {
+  const wave = rollout.waves.find((candidate) => candidate.status !== 'done');
+  return wave ? `wave ${wave.name} ${wave.status}` : rollout.status;
 }

@@ -4,11 +4,21 @@ export const USAGE = `usage: flotilla <command> [options]
 Releases
   publish <dir> --app A --version V [--source URL] [--revision REV]   build, push and register a release
   diff <dir> --app A --version V                  what the directory changes against a published release
-  block|unblock <app> <version> --reason R
+  block <app> <version> --reason R [--recall]     --recall: every pin and rollout holding it moves back
+  unblock <app> <version> --reason R
 Promotion
-  promote <app> <version> --to ENV [--region R] --reason R
+  promote <app> <version> --to ENV [--region R] --reason R [--override REASON]
+                                                   into an environment with waves: starts a rollout;
+                                                   --override: break-glass through failed gates
   rollback <app> --env ENV [--region R] --reason R
   history <app> [--env ENV] [--region R]           promotion records, oldest first
+Progressive delivery
+  rollout status <app> [--env ENV] [<rollout-id>]  waves, gates and clusters of a rollout (default: the newest)
+  rollout pause|resume|abort <app> <rollout-id> --reason R   abort moves the waves it moved back
+  approve <app> <version> --env ENV --reason R     approve a release for an environment (not its publisher)
+  freeze                                           show the org-wide freeze
+  freeze --reason R [--until TIME]                 freeze every environment (until lifted, or TIME)
+  unfreeze --reason R                              lift the freeze
 Fleet
   status                                           the app × environment × region matrix
   clusters                                         clusters with last check-in and app phases
@@ -17,7 +27,7 @@ Fleet
   suspend|resume <cluster> [--app A] --reason R [--until TIME]
 Setup (admin)
   app create <name> --repository REPO [--namespace NS] [--path P]
-  env create <name> [--upstream ENV]
+  env create <name> [--upstream ENV] [--config FILE]   FILE: JSON with gates, waves, autoRollback, windows
   policy <app> <env> (--track RANGE | --manual)
   cluster create <name> --env ENV --region R [--label k=v ...]
   cluster token <name>                             one-time agent registration token

@@ -1,5 +1,5 @@
 // Clusters: cluster create|token|revoke, suspend, resume, agent install.
-import { APP_OPTION, ENV_OPTION, REASON_OPTION, REGION_OPTION, command, last, need, one, withVerbs, type Command } from '../command.ts';
+import { APP_OPTION, ENV_OPTION, REASON_OPTION, REGION_OPTION, UNTIL_OPTION, command, last, need, one, withVerbs, type Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 
 const DEFAULT_AGENT_IMAGE = 'ghcr.io/flotilla/agent:latest';
@@ -16,7 +16,7 @@ function labels(pairs: string[] = []): Record<string, string> {
 }
 
 const suspension = (action: 'suspend' | 'resume') =>
-  command({ ...APP_OPTION, ...REASON_OPTION, until: { type: 'string' } }, async ({ api, values, args, print }) => {
+  command({ ...APP_OPTION, ...REASON_OPTION, ...UNTIL_OPTION }, async ({ api, values, args, print }) => {
     const app = last(values.app);
     const cluster = await api.setSuspension(need(args[0], '<cluster>'), action, {
       reason: need(values.reason, '--reason'),

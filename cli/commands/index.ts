@@ -4,12 +4,14 @@
 //   promotions.ts  promote, rollback, history
 //   fleet.ts       status, clusters, drift, events
 //   clusters.ts    cluster create|token|revoke, suspend, resume, agent install
+//   rollouts.ts    rollout status|pause|resume|abort, approve, freeze, unfreeze
 //   setup.ts       app create, env create, policy, token create
 import { commandTable, mergeOptions } from '../command.ts';
 import { clusterCommands } from './clusters.ts';
 import { fleetCommands } from './fleet.ts';
 import { promotionCommands } from './promotions.ts';
 import { releaseCommands } from './releases.ts';
+import { rolloutCommands } from './rollouts.ts';
 import { setupCommands } from './setup.ts';
 
 /** Options of every command. */
@@ -20,7 +22,7 @@ export const GLOBAL_OPTIONS = {
   token: { type: 'string' },
 } as const;
 
-export const COMMANDS = commandTable(releaseCommands, promotionCommands, fleetCommands, clusterCommands, setupCommands);
+export const COMMANDS = commandTable(releaseCommands, promotionCommands, rolloutCommands, fleetCommands, clusterCommands, setupCommands);
 
 /**
  * What argv is parsed with: the global options and every command's, since the parser must know

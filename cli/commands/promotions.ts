@@ -1,21 +1,25 @@
 // Promotion: promote, rollback, history.
 import type { PromotionRecord } from '../../lib/api/schemas.ts';
 import { ENV_OPTION, REASON_OPTION, REGION_OPTION, command, last, need, one, type Command } from '../command.ts';
-import { table } from '../format.ts';
+import { rolloutStage, table } from '../format.ts';
 
 const promotionLine = (r: PromotionRecord) =>
   `${r.kind} ${r.app} ${r.environment}${r.region ? `/${r.region}` : ''}: ${r.fromVersion ?? 'nothing'} → ${r.toVersion} (#${r.seq} by ${r.actor})`;
 
 export const promotionCommands: Record<string, Command> = {
-  promote: command({ to: { type: 'string' }, ...REGION_OPTION, ...REASON_OPTION }, async ({ api, values, args, print }) => {
+  promote: command({ to: { type: 'string' }, ...REGION_OPTION, ...REASON_OPTION, override: { type: 'string' } }, async ({ api, values, args, print }) => {
     const app = need(args[0], '<app>');
-    const record = await api.promote(app, {
+    const result = await api.promote(app, {
       environment: need(values.to, '--to'),
       version: need(args[1], '<version>'),
       region: values.region,
       reason: need(values.reason, '--reason'),
+      // Break-glass: through failed gates, for this reason (recorded on the gates it overrides).
+      ...(values.override !== undefined ? { override: values.override } : {}),
     });
-    print(promotionLine(record), record);
+    // Into an environment with waves the control plane starts a rollout instead of writing a record.
+    if ('rollout' in result) print(`rollout ${result.rollout.id} started: ${rolloutStage(result.rollout)}`, result.rollout);
+    else print(promotionLine(result.record), result.record);
   }),
 
   rollback: command({ ...ENV_OPTION, ...REGION_OPTION, ...REASON_OPTION }, async ({ api, values, args, print }) => {

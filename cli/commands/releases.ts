@@ -1,6 +1,7 @@
 // Releases: publish, diff, block, unblock.
 import { diff, publish } from '../artifacts.ts';
 import { APP_OPTION, REASON_OPTION, command, need, one, type Command } from '../command.ts';
+import { CliError } from '../errors.ts';
 
 const VERSION_OPTION = { version: { type: 'string' } } as const;
 
@@ -10,12 +11,15 @@ function progress(line: string) {
   else process.stderr.write(`${line}\n`);
 }
 
+// block --recall also moves every pin and rollout holding the release back.
 const blockOrUnblock = (action: 'block' | 'unblock') =>
-  command({ ...REASON_OPTION }, async ({ api, values, args, print }) => {
+  command({ ...REASON_OPTION, recall: { type: 'boolean' } }, async ({ api, values, args, print }) => {
     const app = need(args[0], '<app>');
     const version = need(args[1], '<version>');
-    const release = await api.setReleaseBlock(app, version, action, { reason: need(values.reason, '--reason') });
-    print(`${release.app}@${release.version} ${release.blocked ? `blocked: ${release.blocked.reason}` : 'unblocked'}`, release);
+    const recall = values.recall === true;
+    if (recall && action === 'unblock') throw new CliError('--recall goes with block, not unblock', 2);
+    const release = await api.setReleaseBlock(app, version, action, { reason: need(values.reason, '--reason'), ...(recall ? { recall } : {}) });
+    print(`${release.app}@${release.version} ${release.blocked ? `blocked${recall ? ' and recalled' : ''}: ${release.blocked.reason}` : 'unblocked'}`, release);
   });
 
 export const releaseCommands: Record<string, Command> = {

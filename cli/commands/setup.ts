@@ -1,10 +1,35 @@
 // Setup (admin): app create, env create, policy, token create.
-import type { Role } from '../../lib/api/schemas.ts';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { EnvironmentSpec, type Role } from '../../lib/api/schemas.ts';
 import { APP_OPTION, ENV_OPTION, command, need, withVerbs, type Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 
 const DEFAULT_TOKEN_TTL_DAYS = 30;
 const SECONDS_PER_DAY = 86_400;
+
+/** What `env create --config FILE` may set: the progressive-delivery fields of an environment. */
+const EnvironmentConfig = EnvironmentSpec.pick({ gates: true, waves: true, autoRollback: true, windows: true }).strict();
+
+/** The --config file, checked here so that a mistake in it fails naming the file (exit 2). */
+async function readEnvironmentConfig(path: string): Promise<z.output<typeof EnvironmentConfig>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read --config ${path}: ${(err as Error).message}`, 2);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`--config ${path} is not valid JSON (${(err as Error).message})`, 2);
+  }
+  const result = EnvironmentConfig.safeParse(json);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+  throw new CliError(`--config ${path}: ${problems.join('; ')}`, 2);
+}
 
 export const setupCommands: Record<string, Command> = {
   app: withVerbs('usage: flotilla app create <name> --repository REPO', {
@@ -22,10 +47,13 @@ export const setupCommands: Record<string, Command> = {
     ),
   }),
 
-  env: withVerbs('usage: flotilla env create <name> [--upstream ENV]', {
-    create: command({ upstream: { type: 'string' } }, async ({ api, values, args, print }) => {
-      const env = await api.putEnvironment(need(args[0], '<name>'), { upstream: values.upstream ?? null });
-      print(`environment ${env.name}${env.upstream ? ` (upstream ${env.upstream})` : ''}`, env);
+  env: withVerbs('usage: flotilla env create <name> [--upstream ENV] [--config FILE]', {
+    create: command({ upstream: { type: 'string' }, config: { type: 'string' } }, async ({ api, values, args, print }) => {
+      const name = need(args[0], '<name>');
+      const config = values.config === undefined ? {} : await readEnvironmentConfig(values.config);
+      const env = await api.putEnvironment(name, { upstream: values.upstream ?? null, ...config });
+      const waves = env.waves?.length ? `, waves ${env.waves.map((wave) => wave.name).join(' → ')}` : '';
+      print(`environment ${env.name}${env.upstream ? ` (upstream ${env.upstream})` : ''}${waves}`, env);
     }),
   }),
 
