@@ -1,11 +1,8 @@
 // The GitOps story across three real clusters, told once: `npm test` asserts it, `npm run demo`
 // narrates it. Every step checks what a person would look at, and fails loudly when it is not so.
 import assert from 'node:assert/strict';
-import { APP, INTERVAL_SECONDS, World, waitFor } from './world.ts';
+import { APP, CONVERGE_MS, INTERVAL_SECONDS, World, steps, waitFor } from './world.ts';
 import { sleep } from '../../lib/sleep.ts';
-
-/** "Within one check-in interval", with room for the apply and the health wait. */
-const CONVERGE_MS = (INTERVAL_SECONDS * 3 + 20) * 1000;
 
 type Narrate = (line: string) => void;
 
@@ -13,51 +10,18 @@ async function configMapMode(world: World, cluster: string): Promise<string | un
   return (await world.get(cluster, 'configmap', `${APP}-settings`))?.data?.mode;
 }
 
-async function reportedVersion(world: World, cluster: string, phase = 'Ready'): Promise<string | null> {
-  const { body } = await world.api('GET', `/v1/clusters/${cluster}`, world.adminToken);
-  const status = body?.apps?.[APP];
-  return status?.phase === phase ? status.version : null;
-}
-
-async function waitForVersion(world: World, cluster: string, version: string) {
-  await waitFor(`${cluster} to report ${APP}@${version} Ready`, async () => (await reportedVersion(world, cluster)) === version, CONVERGE_MS);
-}
+const reportedVersion = (world: World, cluster: string, phase?: string) => world.reportedVersion(cluster, phase);
+const waitForVersion = (world: World, cluster: string, version: string) => world.waitForVersion(cluster, version);
 
 export async function runStory(world: World, narrate: Narrate = () => {}): Promise<{ seconds: Record<string, number> }> {
-  const seconds: Record<string, number> = {};
-  const timed = async (name: string, step: () => Promise<void>) => {
-    const start = Date.now();
-    narrate(`\n== ${name}`);
-    await step();
-    seconds[name] = (Date.now() - start) / 1000;
-  };
+  const { seconds, timed } = steps(narrate);
   const admin = () => world.adminToken;
 
   await timed('0. The platform team sets up the fleet', async () => {
     await world.startControlPlane();
     narrate(`control plane listening on ${world.url}`);
-    const setup: [string, string, unknown][] = [
-      ['PUT', '/v1/environments/dev', {}],
-      ['PUT', '/v1/environments/prod', { upstream: 'dev' }],
-      ['PUT', `/v1/apps/${APP}`, { repository: `${world.registry}/e2e/${APP}`, namespace: APP }],
-      ['PUT', `/v1/apps/${APP}/environments/dev`, { track: '^1.0.0' }],
-      ['PUT', `/v1/apps/${APP}/environments/prod`, { track: null }],
-      ['PUT', '/v1/clusters/dev', { environment: 'dev', region: 'us' }],
-      ['PUT', '/v1/clusters/prod-us', { environment: 'prod', region: 'us' }],
-      ['PUT', '/v1/clusters/prod-eu', { environment: 'prod', region: 'eu' }],
-    ];
-    for (const [method, path, body] of setup) {
-      const res = await world.api(method, path, admin(), body);
-      assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-    }
-    for (const cluster of ['dev', 'prod-us', 'prod-eu']) {
-      const { body } = await world.api('POST', `/v1/clusters/${cluster}/registration-tokens`, admin());
-      await world.startAgent(cluster, body.token);
-      narrate(`agent of ${cluster} started as its own process with a one-time registration token`);
-    }
-    for (const cluster of ['dev', 'prod-us', 'prod-eu']) {
-      await waitFor(`the agent of ${cluster} to register`, async () => (await world.api('GET', `/v1/clusters/${cluster}`, admin())).body.registered, 60_000);
-    }
+    await world.defineFleet();
+    await world.startAgents(['dev', 'prod-us', 'prod-eu'], narrate);
     narrate('dev tracks ^1.0.0; prod is manual; three agents registered');
   });
 
