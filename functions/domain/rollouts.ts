@@ -42,6 +42,9 @@ export async function startRollout(
   gates: Gate[],
 ): Promise<Rollout> {
   const { storage } = services;
+  // A policy makes the app part of the environment (recalls and blocks find it through it); as with
+  // a promotion, a manual one is created by the first rollout.
+  await storage.environments.createPolicyIfAbsent(release.app, environment.name, null, services.now().toISOString());
   const latest = (await storage.rollouts.latest(release.app, environment.name)) as Stored | null;
   if (latest && !TERMINAL.includes(latest.status)) {
     // A new promotion replaces the rollout in progress; its waves keep what they moved until this one moves them.
@@ -127,10 +130,12 @@ export async function advance(services: Services, start: Stored, { repair = fals
     } else if (action.kind === 'complete') {
       log.push(logEntry(rollout, 'rollout.completed', now, `rollout ${rollout.id} of ${rollout.app}@${rollout.version} completed in ${rollout.environment}`));
     } else {
-      statusReason = action.reason;
-      status = rollout.autoRollback ? 'rolled-back' : 'halted';
+      // Rolling back needs a version to go back to: the first rollout of an app into an environment halts.
+      const back = rollout.autoRollback && rollout.fromVersion !== null;
+      statusReason = back ? action.reason : `${action.reason}${rollout.autoRollback ? ' (nothing to roll back to)' : ''}`;
+      status = back ? 'rolled-back' : 'halted';
       log.push(logEntry(rollout, 'rollout.halted', now, `rollout ${rollout.id} halted at wave ${waves[action.wave]!.name}: ${action.reason}`, { wave: waves[action.wave]!.name }));
-      if (rollout.autoRollback) {
+      if (back) {
         log.push(logEntry(rollout, 'rollout.rolled-back', now, `rollout ${rollout.id}: the waves moved go back to ${rollout.fromVersion ?? 'nothing'}`));
       }
     }

@@ -203,4 +203,22 @@ describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
     await as(sre, 'POST', '/v1/apps/api/releases/2.1.0/block', { reason: 'CVE', recall: true });
     expect((await adminCall('GET', '/v1/events?app=api&type=release.recalled')).body.items).toHaveLength(1);
   });
+
+  it('makes a rolled-out app part of the environment, so recalls find it without a policy set first', async () => {
+    await adminCall('PUT', '/v1/apps/solo', { repository: '127.0.0.1:5000/team/solo' });
+    await release('solo', '1.0.0', 20);
+    await release('solo', '1.0.1', 21);
+    for (const version of ['1.0.0', '1.0.1']) {
+      expect((await as(sre, 'POST', '/v1/apps/solo/promotions', { environment: 'prod', version, reason: 'r', override: 'no dev yet' })).status).toBe(202);
+      await agentReports('prod-us-1');
+      tick(301);
+      await agentReports('prod-us-1');
+      await agentReports('prod-eu-1');
+      tick(301);
+      await agentReports('prod-eu-1');
+    }
+    expect((await adminCall('GET', '/v1/apps/solo/rollouts')).body.items.length).toBe(2);
+    await as(sre, 'POST', '/v1/apps/solo/releases/1.0.1/block', { reason: 'bad', recall: true });
+    expect((await adminCall('GET', '/v1/apps/solo/environments/prod')).body.resolved).toEqual({ version: '1.0.0', regions: { us: '1.0.0', eu: '1.0.0' } });
+  });
 });
