@@ -221,4 +221,25 @@ describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
     await as(sre, 'POST', '/v1/apps/solo/releases/1.0.1/block', { reason: 'bad', recall: true });
     expect((await adminCall('GET', '/v1/apps/solo/environments/prod')).body.resolved).toEqual({ version: '1.0.0', regions: { us: '1.0.0', eu: '1.0.0' } });
   });
+
+  it('moves selector waves through group pins, which only matching clusters resolve', async () => {
+    await adminCall('PUT', '/v1/environments/edge', {});
+    await cluster('edge-canary', 'edge', 'us', { ring: 'canary' });
+    await cluster('edge-main', 'edge', 'us', { ring: 'main' });
+    const waves = [
+      { name: 'canary', selector: { ring: 'canary' }, soakSeconds: 60 },
+      { name: 'rest', selector: {}, soakSeconds: 0 },
+    ];
+    expect((await adminCall('PUT', '/v1/environments/edge', { waves })).status).toBe(200);
+    await adminCall('PUT', '/v1/apps/cdn', { repository: '127.0.0.1:5000/team/cdn' });
+    await release('cdn', '1.0.0', 30);
+    expect((await as(sre, 'POST', '/v1/apps/cdn/promotions', { environment: 'edge', version: '1.0.0', reason: 'r' })).status).toBe(202);
+    expect(await agentReports('edge-canary')).toEqual({ cdn: '1.0.0' });
+    expect(await agentReports('edge-main')).toEqual({});
+    tick(61);
+    await agentReports('edge-canary');
+    expect(await agentReports('edge-main')).toEqual({ cdn: '1.0.0' });
+    const records = (await adminCall('GET', '/v1/apps/cdn/promotions?environment=edge')).body.items;
+    expect(records.map((record: { group?: string }) => record.group ?? null)).toEqual(expect.arrayContaining(['canary', 'rest']));
+  });
 });
