@@ -299,19 +299,28 @@ function publicView(rollout: Stored): Rollout {
 /** The clock: advances every active rollout (deadlines pass with no report to notice them). */
 export async function tickRollouts(services: Services): Promise<number> {
   const active = (await services.storage.rollouts.active()) as Stored[];
-  for (const rollout of active) {
-    const fresh = (await services.storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
-    if (fresh) await advance(services, fresh);
-  }
+  await advanceEach(services, active);
   return active.length;
 }
 
-/** After a stored report: advance the active rollouts of the cluster's environment for the apps it reported. */
+/** After a report: advance the active rollouts of the cluster's environment for the apps it reported. */
 export async function advanceAfterReport(services: Services, environment: string, apps: string[]): Promise<void> {
   const active = (await services.storage.rollouts.active()) as Stored[];
-  for (const rollout of active.filter((candidate) => candidate.environment === environment && apps.includes(candidate.app))) {
-    const fresh = (await services.storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
-    if (fresh) await advance(services, fresh);
+  await advanceEach(services, active.filter((candidate) => candidate.environment === environment && apps.includes(candidate.app)));
+}
+
+/**
+ * Advances each rollout from a fresh read. One that fails (storage busy, say) is logged and left
+ * to the next report or clock run: it never fails the report that triggered it, nor the others.
+ */
+async function advanceEach(services: Services, rollouts: Stored[]): Promise<void> {
+  for (const rollout of rollouts) {
+    try {
+      const fresh = (await services.storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
+      if (fresh) await advance(services, fresh);
+    } catch (err) {
+      console.error(JSON.stringify({ level: 'error', msg: 'advancing a rollout failed', rollout: rollout.id, app: rollout.app, error: String(err) }));
+    }
   }
 }
 
