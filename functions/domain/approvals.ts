@@ -39,6 +39,7 @@ export async function approve(services: Services, actor: string, app: string, ve
 }
 
 export async function listApprovals(services: Services, app: string, version: string, environment: string): Promise<Approval[]> {
+  await requireAppAndEnvironment(services, app, environment);
   const approvals = await services.storage.approvals.list(app, version, environment);
   return approvals.map(({ eventId: _eventId, ...approval }) => approval);
 }

@@ -276,6 +276,8 @@ export async function getRollout(services: Services, app: string, environment: s
 
 /** The app's rollouts in one environment (or every environment it has a policy in), newest first. */
 export async function listRollouts(services: Services, app: string, environment?: string): Promise<Rollout[]> {
+  if (!(await services.storage.apps.get(app))) throw notFound(`app ${app}`);
+  if (environment && !(await services.storage.environments.get(environment))) throw notFound(`environment ${environment}`);
   const environments = environment ? [environment] : (await services.storage.environments.listPolicies(app)).map((policy) => policy.environment);
   const lists = await Promise.all(environments.map((env) => services.storage.rollouts.list(app, env)));
   return lists
