@@ -50,6 +50,10 @@ async function checkProgressiveDelivery(services: Services, name: string, spec: 
     const clusters = await clustersRunning(services, name, undefined);
     const known = clusters.length ? [...new Set(clusters.map((cluster) => cluster.region))] : spec.waves.flatMap((wave) => wave.regions ?? []);
     problems.push(...wavePlanProblems(spec.waves, known));
+    // A cluster runs its region's pin before any group's: a plan mixing both could never move it.
+    if (spec.waves.some((wave) => wave.regions) && spec.waves.some((wave) => wave.selector)) {
+      problems.push('waves: use regions or selectors in one plan, not both');
+    }
   }
   if (problems.length) throw badRequest(problems.map((problem) => `body.${problem}`).join('; '));
 }

@@ -105,6 +105,11 @@ export async function rollback(services: Services, request: MoveRequest, app: st
   const { storage } = services;
   await requireAppAndEnvironment(services, app, input.environment);
   const region = input.region ?? null;
+  const environment = await storage.environments.get(input.environment, true);
+  if (!region && environment?.waves?.length) {
+    // Its waves hold pins of their own: rolling back the environment pin alone would move nothing.
+    throw conflict(`${input.environment} rolls out in waves: abort its rollout, promote the version to return to, or roll back a region`);
+  }
   const replayed = await replay(services, request, app, input.environment, region, { kind: 'rollback' });
   if (replayed) return replayed;
   const history = await storage.promotions.history(app, input.environment, region);

@@ -52,7 +52,7 @@ export function buildDesiredEntry(
   for (const pin of pins) if (pin.region && !pin.group) regions[pin.region] = { version: pin.toVersion, digest: pin.digest };
   const groups = pins
     .filter((pin) => pin.group)
-    .sort((a, b) => a.group!.localeCompare(b.group!))
+    .sort((a, b) => (a.waveIndex ?? 0) - (b.waveIndex ?? 0) || a.group!.localeCompare(b.group!))
     .map((pin) => ({ name: pin.group!, selector: pin.selector ?? {}, version: pin.toVersion, digest: pin.digest }));
   const { name: _name, createdAt: _c, updatedAt: _u, ...spec } = app;
   return { app: app.name, spec, version, regions, ...(groups.length ? { groups } : {}) };

@@ -79,7 +79,7 @@ export async function startRollout(
   };
   rollout.log = [logEntry(rollout, 'rollout.started', now, `${request.actor} started rollout ${id} of ${release.app}@${release.version} in ${environment.name}: ${request.reason}`)];
   if (!(await storage.rollouts.create(rollout))) throw conflict('another rollout of this app and environment started first; retry with fresh state');
-  await writeLog(services, rollout);
+  await writeLog(services, rollout, rollout.log);
   return view(services, await advance(services, rollout, { repair: true }));
 }
 
@@ -87,9 +87,17 @@ function logEntry(rollout: Stored, type: string, now: Date, message: string, dat
   return { type, at: now.toISOString(), eventId: newEventId(now), message, ...(data ? { data } : {}) };
 }
 
-/** The rollout's events, from its log; writing one that is there already changes nothing. */
-async function writeLog(services: Services, rollout: Stored): Promise<void> {
-  const events: Event[] = (rollout.log ?? []).map((entry) => ({
+/** Entries a rollout's log keeps (each transition one; reasons are at most 1,000 characters). */
+const MAX_LOG_ENTRIES = 100;
+
+/**
+ * The rollout's events from its log: the entries given (default: the last one, which is the one a
+ * crash right after a transition can have left unwritten); writing one that is there already
+ * changes nothing.
+ */
+async function writeLog(services: Services, rollout: Stored, entries?: LogEntry[]): Promise<void> {
+  const log = rollout.log ?? [];
+  const events: Event[] = (entries ?? log.slice(-1)).map((entry) => ({
     id: entry.eventId,
     at: entry.at,
     type: entry.type,
@@ -139,7 +147,8 @@ export async function advance(services: Services, start: Stored, { repair = fals
         log.push(logEntry(rollout, 'rollout.rolled-back', now, `rollout ${rollout.id}: the waves moved go back to ${rollout.fromVersion ?? 'nothing'}`));
       }
     }
-    const updated: Stored = { ...rollout, waves, status, ...(statusReason ? { statusReason } : {}), updatedAt: now.toISOString(), log };
+    const added = log.slice((rollout.log ?? []).length);
+    const updated: Stored = { ...rollout, waves, status, ...(statusReason ? { statusReason } : {}), updatedAt: now.toISOString(), log: log.slice(-MAX_LOG_ENTRIES) };
     if (!(await storage.rollouts.replace(updated, rollout.rev))) {
       const fresh = (await storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null;
       if (!fresh) break;
@@ -147,7 +156,9 @@ export async function advance(services: Services, start: Stored, { repair = fals
       continue;
     }
     rollout = { ...updated, rev: rollout.rev + 1 };
-    await writeLog(services, rollout);
+    await writeLog(services, rollout, added);
+    // Align from a fresh read: an abort or recall may have landed right after this step.
+    rollout = ((await storage.rollouts.get(rollout.app, rollout.environment, rollout.seq)) as Stored | null) ?? rollout;
     await alignPins(services, rollout, true);
   }
   if (repair) await writeLog(services, rollout);
@@ -166,10 +177,10 @@ export async function advance(services: Services, start: Stored, { repair = fals
 async function alignPins(services: Services, rollout: Stored, repair: boolean): Promise<void> {
   if (rollout.status === 'superseded' || rollout.status === 'recalled') return;
   const back = rollout.status === 'rolled-back' || rollout.status === 'aborted';
-  const targets: { region: string | null; group?: string; selector?: Record<string, string>; since?: string }[] = [];
-  for (const wave of rollout.waves) {
+  const targets: { region: string | null; group?: string; selector?: Record<string, string>; waveIndex?: number; since?: string }[] = [];
+  for (const [waveIndex, wave] of rollout.waves.entries()) {
     if (wave.status === 'pending') continue;
-    if (wave.selector) targets.push({ region: null, group: wave.name, selector: wave.selector, since: wave.movedAt });
+    if (wave.selector) targets.push({ region: null, group: wave.name, selector: wave.selector, waveIndex, since: wave.movedAt });
     else for (const region of wave.regions ?? []) targets.push({ region, since: wave.movedAt });
   }
   if (rollout.status === 'completed') targets.push({ region: null, since: rollout.updatedAt });
@@ -179,9 +190,10 @@ async function alignPins(services: Services, rollout: Stored, repair: boolean): 
     const ours = head?.rollout === rollout.id;
     if (ours && repair) await completeMove(services, head!);
     if (back) {
-      // Back to what this pin held before the rollout moved it.
-      const previous = head?.fromVersion ?? rollout.fromVersion;
-      if (!ours || head!.kind === 'rollback' || !previous) continue;
+      if (!ours || head!.kind === 'rollback') continue;
+      // Back to what this pin held before the rollout moved it, or the newest good version before that.
+      const previous = await previousGoodVersion(services, rollout, target, head!);
+      if (!previous) continue;
       moved = (await appendForRollout(services, rollout, target, head, previous, 'rollback')) || moved;
     } else {
       if (ours) continue;
@@ -193,10 +205,19 @@ async function alignPins(services: Services, rollout: Stored, repair: boolean): 
   if (moved) await refreshDesired(services.storage, rollout.app, [rollout.environment]);
 }
 
+/** The newest version of the pin's history before the rollout's record whose release is not blocked. */
+async function previousGoodVersion(services: Services, rollout: Stored, target: { region: string | null; group?: string }, head: PromotionRecord): Promise<string | null> {
+  const history = await services.storage.promotions.history(rollout.app, rollout.environment, target.region, target.group);
+  const releases = await services.storage.apps.listReleases(rollout.app, true);
+  const good = new Set(releases.filter((release) => !release.blocked).map((release) => release.version));
+  const candidates = [...history.filter((record) => record.seq < head.seq).map((record) => record.toVersion).reverse(), head.fromVersion, rollout.fromVersion];
+  return candidates.find((version): version is string => !!version && version !== rollout.version && good.has(version)) ?? null;
+}
+
 async function appendForRollout(
   services: Services,
   rollout: Stored,
-  target: { region: string | null; group?: string; selector?: Record<string, string> },
+  target: { region: string | null; group?: string; selector?: Record<string, string>; waveIndex?: number },
   head: PromotionRecord | null,
   version: string,
   kind: 'promote' | 'rollback',
@@ -209,7 +230,7 @@ async function appendForRollout(
     app: rollout.app,
     environment: rollout.environment,
     region: target.region,
-    ...(target.group ? { group: target.group, selector: target.selector } : {}),
+    ...(target.group ? { group: target.group, selector: target.selector, waveIndex: target.waveIndex } : {}),
     seq: (head?.seq ?? 0) + 1,
     fromVersion: head?.toVersion ?? rollout.fromVersion,
     toVersion: release.version,
@@ -258,7 +279,7 @@ export async function setRolloutStatus(
 async function transition(services: Services, rollout: Stored, status: Rollout['status'], statusReason: string, actor?: string): Promise<boolean> {
   const now = services.now();
   const type = `rollout.${status === 'running' ? 'resumed' : status}`;
-  const log = [...(rollout.log ?? []), logEntry(rollout, type, now, `rollout ${rollout.id}: ${statusReason}`, actor ? { by: actor } : undefined)];
+  const log = [...(rollout.log ?? []), logEntry(rollout, type, now, `rollout ${rollout.id}: ${statusReason}`, actor ? { by: actor } : undefined)].slice(-MAX_LOG_ENTRIES);
   const updated: Stored = { ...rollout, status, statusReason, updatedAt: now.toISOString(), log };
   if (!(await services.storage.rollouts.replace(updated, rollout.rev))) return false;
   const stored = { ...updated, rev: rollout.rev + 1 };

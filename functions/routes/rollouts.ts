@@ -7,7 +7,7 @@ import { approve, listApprovals } from '../domain/approvals.ts';
 import { freeze, getFreeze, unfreeze } from '../domain/freeze.ts';
 import { getRollout, listRollouts, setRolloutStatus } from '../domain/rollouts.ts';
 import { badRequest } from '../errors.ts';
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
+import { PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 /** A rollout id is `<environment>-<n>`. */
 const RolloutParams = z.object({ app: Name, rollout: z.string().regex(/^[a-z0-9-]{1,63}-\d{1,10}$/, 'must be a rollout id such as prod-3') });
@@ -24,7 +24,7 @@ const listRolloutsRoute = createRoute({
   tags: ['rollouts'],
   summary: 'The rollouts of an app, newest first',
   security: bearerSecurity,
-  request: { params: z.object({ app: Name }), query: z.object({ environment: Name.optional() }) },
+  request: { params: z.object({ app: Name }), query: PageQuery.extend({ environment: Name.optional() }) },
   responses: { 200: jsonResponse(list(Rollout, 'RolloutList'), 'Rollouts'), ...errorResponses(404) },
 });
 
@@ -68,7 +68,7 @@ const listApprovalsRoute = createRoute({
   tags: ['rollouts'],
   summary: 'The approvals of a release for an environment',
   security: bearerSecurity,
-  request: { params: z.object({ app: Name, version: Version }), query: z.object({ environment: Name }) },
+  request: { params: z.object({ app: Name, version: Version }), query: PageQuery.extend({ environment: Name }) },
   responses: { 200: jsonResponse(list(Approval, 'ApprovalList'), 'Approvals'), ...errorResponses(404) },
 });
 
@@ -101,11 +101,23 @@ const liftFreezeRoute = createRoute({
   responses: { 200: jsonResponse(FreezeState, 'No freeze'), ...errorResponses(409) },
 });
 
+/**
+ * A page of a list read whole: an app's rollouts and a release's approvals are bounded by its
+ * promotions and approvers, so they are paged by position (the cursor is the offset).
+ */
+function pageOf<T>(items: T[], query: { limit: number; cursor?: string }): { items: T[]; nextCursor: string | null } {
+  const offset = query.cursor === undefined ? 0 : Number(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+  if (!Number.isSafeInteger(offset) || offset < 0) throw badRequest('query.cursor: not a cursor of this API');
+  const end = offset + query.limit;
+  return { items: items.slice(offset, end), nextCursor: end < items.length ? Buffer.from(String(end)).toString('base64url') : null };
+}
+
 export function registerRolloutRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listRolloutsRoute, async function listRolloutsHandler(c) {
     const { app: name } = c.req.valid('param');
     authorize(c, 'read');
-    return c.json({ items: await listRollouts(c.get('services'), name, c.req.valid('query').environment), nextCursor: null }, 200);
+    const query = c.req.valid('query');
+    return c.json(pageOf(await listRollouts(c.get('services'), name, query.environment), query), 200);
   });
 
   app.openapi(getRolloutRoute, async function getRolloutHandler(c) {
@@ -134,7 +146,8 @@ export function registerRolloutRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listApprovalsRoute, async function listApprovalsHandler(c) {
     const { app: name, version } = c.req.valid('param');
     authorize(c, 'read');
-    return c.json({ items: await listApprovals(c.get('services'), name, version, c.req.valid('query').environment), nextCursor: null }, 200);
+    const query = c.req.valid('query');
+    return c.json(pageOf(await listApprovals(c.get('services'), name, version, query.environment), query), 200);
   });
 
   app.openapi(getFreezeRoute, async function getFreezeHandler(c) {

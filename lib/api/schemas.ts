@@ -235,6 +235,8 @@ export const PromotionRecord = z
     /** Set on the records of a recall: the id of the recall's one event. */
     recall: z.string().optional(),
     group: Name.optional(),
+    /** A wave group pin's place in its environment's wave plan: clusters resolve the first group they match. */
+    waveIndex: z.number().int().optional(),
     selector: z.record(z.string(), z.string()).optional(),
   })
   .openapi('PromotionRecord');
