@@ -1,5 +1,5 @@
 // Environments (with their upstream chain) and the policy of an app in an environment.
-import type { Environment, EnvironmentSpec, PolicyView } from '../../lib/api/schemas.ts';
+import type { App, Environment, EnvironmentSpec, PolicyView } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { collections } from '../storage/keys.ts';
@@ -63,10 +63,12 @@ export async function listEnvironments(services: Services, page: PageRequest): P
   return { items, nextCursor: encodeCursor(next) };
 }
 
-export async function requireAppAndEnvironment(services: Services, app: string, environment: string): Promise<void> {
-  const [found, env] = await Promise.all([services.storage.apps.get(app), services.storage.environments.get(environment)]);
+/** The app and the environment (strongly consistent: writes that follow build on them), or a 404. */
+export async function requireAppAndEnvironment(services: Services, app: string, environment: string): Promise<{ app: App; environment: Environment }> {
+  const [found, env] = await Promise.all([services.storage.apps.get(app, true), services.storage.environments.get(environment, true)]);
   if (!found) throw notFound(`app ${app}`);
   if (!env) throw notFound(`environment ${environment}`);
+  return { app: found, environment: env };
 }
 
 /** Sets the policy (track a range, or manual with null) and answers with the resulting view. */

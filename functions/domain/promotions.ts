@@ -1,5 +1,5 @@
 // Promotion and rollback: moving a pin is appending the next record of its history.
-import type { Environment, Gate, PromotionInput, PromotionRecord, Release, RollbackInput, Rollout } from '../../lib/api/schemas.ts';
+import type { App, Environment, Gate, PromotionInput, PromotionRecord, Release, RollbackInput, Rollout } from '../../lib/api/schemas.ts';
 import { LIMITS } from '../../lib/limits.ts';
 import type { Services } from '../context.ts';
 import { conflict } from '../errors.ts';
@@ -40,27 +40,23 @@ export async function promote(
   input: PromotionInput,
 ): Promise<{ record: PromotionRecord } | { rollout: Rollout }> {
   const { storage } = services;
-  await requireAppAndEnvironment(services, app, input.environment);
+  const { app: spec, environment } = await requireAppAndEnvironment(services, app, input.environment);
   const region = input.region ?? null;
-  const replayed = await replay(services, request, app, input.environment, region, { kind: 'promote', toVersion: input.version });
+  const waves = !region && (environment.waves?.length ?? 0) > 0;
+  // A keyed request reads the pin's whole history (to find its earlier attempt); otherwise the head is enough.
+  const history = waves || !request.idempotencyKey ? null : await storage.promotions.history(app, input.environment, region);
+  const replayed = history && (await replay(services, request, history, { kind: 'promote', toVersion: input.version }));
   if (replayed) return { record: replayed };
   const release = await requireRelease(services, app, input.version, true);
   if (release.blocked) throw conflict(`${app}@${input.version} is blocked: ${release.blocked.reason}`);
-  const environment = (await storage.environments.get(input.environment, true))!;
-  const waves = !region && (environment.waves?.length ?? 0) > 0;
   if (waves) {
     const latest = await storage.rollouts.latest(app, input.environment);
-    if (latest && request.idempotencyKey && latest.idempotencyKey === request.idempotencyKey) return { rollout: await getRollout(services, app, input.environment, latest.seq) };
+    if (latest && request.idempotencyKey && latest.idempotencyKey === request.idempotencyKey) return { rollout: await getRollout(services, app, input.environment, latest.seq, { repair: true }) };
     if (latest && latest.version === input.version && ['running', 'paused'].includes(latest.status)) {
       throw conflict(`${app}@${input.version} is already rolling out in ${input.environment} (rollout ${latest.id})`);
     }
   }
-  const head = waves ? null : await storage.promotions.head(app, input.environment, region);
-  if (head && request.idempotencyKey && head.idempotencyKey === request.idempotencyKey) {
-    // A duplicate of this request that was recorded between the replay check and this read.
-    await completeMove(services, head);
-    return { record: head };
-  }
+  const head = waves ? null : history ? (history.at(-1) ?? null) : await storage.promotions.head(app, input.environment, region);
   if (head?.toVersion === input.version) {
     // Most likely a retry of the promotion that wrote this head: finish what a crash may have left undone.
     await completeMove(services, head);
@@ -69,7 +65,7 @@ export async function promote(
   if (region && !head && (await storage.promotions.pins(app, input.environment)).length >= LIMITS.maxPinsPerEnvironment) {
     throw conflict(`${app} already has ${LIMITS.maxPinsPerEnvironment} pins in ${input.environment}; promote the environment or a region already pinned`);
   }
-  const gates = await promotionGates(services, environment, app, release);
+  const gates = await promotionGates(services, environment, spec, release);
   const failed = gates.filter((gate) => !gate.passed);
   if (failed.length > 0 && !input.override) {
     throw conflict(`gates failed for ${app}@${release.version} into ${input.environment}: ${failed.map((gate) => `${gate.name}: ${gate.detail}`).join('; ')}; a promoter may override them with a reason (override)`);
@@ -84,15 +80,15 @@ export async function promote(
 }
 
 /** Every gate of entering the environment, with its evidence (see gates.ts). */
-export async function promotionGates(services: Services, environment: Environment, app: string, release: Release): Promise<Gate[]> {
+export async function promotionGates(services: Services, environment: Environment, spec: App, release: Release): Promise<Gate[]> {
   const now = services.now();
-  const spec = await services.storage.apps.get(app, true);
+  const app = spec.name;
   const config = environment.gates ?? { upstreamReadyShare: null, soakSeconds: 0, approvals: 0 };
   const upstream =
     environment.upstream && config.upstreamReadyShare !== null
       ? {
           environment: environment.upstream,
-          clusters: (await clustersRunning(services, environment.upstream, spec?.clusterSelector)).map((cluster) => statusView(cluster, app)),
+          clusters: (await clustersRunning(services, environment.upstream, spec.clusterSelector)).map((cluster) => statusView(cluster, app)),
         }
       : null;
   const approvals = config.approvals > 0 ? await listApprovals(services, app, release.version, environment.name) : [];
@@ -103,22 +99,15 @@ export async function promotionGates(services: Services, environment: Environmen
 /** Moves a pin back to the version its current one replaced. */
 export async function rollback(services: Services, request: MoveRequest, app: string, input: RollbackInput): Promise<PromotionRecord> {
   const { storage } = services;
-  await requireAppAndEnvironment(services, app, input.environment);
+  const { environment } = await requireAppAndEnvironment(services, app, input.environment);
   const region = input.region ?? null;
-  const environment = await storage.environments.get(input.environment, true);
-  if (!region && environment?.waves?.length) {
+  if (!region && environment.waves?.length) {
     // Its waves hold pins of their own: rolling back the environment pin alone would move nothing.
     throw conflict(`${input.environment} rolls out in waves: abort its rollout, promote the version to return to, or roll back a region`);
   }
-  const replayed = await replay(services, request, app, input.environment, region, { kind: 'rollback' });
-  if (replayed) return replayed;
   const history = await storage.promotions.history(app, input.environment, region);
-  const duplicate = request.idempotencyKey ? history.find((record) => record.idempotencyKey === request.idempotencyKey) : undefined;
-  if (duplicate) {
-    // A duplicate of this request that was recorded between the replay check and this read.
-    await completeMove(services, duplicate);
-    return duplicate;
-  }
+  const replayed = await replay(services, request, history, { kind: 'rollback' });
+  if (replayed) return replayed;
   const head = history.at(-1) ?? null;
   if (head) await completeMove(services, head);
   const target = rollbackTarget(history);
@@ -140,13 +129,10 @@ export async function rollback(services: Services, request: MoveRequest, app: st
 async function replay(
   services: Services,
   request: MoveRequest,
-  app: string,
-  environment: string,
-  region: string | null,
+  history: PromotionRecord[],
   expected: { kind: PromotionRecord['kind']; toVersion?: string },
 ): Promise<PromotionRecord | null> {
   if (!request.idempotencyKey) return null;
-  const history = await services.storage.promotions.history(app, environment, region);
   const earlier = history.find((record) => record.idempotencyKey === request.idempotencyKey);
   if (!earlier) return null;
   const kindOf = (kind: PromotionRecord['kind']) => (kind === 'break-glass' ? 'promote' : kind);
@@ -162,8 +148,10 @@ async function movePinOnce(services: Services, request: MoveRequest, move: Move,
   try {
     return await movePin(services, move, head, request.idempotencyKey, gates);
   } catch (err) {
-    const expected = { kind: move.kind, toVersion: move.kind === 'promote' ? move.toVersion : undefined };
-    const winner = request.idempotencyKey ? await replay(services, request, move.app, move.environment, move.region, expected) : null;
+    // Lost the sequence number: if it was to a duplicate of this request, its record is the answer.
+    const expected = { kind: move.kind === 'rollback' ? 'rollback' : 'promote', toVersion: move.kind === 'rollback' ? undefined : move.toVersion } as const;
+    const history = request.idempotencyKey ? await services.storage.promotions.history(move.app, move.environment, move.region) : [];
+    const winner = await replay(services, request, history, expected);
     if (winner) return winner;
     throw err;
   }

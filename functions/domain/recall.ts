@@ -57,7 +57,7 @@ export async function recall(services: Services, actor: string, release: Release
     }
     await refreshDesired(storage, release.app, [environment]);
   }
-  await recallRollouts(services, release.app, release.version, recalled.reason, actor);
+  await recallRollouts(services, release.app, release.version, environments, recalled.reason, actor);
   await recordEvent(
     services,
     {

@@ -11,7 +11,7 @@ import { refreshDesired } from './desired.ts';
 import { clustersRunning, statusView } from './clusters.ts';
 import { newEventId } from './events.ts';
 import { activeFreeze } from './freeze.ts';
-import { completeMove } from './moves.ts';
+import { completeMove, completeMoves } from './moves.ts';
 import { rolloutStep, type WavePlan } from './waves.ts';
 import { windowVerdict } from './windows.ts';
 
@@ -45,11 +45,8 @@ export async function startRollout(
   // A policy makes the app part of the environment (recalls and blocks find it through it); as with
   // a promotion, a manual one is created by the first rollout.
   await storage.environments.createPolicyIfAbsent(release.app, environment.name, null, services.now().toISOString());
-  const latest = (await storage.rollouts.latest(release.app, environment.name)) as Stored | null;
-  if (latest && !TERMINAL.includes(latest.status)) {
-    // A new promotion replaces the rollout in progress; its waves keep what they moved until this one moves them.
-    await transition(services, latest, 'superseded', `superseded by a rollout of ${release.version}`);
-  }
+  // A new promotion replaces the rollout in progress; its waves keep what they moved until this one moves them.
+  const latest = await stopLatest(services, release.app, environment.name, 'superseded', `superseded by a rollout of ${release.version}`);
   const entry = await storage.desired.get(environment.name, release.app, true);
   const now = services.now();
   const at = now.toISOString();
@@ -117,16 +114,12 @@ async function writeLog(services: Services, rollout: Stored, entries?: LogEntry[
 export async function advance(services: Services, start: Stored, { repair = false }: { repair?: boolean } = {}): Promise<Stored> {
   const { storage } = services;
   let rollout = start;
-  for (let step = 0; step < MAX_STEPS; step++) {
+  // What a step is computed from is read once: the steps of one advance only write pins, which
+  // change neither the clusters' reports nor the window.
+  const inputs = rollout.status === 'running' ? await stepInputs(services, rollout) : null;
+  for (let step = 0; inputs && step < MAX_STEPS; step++) {
     if (rollout.status !== 'running') break;
-    const environment = await storage.environments.get(rollout.environment, true);
-    const app = await storage.apps.get(rollout.app, true);
-    if (!environment || !app) break;
-    const now = services.now();
-    const clusters = (await clustersRunning(services, rollout.environment, app.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
-    // A rollout started by break-glass through a closed window is not held by it either.
-    const overridden = rollout.gates.some((gate) => gate.name === 'window-open' && gate.overridden);
-    const window = overridden ? { open: true } : windowVerdict(environment.windows, await activeFreeze(services), now);
+    const { now, clusters, window } = inputs;
     const { action, next } = rolloutStep(planOf(rollout), { version: rollout.version, status: rollout.status, waves: rollout.waves }, clusters, now, window.open);
     if (action.kind === 'none') break;
     const waves = rollout.waves.map((wave, i) => ({ ...wave, ...next.waves[i] }));
@@ -166,6 +159,18 @@ export async function advance(services: Services, start: Stored, { repair = fals
   return rollout;
 }
 
+/** The clusters (with their reports), the time and the window a rollout step needs; null when the app or environment is gone. */
+async function stepInputs(services: Services, rollout: Stored) {
+  const [environment, app] = await Promise.all([services.storage.environments.get(rollout.environment, true), services.storage.apps.get(rollout.app, true)]);
+  if (!environment || !app) return null;
+  const now = services.now();
+  const clusters = (await clustersRunning(services, rollout.environment, app.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
+  // A rollout started by break-glass through a closed window is not held by it either.
+  const overridden = rollout.gates.some((gate) => gate.name === 'window-open' && gate.overridden);
+  const window = overridden ? { open: true } : windowVerdict(environment.windows, await activeFreeze(services), now);
+  return { now, clusters, window };
+}
+
 /**
  * Makes the pins say what the rollout's state says: each moved wave pinned to the version (a
  * region pin per region, a group pin for a selector wave), the environment pinned once complete,
@@ -184,11 +189,13 @@ async function alignPins(services: Services, rollout: Stored, repair: boolean): 
     else for (const region of wave.regions ?? []) targets.push({ region, since: wave.movedAt });
   }
   if (rollout.status === 'completed') targets.push({ region: null, since: rollout.updatedAt });
+  const heads = await Promise.all(targets.map((target) => services.storage.promotions.head(rollout.app, rollout.environment, target.region, target.group)));
+  // Records this rollout wrote: a crash may have come between one and its desired state or event.
+  if (repair) await completeMoves(services, heads.filter((head): head is PromotionRecord => head?.rollout === rollout.id));
   let moved = false;
-  for (const target of targets) {
-    const head = await services.storage.promotions.head(rollout.app, rollout.environment, target.region, target.group);
+  for (const [i, target] of targets.entries()) {
+    const head = heads[i]!;
     const ours = head?.rollout === rollout.id;
-    if (ours && repair) await completeMove(services, head!);
     if (back) {
       if (!ours || head!.kind === 'rollback') continue;
       // Back to what this pin held before the rollout moved it, or the newest good version before that.
@@ -276,6 +283,27 @@ export async function setRolloutStatus(
   throw conflict('the rollout kept changing; retry');
 }
 
+/**
+ * Stops the latest rollout of (app, environment) if it is still going (and `only` accepts it),
+ * re-reading until the conditional write lands: an advance racing this one must not keep it moving.
+ * Returns the latest rollout as it ends up.
+ */
+async function stopLatest(
+  services: Services,
+  app: string,
+  environment: string,
+  status: 'superseded' | 'recalled',
+  reason: string,
+  only: (rollout: Stored) => boolean = () => true,
+): Promise<Stored | null> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const latest = (await services.storage.rollouts.latest(app, environment)) as Stored | null;
+    if (!latest || TERMINAL.includes(latest.status) || !only(latest)) return latest;
+    if (await transition(services, latest, status, reason)) return latest;
+  }
+  throw conflict(`the rollout of ${app} in ${environment} kept changing; retry`);
+}
+
 async function transition(services: Services, rollout: Stored, status: Rollout['status'], statusReason: string, actor?: string): Promise<boolean> {
   const now = services.now();
   const type = `rollout.${status === 'running' ? 'resumed' : status}`;
@@ -288,11 +316,15 @@ async function transition(services: Services, rollout: Stored, status: Rollout['
   return true;
 }
 
-/** The rollout with each cluster's progress, advanced first (progress is computed when read). */
-export async function getRollout(services: Services, app: string, environment: string, seq: number): Promise<Rollout> {
+/**
+ * The rollout with each cluster's progress, advanced first (progress is computed when read). A
+ * plain read writes only when the rollout moves on; `repair` (a retried promotion) also completes
+ * the records it wrote, in case a crash came between.
+ */
+export async function getRollout(services: Services, app: string, environment: string, seq: number, { repair = false } = {}): Promise<Rollout> {
   const rollout = (await services.storage.rollouts.get(app, environment, seq)) as Stored | null;
   if (!rollout) throw notFound(`rollout ${environment}-${seq} of ${app}`);
-  return view(services, await advance(services, rollout, { repair: true }));
+  return view(services, await advance(services, rollout, { repair }));
 }
 
 /** The app's rollouts in one environment (or every environment it has a policy in), newest first. */
@@ -347,11 +379,10 @@ async function advanceEach(services: Services, rollouts: Stored[]): Promise<void
   }
 }
 
-/** A recall takes the release out of its rollouts: each active one holding it stops as recalled. */
-export async function recallRollouts(services: Services, app: string, version: string, reason: string, actor: string): Promise<void> {
-  const active = (await services.storage.rollouts.active()) as Stored[];
-  for (const rollout of active.filter((candidate) => candidate.app === app && candidate.version === version)) {
-    await transition(services, rollout, 'recalled', `recalled by ${actor}: ${reason}`, actor);
+/** A recall takes the release out of its rollouts: the latest of each environment, if it holds it, stops as recalled. */
+export async function recallRollouts(services: Services, app: string, version: string, environments: string[], reason: string, actor: string): Promise<void> {
+  for (const environment of environments) {
+    await stopLatest(services, app, environment, 'recalled', `recalled by ${actor}: ${reason}`, (rollout) => rollout.version === version);
   }
 }
 

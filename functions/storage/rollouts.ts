@@ -37,22 +37,13 @@ export class RolloutStorage {
    * Replaces the rollout's state if nobody changed it since `expectedRev` was read; the stored
    * revision becomes expectedRev + 1. False when another change came first.
    */
-  async replace(rollout: RolloutRecord, expectedRev: number): Promise<boolean> {
-    const { seq, app, environment } = rollout;
+  replace(rollout: RolloutRecord, expectedRev: number): Promise<boolean> {
     const next = { ...rollout, rev: expectedRev + 1 };
-    const index = activeIndex(next);
-    const key = keys.rollout(app, environment, seq);
-    const values: Record<string, unknown> = { ...next, ...index };
-    const removed = index.gsi1pk ? '' : ' REMOVE #gsi1pk, #gsi1sk';
-    const names: Record<string, string> = { '#rev': 'rev', ...(removed ? { '#gsi1pk': 'gsi1pk', '#gsi1sk': 'gsi1sk' } : {}) };
-    const vals: Record<string, unknown> = { ':expected': expectedRev };
-    const sets = Object.entries(values).map(([attribute, value], i) => {
-      names[`#a${i}`] = attribute;
-      vals[`:v${i}`] = value;
-      return `#a${i} = :v${i}`;
-    });
-    return this.table.update(key, `SET ${sets.join(', ')}${removed}`, names, vals, '#rev = :expected');
+    // The whole item: one no longer active drops out of the ROLLOUTS index with its attributes.
+    const item = { ...keys.rollout(rollout.app, rollout.environment, rollout.seq), type: 'rollout', ...activeIndex(next), ...next };
+    return this.table.putIf(item, '#rev = :expected', { names: { '#rev': 'rev' }, values: { ':expected': expectedRev } });
   }
+
 
   /** Rollouts still running or paused, everywhere (for the clock). */
   async active(): Promise<RolloutRecord[]> {

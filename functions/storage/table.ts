@@ -50,6 +50,17 @@ export class ConflictError extends Error {
 const isConditionFailure = (err: unknown) =>
   err instanceof ConditionalCheckFailedException || (err as { name?: string })?.name === 'ConditionalCheckFailedException';
 
+/** `#p0 = :p0, …` for the attributes given, their names and values added to the expression's maps. */
+function assignments(attributes: Item, names: Record<string, string>, values: Item, prefix: string): string {
+  return Object.entries(attributes)
+    .map(([attribute, value], i) => {
+      names[`#${prefix}${i}`] = attribute;
+      values[`:${prefix}${i}`] = value;
+      return `#${prefix}${i} = :${prefix}${i}`;
+    })
+    .join(', ');
+}
+
 /** The item without its key and index attributes. */
 export function strip<T>(item: Item): T {
   const { pk: _pk, sk: _sk, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, type: _t, ...rest } = item;
@@ -163,9 +174,22 @@ export class Table {
   }
 
   /** Put only if absent; false when an item with this key exists. */
-  async create(item: Item): Promise<boolean> {
+  create(item: Item): Promise<boolean> {
+    return this.putIf(item, 'attribute_not_exists(pk)');
+  }
+
+  /** Puts the whole item (attributes it no longer has are gone) if the condition holds; false when it fails. */
+  async putIf(item: Item, condition: string, extra: { values?: Item; names?: Record<string, string> } = {}): Promise<boolean> {
     try {
-      await this.doc.send(new PutCommand({ TableName: this.name, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.name,
+          Item: item,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: extra.names,
+          ExpressionAttributeValues: extra.values,
+        }),
+      );
       return true;
     } catch (err) {
       if (isConditionFailure(err)) return false;
@@ -185,12 +209,7 @@ export class Table {
   ): Promise<boolean> {
     const names: Record<string, string> = { ...extra.names };
     const vals: Item = { ...extra.values };
-    const sets = Object.entries(values).map(([attribute, value], i) => {
-      names[`#a${i}`] = attribute;
-      vals[`:v${i}`] = value;
-      return `#a${i} = :v${i}`;
-    });
-    return this.update(key, `SET ${sets.join(', ')}`, names, vals, condition);
+    return this.update(key, `SET ${assignments(values, names, vals, 'a')}`, names, vals, condition);
   }
 
   /** One conditional UpdateItem, every attribute name and value aliased; false when the condition fails. */
@@ -217,16 +236,12 @@ export class Table {
   async increment(key: Key, attribute: string, set: Item = {}, by = 1): Promise<number> {
     const names: Record<string, string> = { '#n': attribute };
     const values: Item = { ':by': by };
-    const sets = Object.entries(set).map(([name, value], i) => {
-      names[`#s${i}`] = name;
-      values[`:s${i}`] = value;
-      return `#s${i} = :s${i}`;
-    });
+    const sets = assignments(set, names, values, 's');
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.name,
         Key: key,
-        UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}ADD #n :by`,
+        UpdateExpression: `${sets ? `SET ${sets} ` : ''}ADD #n :by`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'UPDATED_NEW',
