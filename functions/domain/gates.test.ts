@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateGates, gatesPassed, type Approval, type ClusterStatusView, type GateInput, type GateResult } from './gates.ts';
+import { evaluateGates, type Approval, type ClusterStatusView, type GateInput, type GateResult } from './gates.ts';
 
 const now = new Date('2026-11-26T12:00:00.000Z');
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
@@ -34,7 +34,7 @@ describe('evaluateGates', () => {
   it('returns every gate in order', () => {
     const gates = evaluateGates(base);
     expect(gates.map((each) => each.name)).toEqual(['release-not-blocked', 'upstream-ready', 'window-open', 'approvals']);
-    expect(gatesPassed(gates)).toBe(true);
+    expect(gates.every((gate) => gate.passed)).toBe(true);
   });
 
   // [case, change to the base input, gate, passed, detail]
@@ -87,7 +87,7 @@ describe('evaluateGates', () => {
     const gates = evaluateGates({ ...base, ...change });
     expect(gate(gates, name)).toMatchObject({ passed, detail });
     // Every other gate still passes, so one failing gate is exactly what fails the set.
-    expect(gatesPassed(gates)).toBe(passed);
+    expect(gates.every((gate) => gate.passed)).toBe(passed);
   });
 
   it('upstream evidence lists the clusters counted and not, with readySince while soaking', () => {

@@ -47,7 +47,6 @@ export function evaluateGates(input: GateInput): GateResult[] {
   return [releaseNotBlocked(input), upstreamReady(input), windowOpen(input), approvalsGate(input)];
 }
 
-export const gatesPassed = (gates: GateResult[]) => gates.every((gate) => gate.passed);
 
 function releaseNotBlocked({ version, release }: GateInput): GateResult {
   const { blocked } = release;

@@ -64,7 +64,6 @@ export const prefixes = {
 export const pinsPartition = (app: string, environment: string) => `PINS#${app}#${environment}`;
 export const rolloutsPartition = (app: string, environment: string) => `ROLLOUT#${app}#${environment}`;
 export const approvalsPartition = (app: string, version: string) => `APPROVAL#${app}#${version}`;
-export const appPartition = (app: string) => keys.app(app).pk;
 export const environmentPartition = (environment: string) => keys.environment(environment).pk;
 export const eventDayPartition = (day: string) => `EVENTS#${day}`;
 /** Where an event sorts, in its day and in the indexes: `<at>#<id>`. */
