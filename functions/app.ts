@@ -16,6 +16,7 @@ import { registerEnvironmentRoutes } from './routes/environments.ts';
 import { registerOverviewRoutes } from './routes/overview.ts';
 import { registerRolloutRoutes } from './routes/rollouts.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { usageScope } from './usage.ts';
 
 const health = createRoute({
   method: 'get',
@@ -68,6 +69,7 @@ export function createApp(services: Services) {
   );
   // Request ids: the caller's X-Request-Id when it is a sane one, else a new UUID; echoed back.
   app.use(requestId());
+  app.use(usageScope());
   app.use(async function provideServices(c, next) {
     c.set('services', services);
     await next();

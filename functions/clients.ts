@@ -1,6 +1,7 @@
 // AWS clients for the real services and for the embedded / test servers (dynalite, s3rver, moto).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { dynamoUsageMiddleware, s3UsageMiddleware } from './usage.ts';
 
 export interface Endpoints {
   region?: string;
@@ -27,5 +28,8 @@ export function createClients(endpoints: Endpoints = {}) {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+  // Request accounting (functions/usage.ts): a no-op unless a benchmark listens.
+  dynamo.middlewareStack.add(dynamoUsageMiddleware as never, { step: 'initialize', name: 'flotillaUsage' });
+  s3.middlewareStack.add(s3UsageMiddleware as never, { step: 'initialize', name: 'flotillaUsage' });
   return { dynamo, s3 };
 }
