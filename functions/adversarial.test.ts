@@ -57,25 +57,31 @@ describe.each(backends)('adversarial findings on %s', (backend) => {
     expect((await c.report(appReport({ phase: 'Progressing' }))).status, 'the next, ordinary report').toBe(202);
   });
 
-  it('of two concurrent reports the one with the higher seq is kept', async () => {
+  it('of two concurrent reports one is stored and the other told to send again; an older one never overwrites a newer', async () => {
     const c = await cluster();
     const clusters = f.services.storage.clusters as any;
-    const orig = clusters.recordStatus.bind(clusters);
-    let newerDone!: () => void;
-    const newerStored = new Promise<void>((r) => (newerDone = r));
+    const orig = clusters.finishReport.bind(clusters);
+    let newerAnswered!: () => void;
+    const answered = new Promise<void>((r) => (newerAnswered = r));
     const base = ++seq;
     seq += 10;
-    clusters.recordStatus = async (name: string, status: any) => {
-      if (status.seq === base + 1) await newerStored;
-      const out = await orig(name, status);
-      if (status.seq === base + 2) newerDone();
-      return out;
+    clusters.finishReport = async (name: string, claimId: string, report: any) => {
+      if (report.order.seq === base + 1) await answered;
+      return orig(name, claimId, report);
     };
-    await Promise.all([c.report(appReport({ phase: 'Progressing' }), base + 1), c.report(appReport({ phase: 'Ready' }), base + 2)]);
-    clusters.recordStatus = orig;
-    const stored = await f.services.storage.clusters.get(c.name, true);
-    expect(stored?.reportSeq).toBe(base + 2);
+    const older = c.report(appReport({ phase: 'Progressing' }), base + 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const newer = await c.report(appReport({ phase: 'Ready' }), base + 2);
+    newerAnswered();
+    expect(newer.status, 'the newer report is refused while the older one holds the claim').toBe(409);
+    expect((await older).status).toBe(202);
+    clusters.finishReport = orig;
+    expect((await c.report(appReport({ phase: 'Ready' }), base + 3)).status, 'sent again').toBe(202);
+    expect((await c.report(appReport({ phase: 'Progressing' }), base + 2)).status, 'an older report after a newer one').toBe(409);
+    const stored = await f.services.storage.clusters.state(c.name, true);
+    expect(stored?.status.reportSeq).toBe(base + 3);
     expect(stored?.apps.web?.phase).toBe('Ready');
+    expect(stored?.status.claim, 'no claim left behind').toBeUndefined();
   });
 
   it('an events cursor cannot widen the since/until window', async () => {

@@ -7,8 +7,12 @@ import type { Storage } from './storage/index.ts';
 export interface Config {
   /** Seconds between agent check-ins the control plane asks for. */
   checkInIntervalSeconds: number;
-  /** A check-in or unchanged report writes `lastSeen` at most this often. */
+  /** An unchanged report writes `lastSeen` at most this often (the agent sends one this often). */
   heartbeatSeconds: number;
+  /** How long a process answers check-ins from the desired entries it read (another process's writes show within this). */
+  desiredCacheSeconds: number;
+  /** Seconds between the clock's scans that count each fleet cell's clusters and stale ones. */
+  fleetScanSeconds: number;
   /** A cluster not seen for this long is stale. */
   staleAfterSeconds: number;
   registrationTokenTtlSeconds: number;
@@ -20,6 +24,8 @@ export interface Config {
 export const DEFAULT_CONFIG: Config = {
   checkInIntervalSeconds: 30,
   heartbeatSeconds: 300,
+  desiredCacheSeconds: 5,
+  fleetScanSeconds: 300,
   staleAfterSeconds: 900,
   registrationTokenTtlSeconds: 3600,
   maxBodyBytes: LIMITS.maxBodyBytes,

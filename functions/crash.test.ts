@@ -70,7 +70,7 @@ async function checkInvariants(app: string, cluster?: string) {
   }
   if (cluster) {
     const record = await storage.clusters.get(cluster, true);
-    expect(record?.pendingEvents ?? null, 'the report outbox is empty').toBeNull();
+    expect((await storage.clusters.status(cluster, true)).pendingEvents ?? null, 'the report outbox is empty').toBeNull();
     const clusterEvents = await eventsOf(`cluster=${cluster}`);
     const clusterIds = clusterEvents.map((event) => event.id);
     expect(new Set(clusterIds).size, 'no cluster event twice').toBe(clusterIds.length);

@@ -14,10 +14,13 @@ export interface Suspension {
   eventId?: string;
 }
 
-/** The status summary of one app on a cluster, plus the fingerprint of its open drift. */
-export type AppStatusRecord = AppStatusSummary & { driftDigest?: string };
+/**
+ * One app's status on one cluster (CLUSTER#<name> / STATUS#<app>): written only when it changes,
+ * found per (environment, app) through the byCollection index.
+ */
+export type AppStatusRecord = AppStatusSummary & { app: string; cluster: string; region: string; driftDigest?: string };
 
-/** The cluster as stored: the API view plus its agent key and status bookkeeping. */
+/** The cluster as stored (CLUSTER#<name> / #CLUSTER): spec, agent key, revocation, suspension. Small. */
 export interface ClusterRecord {
   name: string;
   environment: string;
@@ -33,17 +36,44 @@ export interface ClusterRecord {
   revocation?: { by: string; reason: string; at: string; eventId: string };
   suspended: Suspension | null;
   suspendedApps: Record<string, Suspension>;
+}
+
+/** A report being stored: who holds the right to write the cluster's app statuses, until when. */
+export interface ReportClaim {
+  id: string;
+  hash: string;
+  /** Epoch milliseconds after which another report may take over (the claimant crashed). */
+  until: number;
+  /** The outbox of the report's events (S3), fixed before anything of it is written. */
+  pendingEvents: string | null;
+}
+
+/**
+ * The cluster's heartbeat and report bookkeeping (CLUSTER#<name> / #STATUS): a few hundred bytes
+ * whatever the number of apps, so a heartbeat is one write unit.
+ */
+export interface ClusterStatusRecord {
   lastSeen: string | null;
-  apps: Record<string, AppStatusRecord>;
+  /** Hash of the last stored report: an identical report stores nothing. */
   statusHash: string | null;
   reportKey: string | null;
   reportedAt: string | null;
   /** When the agent signed the last stored report (seconds): an older report is a replay. */
   reportIssuedAt?: number;
-  /** The agent's counter on the last stored report (the signed `seq`): a lower one is a replay. */
+  /** The agent's counter on the last stored report (the signed `seq` claim): a lower one is a replay. */
   reportSeq?: number;
   /** The outbox: where the events of the last stored report wait (S3) until they are all in the table. */
   pendingEvents?: string | null;
+  claim?: ReportClaim;
+}
+
+export const EMPTY_STATUS: ClusterStatusRecord = { lastSeen: null, statusHash: null, reportKey: null, reportedAt: null };
+
+/** A cluster with its status: what the API shows and the gates read. */
+export interface ClusterState {
+  cluster: ClusterRecord;
+  status: ClusterStatusRecord;
+  apps: Record<string, AppStatusRecord>;
 }
 
 export interface ClusterSpec {
@@ -52,34 +82,15 @@ export interface ClusterSpec {
   labels: Record<string, string>;
 }
 
-/** A cluster as first created: no agent yet, nothing reported, not suspended. */
+/** A cluster as first created: no agent yet, not suspended. */
 export function newClusterRecord(name: string, spec: ClusterSpec, createdAt: string): ClusterRecord {
-  return {
-    name,
-    ...spec,
-    createdAt,
-    publicKey: null,
-    keyId: null,
-    revoked: false,
-    suspended: null,
-    suspendedApps: {},
-    lastSeen: null,
-    apps: {},
-    statusHash: null,
-    reportKey: null,
-    reportedAt: null,
-  };
+  return { name, ...spec, createdAt, publicKey: null, keyId: null, revoked: false, suspended: null, suspendedApps: {} };
 }
 
-/** What a stored report changes on the cluster item. */
-export interface ClusterStatus {
-  apps: ClusterRecord['apps'];
-  statusHash: string;
-  reportKey: string;
-  at: string;
+/** The report order: the agent's signed counter when it sends one, else the second it signed the report. */
+export interface ReportOrder {
   issuedAt: number;
   seq?: number;
-  pendingEvents: string | null;
 }
 
 /** How an app moves in an environment: tracking a semver range, or manual (track null). */

@@ -1,6 +1,6 @@
 // The agent protocol's rules: registration and key rotation, check-ins, and what a report records
 // (the status summary, and the audit events it implies).
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import { AGENT_KEY_ALG } from '../../lib/agent-auth.ts';
 import type { AgentIdentity, AgentReport, DesiredState, Event } from '../../lib/api/schemas.ts';
@@ -10,7 +10,8 @@ import { truncate } from '../../lib/text.ts';
 import { AuthError } from '../auth/tokens.ts';
 import type { Services } from '../context.ts';
 import { badRequest, conflict, unauthorized } from '../errors.ts';
-import type { ClusterRecord } from '../model.ts';
+import type { AppStatusRecord, ClusterRecord, ClusterStatusRecord, ReportOrder } from '../model.ts';
+import type { Contribution } from '../storage/fleet.ts';
 import { newEventId, recordEvent, recordEvents, type EventInput } from './events.ts';
 import { resolveDesiredState } from './resolve.ts';
 import { advanceAfterReport } from './rollouts.ts';
@@ -101,72 +102,99 @@ function identity(services: Services, cluster: ClusterRecord, keyId: string): Ag
   return { cluster: cluster.name, environment: cluster.environment, region: cluster.region, keyId, audience: services.tokens.audience };
 }
 
-const heartbeatDue = (services: Services, cluster: ClusterRecord) =>
-  !cluster.lastSeen || services.now().getTime() - Date.parse(cluster.lastSeen) >= services.config.heartbeatSeconds * 1000;
+const heartbeatDue = (services: Services, status: ClusterStatusRecord) =>
+  !status.lastSeen || services.now().getTime() - Date.parse(status.lastSeen) >= services.config.heartbeatSeconds * 1000;
 
 /**
  * A check-in: the cluster's desired state, resolved from its environment's precomputed entries
- * (one query) — plus a heartbeat write when one is due. The cluster item was read by authentication.
+ * (held a few seconds per process, so a check-in reads nothing but the cluster item authentication
+ * read). It writes nothing: the heartbeat is the agent's periodic report.
  */
 export async function checkIn(services: Services, cluster: ClusterRecord): Promise<DesiredState> {
-  const { storage } = services;
-  const entries = await storage.desired.list(cluster.environment);
-  const state = resolveDesiredState(cluster, entries, services.now(), services.config.checkInIntervalSeconds);
-  if (heartbeatDue(services, cluster)) await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
-  return state;
+  const entries = await services.storage.desired.listCached(cluster.environment, services.now().getTime(), services.config.desiredCacheSeconds * 1000);
+  return resolveDesiredState(cluster, entries, services.now(), services.config.checkInIntervalSeconds);
 }
 
-/** How the agent ordered a report: its signed counter, else (older agents) the second it signed it. */
-export interface ReportOrder {
-  issuedAt: number;
-  seq?: number;
-}
+/** How long a report may hold its cluster's claim: well past the longest a request runs (the Lambda timeout). */
+const REPORT_CLAIM_MS = 60_000;
 
 /**
- * Stores a report: the full report in S3, then the summary on the cluster item together with the
- * outbox of the events it implies, then those events. An unchanged report (same hash) writes
- * nothing but a due heartbeat. Apps outside the cluster's desired state are ignored: an agent
- * speaks only for what it was asked to run. A crash at any point is repaired by the agent's retry:
- * before the status write nothing is in the table; after it, the outbox is flushed first.
+ * Stores a report. An unchanged one (same hash as the last stored) writes only a due heartbeat:
+ * one small item. A changed one claims the cluster's status (newer than the stored report, no
+ * other report being stored), writes the full report to S3 and its events to the outbox, moves the
+ * fleet counts of the apps that changed, writes only those apps' status items, then records the
+ * report and releases the claim; then the outbox's events. Apps outside the cluster's desired
+ * state are ignored: an agent speaks only for what it was asked to run. A crash at any point is
+ * repaired by the agent's retry (same content takes over its own claim); the clock recounts the
+ * fleet cells a crash left off.
  */
 export async function acceptReport(services: Services, cluster: ClusterRecord, report: AgentReport, order: ReportOrder): Promise<{ stored: boolean }> {
   const { storage } = services;
   const names = new Set(report.apps.map((app) => app.name));
   if (names.size !== report.apps.length) throw badRequest('body.apps: each app may appear once');
-  if (cluster.pendingEvents) await flushPendingEvents(services, cluster.name, cluster.pendingEvents);
   const canonical = JSON.stringify(report);
   const statusHash = createHash('sha256').update(canonical).digest('hex');
-  if (statusHash === cluster.statusHash) {
-    if (heartbeatDue(services, cluster)) {
+  let status = await storage.clusters.status(cluster.name, true);
+  if (status.pendingEvents) await flushPendingEvents(services, cluster.name, status.pendingEvents);
+  if (statusHash === status.statusHash) {
+    if (heartbeatDue(services, status)) {
       await storage.clusters.recordHeartbeat(cluster.name, services.now().toISOString());
-      // Unchanged, but time passed: a soak may have ended. Only at the heartbeat, so an unchanged
-      // report stays one read; the rollout clock notices the rest.
+      // Unchanged, but time passed: a soak may have ended. Only at the heartbeat; the clock notices the rest.
       await advanceAfterReport(services, cluster.environment, report.apps.map((app) => app.name));
     }
     return { stored: false };
   }
-  if (isOlderReport(cluster, order)) throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');
+  if (isOlderReport(status, order)) throw conflict('a newer report of this cluster was already stored; this one is stale or replayed');
+  // One consistent read of the cluster's partition: the cluster (a revocation since authentication
+  // counts), its status and its apps' statuses, which this report is compared with.
+  const state = await storage.clusters.state(cluster.name, true);
+  if (!state || state.cluster.revoked) throw conflict('the cluster was revoked; this report is not stored');
+  ({ status } = state);
+  const current = state.cluster;
   const now = services.now();
   const at = now.toISOString();
-  const desired = new Set(resolveDesiredState(cluster, await storage.desired.list(cluster.environment), now, 0).apps.map((app) => app.name));
+  // A claim of this same report (a retry after a crash) keeps its outbox: its events were computed
+  // against the statuses before any of them was written. A lapsed claim of another report hands
+  // over its events before this one is compared.
+  const resumed = status.claim?.hash === statusHash ? status.claim : null;
+  if (status.claim && !resumed && status.claim.until < now.getTime() && status.claim.pendingEvents) {
+    await storage.events.putMany((await storage.reports.get<Event[]>(status.claim.pendingEvents)) ?? []);
+  }
+  const desired = new Set(resolveDesiredState(current, await storage.desired.list(current.environment), now, 0).apps.map((app) => app.name));
   const apps = report.apps.filter((app) => desired.has(app.name));
+  const previous = state.apps;
   const reportKey = await storage.reports.put(cluster.name, apps.length === report.apps.length ? canonical : JSON.stringify({ ...report, apps }));
-  const events = reportEvents(cluster, apps).map((input) => ({ ...input, id: newEventId(now), at }));
-  const pendingEvents = events.length ? await storage.reports.putPendingEvents(cluster.name, statusHash, events) : null;
-  const stored = await storage.clusters.recordStatus(cluster.name, { apps: summarize(cluster.apps, apps, at), statusHash, reportKey, at, issuedAt: order.issuedAt, seq: order.seq, pendingEvents });
-  // The write itself checks the order (and that the cluster is not revoked): a newer report that
-  // landed since the cluster item was read wins, whatever the order the two arrive in.
-  if (!stored) throw conflict('a newer report of this cluster was already stored, or the cluster was revoked; this one is not stored');
+  const events = resumed ? undefined : reportEvents(current, previous, apps).map((input) => ({ ...input, id: newEventId(now), at }));
+  const pendingEvents = resumed ? resumed.pendingEvents : events!.length ? await storage.reports.putPendingEvents(cluster.name, statusHash, events!) : null;
+  const claim = { id: randomUUID(), hash: statusHash, until: now.getTime() + REPORT_CLAIM_MS, pendingEvents };
+  if (!(await storage.clusters.claimReport(cluster.name, claim, order, status.statusHash, now.getTime()))) {
+    throw conflict('a newer report of this cluster was stored, or another one is being stored; send it again');
+  }
+  const next = summarize(current, previous, apps, at);
+  const changed = Object.values(next).filter((summary) => !sameStatus(previous[summary.app], summary));
+  const removed = Object.values(previous).filter((summary) => !Object.hasOwn(next, summary.app));
+  // Counts first: a crash after them leaves the cells marked changed, and the clock recounts them.
+  await Promise.all([
+    ...changed.map((summary) => storage.fleet.move(current.environment, summary.app, current.region, contribution(previous[summary.app]), contribution(summary), now.getTime())),
+    ...removed.map((summary) => storage.fleet.move(current.environment, summary.app, summary.region, contribution(summary), null, now.getTime())),
+  ]);
+  await Promise.all([
+    ...changed.map((summary) => storage.clusters.putAppStatus(current.environment, summary)),
+    ...removed.map((summary) => storage.clusters.deleteAppStatus(cluster.name, summary.app)),
+  ]);
+  if (!(await storage.clusters.finishReport(cluster.name, claim.id, { statusHash, reportKey, at, order, pendingEvents }))) {
+    throw conflict('another report of this cluster took over while this one was stored; send it again');
+  }
   if (pendingEvents) await flushPendingEvents(services, cluster.name, pendingEvents, events);
   // Progress of rollouts is computed when agents report: nothing needs to run between requests.
-  await advanceAfterReport(services, cluster.environment, apps.map((app) => app.name));
+  await advanceAfterReport(services, current.environment, apps.map((app) => app.name));
   return { stored: true };
 }
 
 /** A report the agent made before the last stored one: by its counter when both have one, else by the signing second. */
-function isOlderReport(cluster: ClusterRecord, order: ReportOrder): boolean {
-  if (order.seq !== undefined && cluster.reportSeq !== undefined) return order.seq <= cluster.reportSeq;
-  return cluster.reportIssuedAt !== undefined && order.issuedAt < cluster.reportIssuedAt;
+function isOlderReport(status: ClusterStatusRecord, order: ReportOrder): boolean {
+  if (order.seq !== undefined && status.reportSeq !== undefined) return order.seq <= status.reportSeq;
+  return status.reportIssuedAt !== undefined && order.issuedAt < status.reportIssuedAt;
 }
 
 /** Writes the outbox's events (their ids fixed when stored, so again is harmless), then empties it. */
@@ -174,6 +202,18 @@ async function flushPendingEvents(services: Services, cluster: string, key: stri
   const events = known ?? (await services.storage.reports.get<Event[]>(key)) ?? [];
   await services.storage.events.putMany(events);
   await services.storage.clusters.clearPendingEvents(cluster, key);
+}
+
+/** What an app's status adds to its fleet cell. */
+const contribution = (status: AppStatusRecord | undefined): Contribution | null =>
+  status ? { phase: status.phase, version: status.version, drifted: status.drifted > 0 } : null;
+
+/** Same status but for when it was reported: nothing to write. */
+function sameStatus(before: AppStatusRecord | undefined, after: AppStatusRecord): boolean {
+  if (!before) return false;
+  const { at: _a, ...rest } = after;
+  const { at: _b, ...old } = before;
+  return JSON.stringify(Object.entries(rest).sort()) === JSON.stringify(Object.entries(old).sort());
 }
 
 /** Fingerprint of the set of objects drifted and left alone: a new set is new drift to record. */
@@ -184,28 +224,29 @@ const openDriftDigest = (app: AppReport) =>
     .slice(0, 16);
 
 /**
- * Status summary per app, kept on the cluster item (small and bounded) for the fleet view, change
- * detection and gates: `readySince` is when the app became Ready at this version, kept while it stays so.
+ * Status per app, one item each: `readySince` is when the app became Ready at this version, kept
+ * while it stays so; `at` is when its status last changed.
  */
-function summarize(previous: ClusterRecord['apps'], apps: AppReport[], at: string): ClusterRecord['apps'] {
+function summarize(cluster: ClusterRecord, previous: Record<string, AppStatusRecord>, apps: AppReport[], at: string): Record<string, AppStatusRecord> {
   return Object.fromEntries(
     apps.map((app) => {
       const before = previous[app.name];
       const stillReady = before?.phase === 'Ready' && before.version === app.version;
       const readySince = app.phase === 'Ready' ? (stillReady ? (before.readySince ?? before.at) : at) : undefined;
-      return [
-        app.name,
-        {
-          version: app.version,
-          digest: app.digest,
-          phase: app.phase,
-          ...(app.reason ? { reason: app.reason } : {}),
-          drifted: app.drift.filter((entry) => !entry.corrected).length,
-          driftDigest: openDriftDigest(app),
-          at,
-          ...(readySince ? { readySince } : {}),
-        },
-      ];
+      const summary: AppStatusRecord = {
+        app: app.name,
+        cluster: cluster.name,
+        region: cluster.region,
+        version: app.version,
+        digest: app.digest,
+        phase: app.phase,
+        ...(app.reason ? { reason: app.reason } : {}),
+        drifted: app.drift.filter((entry) => !entry.corrected).length,
+        driftDigest: openDriftDigest(app),
+        at,
+        ...(readySince ? { readySince } : {}),
+      };
+      return [app.name, sameStatus(before, summary) ? before! : summary];
     }),
   );
 }
@@ -235,12 +276,12 @@ const eventMessage = (message: string) => String(truncate(message, LIMITS.maxEve
  * Ready when reached or at a new version, and apps that left the cluster. Drift events per report
  * are bounded; the full report stays in S3 (GET /v1/clusters/{c}/drift).
  */
-export function reportEvents(cluster: ClusterRecord, apps: AppReport[]): EventInput[] {
+export function reportEvents(cluster: ClusterRecord, previousApps: Record<string, AppStatusRecord>, apps: AppReport[]): EventInput[] {
   const events: EventInput[] = [];
   const base = { actor: `agent:${cluster.name}`, cluster: cluster.name, environment: cluster.environment, region: cluster.region };
   let driftEvents = 0;
   for (const app of apps) {
-    const previous = cluster.apps[app.name];
+    const previous = previousApps[app.name];
     const newOpenDrift = openDriftDigest(app) !== previous?.driftDigest;
     for (const entry of app.drift) {
       if (!entry.corrected && !newOpenDrift) continue;
@@ -278,7 +319,7 @@ export function reportEvents(cluster: ClusterRecord, apps: AppReport[]): EventIn
       });
     }
   }
-  for (const name of Object.keys(cluster.apps)) {
+  for (const name of Object.keys(previousApps)) {
     if (!apps.some((app) => app.name === name)) {
       events.push({ ...base, type: 'reconcile.removed', app: name, message: `${name} was removed from ${cluster.name}` });
     }

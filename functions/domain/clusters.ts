@@ -3,7 +3,7 @@ import type { AgentReport, Cluster, ClusterDrift, ClusterSpec, RegistrationToken
 import type { Services } from '../context.ts';
 import { LIMITS } from '../../lib/limits.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
-import type { ClusterRecord, Suspension } from '../model.ts';
+import type { AppStatusRecord, ClusterRecord, ClusterState, Suspension } from '../model.ts';
 import { collections } from '../storage/keys.ts';
 import { newEventId, recordEvent } from './events.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
@@ -16,7 +16,7 @@ const RECENT_DRIFT_MS = 7 * 86_400_000;
 const RECENT_DRIFT_EVENTS = 50;
 
 /** The API view of a stored cluster: no key material, no bookkeeping, staleness derived now. */
-export function clusterView(cluster: ClusterRecord, services: Services): Cluster {
+export function clusterView({ cluster, status, apps }: ClusterState, services: Services): Cluster {
   return {
     name: cluster.name,
     environment: cluster.environment,
@@ -28,9 +28,9 @@ export function clusterView(cluster: ClusterRecord, services: Services): Cluster
     keyId: cluster.keyId,
     suspended: cluster.suspended,
     suspendedApps: cluster.suspendedApps,
-    lastSeen: cluster.lastSeen,
-    stale: isStale(cluster, services.now(), services.config.staleAfterSeconds),
-    apps: Object.fromEntries(Object.entries(cluster.apps).map(([name, { driftDigest: _driftDigest, ...summary }]) => [name, summary])),
+    lastSeen: status.lastSeen,
+    stale: isStale(cluster, status, services.now(), services.config.staleAfterSeconds),
+    apps: Object.fromEntries(Object.values(apps).map(({ driftDigest: _d, app, cluster: _c, region: _r, ...summary }) => [app, summary])),
   };
 }
 
@@ -41,19 +41,24 @@ export async function requireCluster(services: Services, name: string): Promise<
 }
 
 export async function getCluster(services: Services, name: string): Promise<Cluster> {
-  return clusterView(await requireCluster(services, name), services);
+  const state = await services.storage.clusters.state(name, true);
+  if (!state) throw notFound(`cluster ${name}`);
+  return clusterView(state, services);
 }
 
+/** A page of clusters with their status: one query per cluster of the page, a few at a time. */
 export async function listClusters(services: Services, query: PageRequest & { environment?: string; region?: string }): Promise<Page<Cluster>> {
   const start = decodeCursor(query.cursor, collections.clusters);
   const { items, next } = await services.storage.clusters.listPage({ limit: query.limit, start, environment: query.environment, region: query.region });
-  return { items: items.map((cluster) => clusterView(cluster, services)), nextCursor: encodeCursor(next) };
+  const states = await mapLimit(items, 16, (cluster) => services.storage.clusters.state(cluster.name, false));
+  return { items: states.flatMap((state) => (state ? [clusterView(state, services)] : [])), nextCursor: encodeCursor(next) };
 }
 
 export async function saveCluster(services: Services, actor: string, name: string, spec: ClusterSpec): Promise<{ cluster: Cluster; created: boolean }> {
   const { storage } = services;
   if (!(await storage.environments.get(spec.environment))) throw notFound(`environment ${spec.environment}`);
-  const { cluster, created } = await storage.clusters.put(name, spec, services.now().toISOString());
+  const { cluster, created, previous } = await storage.clusters.put(name, spec, services.now().toISOString());
+  await countMove(services, previous, cluster);
   await recordEvent(services, {
     type: created ? 'cluster.created' : 'cluster.updated',
     actor,
@@ -62,7 +67,50 @@ export async function saveCluster(services: Services, actor: string, name: strin
     region: spec.region,
     message: `${actor} ${created ? 'created' : 'updated'} cluster ${name} (${spec.environment}/${spec.region})`,
   });
-  return { cluster: clusterView(cluster, services), created };
+  return { cluster: await getCluster(services, name), created };
+}
+
+/**
+ * A cluster created, or moved to another environment or region: the fleet cells it leaves and
+ * joins count it at once (the clock's scan keeps them exact), and statuses it reported where it
+ * was are dropped (its agent reports them again where it is).
+ */
+async function countMove(services: Services, previous: ClusterRecord | null, cluster: ClusterRecord): Promise<void> {
+  const { storage } = services;
+  const moved = previous && (previous.environment !== cluster.environment || previous.region !== cluster.region);
+  if (previous && !moved && JSON.stringify(previous.labels) === JSON.stringify(cluster.labels)) return;
+  const cells = async (record: ClusterRecord) =>
+    (await storage.desired.list(record.environment)).filter((entry) => selectorMatches(entry.spec.clusterSelector, record.labels)).map((entry) => entry.app);
+  const [left, joined] = (await Promise.all([previous ? cells(previous) : [], cells(cluster)])) as [string[], string[]];
+  await Promise.all([
+    ...left.filter((app) => moved || !joined.includes(app)).map((app) => storage.fleet.addClusters(previous!.environment, app, previous!.region, -1)),
+    ...joined.filter((app) => moved || !left.includes(app)).map((app) => storage.fleet.addClusters(cluster.environment, app, cluster.region, 1)),
+  ]);
+  if (moved) {
+    const state = await storage.clusters.state(cluster.name, true);
+    const now = services.now().getTime();
+    await Promise.all(
+      Object.values(state?.apps ?? {}).map(async (status) => {
+        await storage.fleet.move(previous.environment, status.app, status.region, { phase: status.phase, version: status.version, drifted: status.drifted > 0 }, null, now);
+        await storage.clusters.deleteAppStatus(cluster.name, status.app);
+      }),
+    );
+  }
+}
+
+/** `fn` over the items, at most `limit` at a time, results in order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return results;
 }
 
 /** A one-time, short-lived token the cluster's agent exchanges for its own key. */
@@ -101,7 +149,7 @@ export async function revokeCluster(services: Services, actor: string, name: str
       revocation.eventId,
     );
   }
-  return clusterView(cluster, services);
+  return getCluster(services, name);
 }
 
 /**
@@ -126,7 +174,7 @@ export async function setSuspension(
   const current = input.app ? (Object.hasOwn(cluster.suspendedApps, input.app) ? cluster.suspendedApps[input.app]! : null) : cluster.suspended;
   const active = isSuspensionActive(current, now) ? current : null;
   const same = input.suspend && active && active.reason === input.reason && active.until === (input.until ?? null);
-  if (!input.suspend && !active) return clusterView(cluster, services);
+  if (!input.suspend && !active) return getCluster(services, cluster.name);
   const suspension: Suspension | null = same
     ? active
     : input.suspend
@@ -152,10 +200,11 @@ export async function setSuspension(
 /** The latest full report (from S3) and the recent drift events of the cluster. */
 export async function clusterDrift(services: Services, name: string): Promise<ClusterDrift> {
   const { storage } = services;
-  const cluster = await requireCluster(services, name);
+  await requireCluster(services, name);
+  const status = await storage.clusters.status(name, true);
   const until = services.now();
   const [report, { events }] = await Promise.all([
-    cluster.reportKey ? storage.reports.get<AgentReport>(cluster.reportKey) : null,
+    status.reportKey ? storage.reports.get<AgentReport>(status.reportKey) : null,
     storage.events.query({
       cluster: name,
       typePrefix: 'drift.',
@@ -165,24 +214,22 @@ export async function clusterDrift(services: Services, name: string): Promise<Cl
       order: 'desc',
     }),
   ]);
-  return { cluster: name, reportedAt: cluster.reportedAt, apps: report?.apps ?? [], events };
+  return { cluster: name, reportedAt: status.reportedAt, apps: report?.apps ?? [], events };
 }
 
-/** The clusters of an environment that run the app (its selector), every page. */
-export async function clustersRunning(services: Services, environment: string, selector: Record<string, string> | undefined): Promise<ClusterRecord[]> {
-  const clusters: ClusterRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await services.storage.clusters.listPage({ limit: 1000, start, environment });
-    clusters.push(...page.items);
-    start = page.next ?? undefined;
-  } while (start);
-  return clusters.filter((cluster) => selectorMatches(selector, cluster.labels));
+/**
+ * The clusters of an environment that run the app (its selector) and how the app runs on each, as
+ * the gates and waves see them: the environment's clusters, and the app's status items in it (one
+ * query of the index). Costs what the environment's size is; plain promotions do not call it.
+ */
+export async function appOnClusters(services: Services, environment: string, app: string, selector: Record<string, string> | undefined): Promise<RolloutClusterView[]> {
+  const [clusters, statuses] = await Promise.all([services.storage.clusters.allIn(environment), services.storage.clusters.appStatuses(environment, app)]);
+  const byCluster = new Map(statuses.map((status) => [status.cluster, status]));
+  return clusters.filter((cluster) => selectorMatches(selector, cluster.labels)).map((cluster) => statusView(cluster, byCluster.get(cluster.name)));
 }
 
 /** A cluster as the gates and waves see it: where it is and how the app runs on it. */
-export function statusView(cluster: ClusterRecord, app: string): RolloutClusterView {
-  const status = cluster.apps[app];
+export function statusView(cluster: ClusterRecord, status: AppStatusRecord | undefined): RolloutClusterView {
   return {
     name: cluster.name,
     region: cluster.region,
@@ -192,4 +239,3 @@ export function statusView(cluster: ClusterRecord, app: string): RolloutClusterV
     ...(status?.readySince ? { readySince: status.readySince } : {}),
   };
 }
-

@@ -3,7 +3,6 @@ import type { App, Environment, EnvironmentSpec, PolicyView } from '../../lib/ap
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { collections } from '../storage/keys.ts';
-import { clustersRunning } from './clusters.ts';
 import { refreshDesired } from './desired.ts';
 import { wavePlanProblems } from './waves.ts';
 import { windowProblems } from './windows.ts';
@@ -47,7 +46,7 @@ async function checkProgressiveDelivery(services: Services, name: string, spec: 
   if (spec.windows) problems.push(...windowProblems(spec.windows));
   if (spec.waves) {
     // Regions are known from the environment's clusters; before any is registered, any region may be named.
-    const clusters = await clustersRunning(services, name, undefined);
+    const clusters = await services.storage.clusters.allIn(name);
     const known = clusters.length ? [...new Set(clusters.map((cluster) => cluster.region))] : spec.waves.flatMap((wave) => wave.regions ?? []);
     problems.push(...wavePlanProblems(spec.waves, known));
     // A cluster runs its region's pin before any group's: a plan mixing both could never move it.

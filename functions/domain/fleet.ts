@@ -1,81 +1,63 @@
-// The fleet matrix: app × environment × region, with what should run and what does.
+// The fleet matrix, app × environment × region, with what should run and what does: read from the
+// fleet cells (storage/fleet.ts), so its cost is the number of cells, not of clusters. Reports move
+// the counts as they land; the clock recounts changed cells from their status items and, less
+// often, scans each environment's clusters to count them and the stale ones.
 import type { Fleet } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
-import type { ClusterRecord, DesiredEntry } from '../model.ts';
+import type { ClusterRecord, ClusterStatusRecord, DesiredEntry } from '../model.ts';
+import type { FleetCellRecord } from '../storage/fleet.ts';
 import { selectorMatches, versionForRegion } from './resolve.ts';
 
-export interface FleetCell {
-  app: string;
-  environment: string;
-  region: string;
-  desiredVersion: string | null;
-  clusters: number;
-  phases: Record<string, number>;
-  versions: Record<string, number>;
-  drifted: number;
-  stale: number;
-}
+/** How long after a change a cell is recounted again: covers reports still being stored and the index catching up. */
+export const RECOUNT_GRACE_MS = 30_000;
 
 /** Staleness is derived from the heartbeat: a registered cluster not seen for `staleAfterSeconds`. */
-export function isStale(cluster: ClusterRecord, now: Date, staleAfterSeconds: number): boolean {
-  if (!cluster.lastSeen) return cluster.keyId !== null;
-  return now.getTime() - Date.parse(cluster.lastSeen) > staleAfterSeconds * 1000;
+export function isStale(cluster: ClusterRecord, status: Pick<ClusterStatusRecord, 'lastSeen'>, now: Date, staleAfterSeconds: number): boolean {
+  if (!status.lastSeen) return cluster.keyId !== null;
+  return now.getTime() - Date.parse(status.lastSeen) > staleAfterSeconds * 1000;
 }
 
-const bump = (counts: Record<string, number>, key: string) => {
-  counts[key] = (counts[key] ?? 0) + 1;
-};
+type Cell = Fleet['cells'][number];
 
-export function buildFleet(
-  entriesByEnvironment: Map<string, DesiredEntry[]>,
-  clusters: ClusterRecord[],
-  isStale: (cluster: ClusterRecord) => boolean,
-): FleetCell[] {
-  const cells: FleetCell[] = [];
-  for (const [environment, entries] of entriesByEnvironment) {
-    const members = clusters.filter((cluster) => cluster.environment === environment);
-    for (const entry of entries) {
-      const regions = new Set([...members.map((cluster) => cluster.region), ...Object.keys(entry.regions)]);
-      for (const region of [...regions].sort()) {
-        const cell: FleetCell = {
-          app: entry.app,
-          environment,
-          region,
-          desiredVersion: versionForRegion(entry, region)?.version ?? null,
-          clusters: 0,
-          phases: {},
-          versions: {},
-          drifted: 0,
-          stale: 0,
-        };
-        for (const cluster of members) {
-          if (cluster.region !== region || !selectorMatches(entry.spec.clusterSelector, cluster.labels)) continue;
-          const status = cluster.apps[entry.app];
-          cell.clusters += 1;
-          bump(cell.phases, status?.phase ?? 'Pending');
-          if (status?.version) bump(cell.versions, status.version);
-          if (status && status.drifted > 0) cell.drifted += 1;
-          if (isStale(cluster)) cell.stale += 1;
-        }
-        cells.push(cell);
-      }
+/** The cells of one environment: one per app deployed there and region that has its clusters or a pin. */
+export function buildCells(environment: string, entries: DesiredEntry[], stored: FleetCellRecord[]): Cell[] {
+  const cells: Cell[] = [];
+  for (const entry of entries) {
+    const counted = new Map(stored.filter((cell) => cell.app === entry.app).map((cell) => [cell.region, cell]));
+    const regions = new Set([...[...counted.values()].filter((cell) => cell.reported > 0 || (cell.clusters ?? 0) > 0).map((cell) => cell.region), ...Object.keys(entry.regions)]);
+    for (const region of [...regions].sort()) {
+      const cell = counted.get(region);
+      const reported = cell?.reported ?? 0;
+      const clusters = Math.max(reported, cell?.clusters ?? 0);
+      const phases = { ...cell?.phases };
+      if (clusters > reported) phases.Pending = clusters - reported;
+      cells.push({
+        app: entry.app,
+        environment,
+        region,
+        desiredVersion: versionForRegion(entry, region)?.version ?? null,
+        clusters,
+        phases,
+        versions: { ...cell?.versions },
+        drifted: cell?.drifted ?? 0,
+        stale: Math.min(cell?.stale ?? 0, clusters),
+      });
     }
   }
-  return cells.sort((a, b) =>
-    `${a.app}/${a.environment}/${a.region}`.localeCompare(`${b.app}/${b.environment}/${b.region}`),
-  );
+  return cells;
 }
 
-/** The whole matrix, from every environment's desired entries and every cluster's status summary. */
+/** The whole matrix: per environment its entries and cells (one query each), per (app, environment) its latest rollout. */
 export async function fleetView(services: Services): Promise<Fleet> {
-  const { storage, config } = services;
-  const [environments, clusters] = await Promise.all([storage.environments.list(), storage.clusters.list()]);
-  const entries = new Map(
-    await Promise.all(environments.map(async (env) => [env.name, await storage.desired.list(env.name)] as const)),
+  const { storage } = services;
+  const environments = await storage.environments.list();
+  const perEnvironment = await Promise.all(
+    environments.map(async (env) => {
+      const [entries, stored] = await Promise.all([storage.desired.list(env.name), storage.fleet.cells(env.name)]);
+      return buildCells(env.name, entries, stored);
+    }),
   );
-  const now = services.now();
-  const cells = buildFleet(entries, clusters, (cluster) => isStale(cluster, now, config.staleAfterSeconds));
-  // The latest rollout of each (app, environment) that has cells, one read each.
+  const cells = perEnvironment.flat().sort((a, b) => `${a.app}/${a.environment}/${a.region}`.localeCompare(`${b.app}/${b.environment}/${b.region}`));
   const pairs = [...new Set(cells.map((cell) => `${cell.app} ${cell.environment}`))];
   const rollouts = new Map(
     await Promise.all(
@@ -87,5 +69,54 @@ export async function fleetView(services: Services): Promise<Fleet> {
       }),
     ),
   );
-  return { cells: cells.map((cell) => ({ ...cell, rollout: rollouts.get(`${cell.app} ${cell.environment}`) ?? null })), generatedAt: now.toISOString() };
+  return { cells: cells.map((cell) => ({ ...cell, rollout: rollouts.get(`${cell.app} ${cell.environment}`) ?? null })), generatedAt: services.now().toISOString() };
+}
+
+/**
+ * The clock's part: recounts every cell changed since (or within the grace of) its last count, from
+ * its status items (one index query per cell), and scans environments not scanned for
+ * `fleetScanSeconds`. Returns how many cells it recounted and environments it scanned.
+ */
+export async function maintainFleet(services: Services): Promise<{ recounted: number; scanned: number }> {
+  const { storage, config } = services;
+  const now = services.now().getTime();
+  let recounted = 0;
+  let scanned = 0;
+  for (const environment of await storage.environments.list()) {
+    for (const cell of await storage.fleet.cells(environment.name, true)) {
+      if (cell.dirtyAt === undefined || (cell.countedAt !== undefined && cell.countedAt >= cell.dirtyAt + RECOUNT_GRACE_MS)) continue;
+      const statuses = await storage.clusters.appStatuses(cell.environment, cell.app, cell.region);
+      const contributions = statuses.filter((status) => status.region === cell.region).map((status) => ({ phase: status.phase, version: status.version, drifted: status.drifted > 0 }));
+      if (await storage.fleet.recount(cell, contributions, now)) recounted += 1;
+    }
+    if (now - (await storage.fleet.lastScan(environment.name)) >= config.fleetScanSeconds * 1000) {
+      await scanEnvironment(services, environment.name);
+      await storage.fleet.recordScan(environment.name, now);
+      scanned += 1;
+    }
+  }
+  return { recounted, scanned };
+}
+
+/** Counts, per cell of the environment, the clusters that run the app and how many are stale. */
+async function scanEnvironment(services: Services, environment: string): Promise<void> {
+  const { storage, config } = services;
+  const now = services.now();
+  const [clusters, entries, stored] = await Promise.all([storage.clusters.allIn(environment), storage.desired.list(environment), storage.fleet.cells(environment)]);
+  const statuses = await storage.clusters.statuses(clusters.map((cluster) => cluster.name));
+  const counts = new Map<string, { app: string; region: string; clusters: number; stale: number }>();
+  for (const cell of stored) counts.set(`${cell.app}#${cell.region}`, { app: cell.app, region: cell.region, clusters: 0, stale: 0 });
+  for (const cluster of clusters) {
+    const stale = isStale(cluster, statuses.get(cluster.name) ?? { lastSeen: null }, now, config.staleAfterSeconds);
+    for (const entry of entries) {
+      if (!selectorMatches(entry.spec.clusterSelector, cluster.labels)) continue;
+      const key = `${entry.app}#${cluster.region}`;
+      const count = counts.get(key) ?? { app: entry.app, region: cluster.region, clusters: 0, stale: 0 };
+      count.clusters += 1;
+      if (stale) count.stale += 1;
+      counts.set(key, count);
+    }
+  }
+  const at = now.toISOString();
+  for (const count of counts.values()) await storage.fleet.scanned(environment, count.app, count.region, count.clusters, count.stale, at);
 }

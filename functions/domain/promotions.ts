@@ -12,7 +12,7 @@ import { requireAppAndEnvironment } from './environments.ts';
 import { newEventId } from './events.ts';
 import { completeMove, targetName } from './moves.ts';
 import { listApprovals } from './approvals.ts';
-import { clustersRunning, statusView } from './clusters.ts';
+import { appOnClusters } from './clusters.ts';
 import { activeFreeze } from './freeze.ts';
 import { evaluateGates } from './gates.ts';
 import { getRollout, startRollout } from './rollouts.ts';
@@ -88,7 +88,7 @@ export async function promotionGates(services: Services, environment: Environmen
     environment.upstream && config.upstreamReadyShare !== null
       ? {
           environment: environment.upstream,
-          clusters: (await clustersRunning(services, environment.upstream, spec.clusterSelector)).map((cluster) => statusView(cluster, app)),
+          clusters: await appOnClusters(services, environment.upstream, app, spec.clusterSelector),
         }
       : null;
   const approvals = config.approvals > 0 ? await listApprovals(services, app, release.version, environment.name) : [];

@@ -8,7 +8,7 @@ import type { Services } from '../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { ConflictError, type RolloutRecord } from '../storage/index.ts';
 import { refreshDesired } from './desired.ts';
-import { clustersRunning, statusView } from './clusters.ts';
+import { appOnClusters } from './clusters.ts';
 import { newEventId } from './events.ts';
 import { activeFreeze } from './freeze.ts';
 import { completeMove, completeMoves } from './moves.ts';
@@ -164,7 +164,7 @@ async function stepInputs(services: Services, rollout: Stored) {
   const [environment, app] = await Promise.all([services.storage.environments.get(rollout.environment, true), services.storage.apps.get(rollout.app, true)]);
   if (!environment || !app) return null;
   const now = services.now();
-  const clusters = (await clustersRunning(services, rollout.environment, app.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
+  const clusters = await appOnClusters(services, rollout.environment, rollout.app, app.clusterSelector);
   // A rollout started by break-glass through a closed window is not held by it either.
   const overridden = rollout.gates.some((gate) => gate.name === 'window-open' && gate.overridden);
   const window = overridden ? { open: true } : windowVerdict(environment.windows, await activeFreeze(services), now);
@@ -341,7 +341,7 @@ export async function listRollouts(services: Services, app: string, environment?
 
 async function view(services: Services, rollout: Stored): Promise<Rollout> {
   const app = await services.storage.apps.get(rollout.app);
-  const clusters = (await clustersRunning(services, rollout.environment, app?.clusterSelector)).map((cluster) => statusView(cluster, rollout.app));
+  const clusters = await appOnClusters(services, rollout.environment, rollout.app, app?.clusterSelector);
   const { progress } = rolloutStep(planOf(rollout), { version: rollout.version, status: 'paused', waves: rollout.waves }, clusters, services.now(), false);
   return { ...publicView(rollout), progress };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest } from '../../lib/agent-auth.ts';
+import { runClock } from '../clock.ts';
 import { digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 let f: Fixture;
@@ -41,6 +42,8 @@ describe('fleet matrix', () => {
     const drift = [{ object: 'ConfigMap/web/cfg', fields: [{ path: 'data.x', before: '1', after: '2' }], corrected: false }];
     await us2('POST', '/v1/agent/reports', appReport('1.0.0', 'Suspended', drift));
 
+    // reports count at once; the clock's scan counts the clusters that have not reported and stale ones
+    await runClock(f.services);
     const { cells } = (await f.admin('GET', '/v1/fleet')).body;
     const cell = (environment: string, region: string) => cells.find((c: any) => c.environment === environment && c.region === region);
     expect(cell('dev', 'us')).toMatchObject({ app: 'web', desiredVersion: '1.1.0', clusters: 1, phases: { Ready: 1 }, versions: { '1.1.0': 1 } });

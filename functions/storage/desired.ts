@@ -5,7 +5,25 @@ import { environmentPartition, keys, prefixes } from './keys.ts';
 import type { Table } from './table.ts';
 
 export class DesiredStorage {
+  /** Per environment: its entries as read, and when (epoch ms). Per process: a warm Lambda keeps it. */
+  private readonly cache = new Map<string, { entries: DesiredEntry[]; readAt: number }>();
+
   constructor(private readonly table: Table) {}
+
+  /**
+   * The environment's entries as read at most `maxAgeMs` ago by this process: what check-ins
+   * resolve from. Writes through this process drop the environment's entries at once; another
+   * process (another Lambda container) sees them within `maxAgeMs`.
+   */
+  async listCached(environment: string, now: number, maxAgeMs: number): Promise<DesiredEntry[]> {
+    const cached = this.cache.get(environment);
+    if (cached && now - cached.readAt < maxAgeMs && now >= cached.readAt) return cached.entries;
+    const entries = await this.list(environment);
+    // Bounded: one entry per environment, and environments are few; never more than a thousand.
+    if (this.cache.size >= 1000) this.cache.clear();
+    this.cache.set(environment, { entries, readAt: now });
+    return entries;
+  }
 
   /** Announces a change to (app, environment); returns the revision the next rebuild must carry. */
   bumpRevision(environment: string, app: string): Promise<number> {
@@ -17,6 +35,7 @@ export class DesiredStorage {
    * started earlier than one already stored loses the condition, so the newest state always wins.
    */
   put(environment: string, app: string, rev: number, entry: DesiredEntry | null): Promise<boolean> {
+    this.cache.delete(environment);
     return this.table.set(keys.desired(environment, app), { entry, builtRev: rev }, 'attribute_not_exists(#builtRev) OR #builtRev < :rev', {
       values: { ':rev': rev },
       names: { '#builtRev': 'builtRev' },

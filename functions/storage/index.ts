@@ -11,6 +11,7 @@ import { ClusterStorage } from './clusters.ts';
 import { DesiredStorage } from './desired.ts';
 import { EnvironmentStorage } from './environments.ts';
 import { EventStorage } from './events.ts';
+import { FleetStorage } from './fleet.ts';
 import { PromotionStorage } from './promotions.ts';
 import { Table } from './table.ts';
 import { TokenStorage } from './tokens.ts';
@@ -29,6 +30,7 @@ export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client },
     desired: new DesiredStorage(table),
     promotions: new PromotionStorage(table),
     clusters: new ClusterStorage(table),
+    fleet: new FleetStorage(table),
     tokens: new TokenStorage(table),
     events: new EventStorage(table),
     rollouts: new RolloutStorage(table),

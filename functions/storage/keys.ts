@@ -10,7 +10,10 @@
 //   ENV#<env>          DESIRED#<app>      precomputed desired entry
 //   PINS#<app>#<env>   <region|*>#<seq>   promotion record (append-only; head = pin)
 //                                                                               byCollection PROMOS#<app> / <at>#<env>#<region>#<seq>
-//   CLUSTER#<name>     #CLUSTER           cluster, agent key, status summary    byCollection CLUSTERS / <name>
+//   CLUSTER#<name>     #CLUSTER           cluster, agent key, suspension        byCollection CLUSTERS / <name>
+//   CLUSTER#<name>     #STATUS            heartbeat, report bookkeeping (small)
+//   CLUSTER#<name>     STATUS#<app>       one app's status on the cluster       byCollection STATUS#<env>#<app> / <region>#<name>
+//   FLEET#<env>        CELL#<app>#<region> fleet counts of one cell (derived)
 //   REGTOKEN#<jti>     #REGTOKEN          one-time registration token
 //   TOKEN#<jti>        #TOKEN             issued API token / revocation entry   byCollection TOKENS / <issuedAt>
 //   EVENTS#<day>       <at>#<id>          audit event                           byCollection EVTAPP#<app>, byCluster EVTCLU#<cluster>
@@ -41,6 +44,9 @@ export const keys = {
     sk: `${group ? `@${group}` : (region ?? ENV_WIDE)}#${seq(n)}`,
   }),
   cluster: (name: string): Key => ({ pk: `CLUSTER#${name}`, sk: '#CLUSTER' }),
+  clusterStatus: (name: string): Key => ({ pk: `CLUSTER#${name}`, sk: '#STATUS' }),
+  appStatus: (name: string, app: string): Key => ({ pk: `CLUSTER#${name}`, sk: `STATUS#${app}` }),
+  fleetCell: (environment: string, app: string, region: string): Key => ({ pk: fleetPartition(environment), sk: `CELL#${app}#${region}` }),
   registrationToken: (id: string): Key => ({ pk: `REGTOKEN#${id}`, sk: '#REGTOKEN' }),
   token: (id: string): Key => ({ pk: `TOKEN#${id}`, sk: '#TOKEN' }),
   event: (at: string, id: string): Key => ({ pk: eventDayPartition(at.slice(0, 10)), sk: eventPosition(at, id) }),
@@ -54,6 +60,8 @@ export const prefixes = {
   release: 'REL#',
   policy: 'POLICY#',
   desired: 'DESIRED#',
+  appStatus: 'STATUS#',
+  fleetCell: 'CELL#',
   /** One pin's history inside its app and environment's partition. */
   pin: (region: string | null) => `${region ?? ENV_WIDE}#`,
   /** A wave's cluster-group pin: `@<wave>` sorts apart from regions (DNS labels) and `*`. */
@@ -64,6 +72,8 @@ export const prefixes = {
 export const pinsPartition = (app: string, environment: string) => `PINS#${app}#${environment}`;
 export const rolloutsPartition = (app: string, environment: string) => `ROLLOUT#${app}#${environment}`;
 export const approvalsPartition = (app: string, version: string) => `APPROVAL#${app}#${version}`;
+export const clusterPartition = (name: string) => keys.cluster(name).pk;
+export const fleetPartition = (environment: string) => `FLEET#${environment}`;
 export const environmentPartition = (environment: string) => keys.environment(environment).pk;
 export const eventDayPartition = (day: string) => `EVENTS#${day}`;
 /** Where an event sorts, in its day and in the indexes: `<at>#<id>`. */
@@ -79,6 +89,8 @@ export const collections = {
   /** An app's releases in semver order (gsi1sk: versionSortKey). */
   releases: (app: string) => `RELEASES#${app}`,
   appEvents: (app: string) => `EVTAPP#${app}`,
+  /** The status of one app on every cluster of one environment (gsi1sk: <region>#<cluster>). */
+  appStatuses: (environment: string, app: string) => `STATUS#${environment}#${app}`,
   /** Rollouts still running or paused, for the clock that advances them. */
   activeRollouts: 'ROLLOUTS',
 };

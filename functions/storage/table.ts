@@ -2,7 +2,9 @@
 // Conditional single-item writes only, no transactions.
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -173,6 +175,11 @@ export class Table {
     return { value, created: !existing };
   }
 
+  /** Deletes the item (absent is fine). */
+  async delete(key: Key): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.name, Key: key }));
+  }
+
   /** Put only if absent; false when an item with this key exists. */
   create(item: Item): Promise<boolean> {
     return this.putIf(item, 'attribute_not_exists(pk)');
@@ -248,6 +255,22 @@ export class Table {
       }),
     );
     return Number(out.Attributes?.[attribute]);
+  }
+
+  /** Many items by key, eventually consistent, in batches of 100, retrying what DynamoDB leaves unprocessed; absent ones are left out. */
+  async getMany(keys: Key[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let requested: Record<string, unknown>[] = keys.slice(i, i + 100).map((key) => ({ pk: key.pk, sk: key.sk }));
+      for (let attempt = 0; requested.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('DynamoDB left reads unprocessed');
+        if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.name]: { Keys: requested } } }));
+        found.push(...(out.Responses?.[this.name] ?? []));
+        requested = (out.UnprocessedKeys?.[this.name]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return found;
   }
 
   /** Many puts in batches of 25, retrying what DynamoDB leaves unprocessed. */
