@@ -117,6 +117,7 @@ export async function advance(services: Services, start: Stored, { repair = fals
   // What a step is computed from is read once: the steps of one advance only write pins, which
   // change neither the clusters' reports nor the window.
   const inputs = rollout.status === 'running' ? await stepInputs(services, rollout) : null;
+  if (inputs) lastEvaluation.set(rollout.id, { at: Date.now(), clusters: inputs.clusters.length });
   for (let step = 0; inputs && step < MAX_STEPS; step++) {
     if (rollout.status !== 'running') break;
     const { now, clusters, window } = inputs;
@@ -358,10 +359,25 @@ export async function tickRollouts(services: Services): Promise<number> {
   return active.length;
 }
 
+/**
+ * When this process last evaluated each rollout, and over how many clusters: an evaluation reads
+ * every cluster of the environment, so after reports a large one is evaluated at most once per
+ * REPORT_EVALUATION_MS per process (the clock's runs are not held back). Bounded by the active rollouts.
+ */
+const lastEvaluation = new Map<string, { at: number; clusters: number }>();
+const REPORT_EVALUATION_MS = 5_000;
+const SMALL_ROLLOUT_CLUSTERS = 100;
+
+function evaluatedRecently(id: string): boolean {
+  const last = lastEvaluation.get(id);
+  return !!last && last.clusters > SMALL_ROLLOUT_CLUSTERS && Date.now() - last.at < REPORT_EVALUATION_MS;
+}
+
 /** After a report: advance the active rollouts of the cluster's environment for the apps it reported. */
 export async function advanceAfterReport(services: Services, environment: string, apps: string[]): Promise<void> {
   const active = (await services.storage.rollouts.active()) as Stored[];
-  await advanceEach(services, active.filter((candidate) => candidate.environment === environment && apps.includes(candidate.app)));
+  if (lastEvaluation.size > 10_000) lastEvaluation.clear();
+  await advanceEach(services, active.filter((candidate) => candidate.environment === environment && apps.includes(candidate.app) && !evaluatedRecently(candidate.id)));
 }
 
 /**

@@ -102,3 +102,43 @@ describe('audit log', () => {
     expect(view.events.map((e: { type: string }) => e.type)).toEqual(['drift.detected']);
   });
 });
+
+describe('fleet counts at scale', () => {
+  it('move with each report, and the clock recounts a cell a crash or race left off', async () => {
+    const eu = await agent('prod-eu-2', 'prod', 'eu');
+    const cell = async () => (await f.admin('GET', '/v1/fleet')).body.cells.find((c: any) => c.environment === 'prod' && c.region === 'eu');
+    const before = await cell();
+    await eu('POST', '/v1/agent/reports', appReport('1.1.0', 'Progressing'));
+    expect((await cell()).phases.Progressing ?? 0, 'counted when the report lands, no clock needed').toBe((before.phases.Progressing ?? 0) + 1);
+    await eu('POST', '/v1/agent/reports', appReport('1.1.0', 'Ready'));
+    const ready = await cell();
+    expect(ready.phases.Progressing ?? 0).toBe(before.phases.Progressing ?? 0);
+    expect(ready.phases.Ready).toBe((before.phases.Ready ?? 0) + 1);
+
+    // a count moved twice (a retried report after a crash) is off until the clock recounts the cell
+    await f.services.storage.fleet.move('prod', 'web', 'eu', null, { phase: 'Failed', version: '9.9.9', drifted: true }, Date.now());
+    expect((await cell()).phases.Failed).toBe(1);
+    const { recounted } = await runClock(f.services);
+    expect(recounted).toBeGreaterThan(0);
+    const repaired = await cell();
+    expect(repaired.phases.Failed, 'recounted from the status items').toBeUndefined();
+    expect(repaired.versions['9.9.9']).toBeUndefined();
+    expect(repaired.phases.Ready).toBe(ready.phases.Ready);
+  });
+
+  it('reads as many items for 5 clusters as for 25: the cost is the cells, not the clusters', async () => {
+    const callsOfFleet = async () => {
+      f.dynamoCalls.length = 0;
+      expect((await f.admin('GET', '/v1/fleet')).status).toBe(200);
+      return [...f.dynamoCalls];
+    };
+    for (let i = 0; i < 5; i++) await (await agent(`scale-a-${i}`, 'prod', 'us'))('POST', '/v1/agent/reports', appReport('1.0.0', 'Ready'));
+    const few = await callsOfFleet();
+    for (let i = 0; i < 20; i++) await (await agent(`scale-b-${i}`, 'prod', 'us'))('POST', '/v1/agent/reports', appReport('1.0.0', 'Ready'));
+    const many = await callsOfFleet();
+    expect(many).toEqual(few);
+    expect(many.filter((call) => call === 'Scan'), 'no scans').toEqual([]);
+    const us = (await f.admin('GET', '/v1/fleet')).body.cells.find((c: any) => c.environment === 'prod' && c.region === 'us');
+    expect(us.phases.Ready).toBeGreaterThanOrEqual(26);
+  });
+});
