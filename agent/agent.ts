@@ -27,8 +27,10 @@ export interface AgentOptions {
   intervalMs?: number;
   /** ± share of the interval added at random, default 0.1. */
   jitter?: number;
-  /** Reports are re-sent unchanged at least this often, as a heartbeat. */
+  /** Reports are re-sent unchanged at least this often (default an hour): a control plane restored from a backup hears the status again. */
   reportHeartbeatMs?: number;
+  /** Overrides the heartbeat interval the control plane asks for. */
+  heartbeatMs?: number;
 }
 
 /** Thrown out of the loop when the control plane says this cluster is revoked. */
@@ -45,6 +47,8 @@ export class Agent {
   private credentials: Credentials | null = null;
   private desired: StoredDesiredState | null = null;
   private lastReport: { body: string; sentAt: number } | null = null;
+  /** When a check-in last delivered the heartbeat. */
+  private lastHeartbeatAt = 0;
   /** Drift found while reports could not be delivered, per app, oldest first. */
   private readonly undeliveredDrift = new Map<string, DriftEntry[]>();
   private stopped = false;
@@ -133,7 +137,10 @@ export class Agent {
     const { metrics, logger, controlPlane, store } = this.options;
     const credentials = this.requireCredentials();
     try {
-      const result = await this.withKeyRecovery(() => controlPlane.desiredState(credentials.identity, this.requireCredentials().key, this.desired?.etag ?? null));
+      const heartbeatMs = this.options.heartbeatMs ?? (this.desired?.state.heartbeat ?? 300) * 1000;
+      const heartbeat = Date.now() - this.lastHeartbeatAt >= heartbeatMs;
+      const result = await this.withKeyRecovery(() => controlPlane.desiredState(credentials.identity, this.requireCredentials().key, this.desired?.etag ?? null, heartbeat));
+      if (heartbeat) this.lastHeartbeatAt = Date.now();
       metrics.set(AGENT_METRICS.controlPlaneReachable, {}, 1);
       if (!result.changed) {
         metrics.inc(AGENT_METRICS.checkIns, { result: 'unchanged' });
@@ -182,8 +189,8 @@ export class Agent {
     const withUndelivered = apps.map((app) => ({ ...app, drift: mergeDrift(this.undeliveredDrift.get(app.name) ?? [], app.drift) }));
     const report = fitReport({ apps: withUndelivered, agentVersion: AGENT_VERSION });
     const body = JSON.stringify(report);
-    const heartbeat = this.options.reportHeartbeatMs ?? 5 * 60_000;
-    if (this.lastReport && this.lastReport.body === body && Date.now() - this.lastReport.sentAt < heartbeat) return;
+    const resendMs = this.options.reportHeartbeatMs ?? 60 * 60_000;
+    if (this.lastReport && this.lastReport.body === body && Date.now() - this.lastReport.sentAt < resendMs) return;
     try {
       const credentials = this.requireCredentials();
       await this.options.controlPlane.report(credentials.identity, credentials.key, report);

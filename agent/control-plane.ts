@@ -53,9 +53,10 @@ export class ControlPlaneClient {
     return AgentIdentity.parse(await response.json());
   }
 
-  async desiredState(identity: Identity, key: AgentKeyPair, etag: string | null): Promise<DesiredStateResult> {
+  /** The desired state; `heartbeat` asks the control plane to record that this cluster is alive. */
+  async desiredState(identity: Identity, key: AgentKeyPair, etag: string | null, heartbeat = false): Promise<DesiredStateResult> {
     const headers: Record<string, string> = etag ? { 'If-None-Match': etag } : {};
-    const response = await this.signed(identity, key, 'GET', '/v1/agent/desired-state', undefined, headers);
+    const response = await this.signed(identity, key, 'GET', `/v1/agent/desired-state${heartbeat ? '?heartbeat=1' : ''}`, undefined, headers);
     if (response.status === 304) return { changed: false };
     return { changed: true, state: DesiredState.parse(await response.json()), etag: response.headers.get('etag') };
   }

@@ -146,7 +146,7 @@ describe('flotilla promotion and fleet commands', () => {
     const rollback = await flotilla(['rollback', 'web', '--env', 'prod', '--region', 'us', '--reason', 'errors']);
     expect(rollback.code, rollback.stderr).toBe(0);
     expect(rollback.stdout).toMatch(/rollback web prod\/us: 1\.0\.1 → 1\.0\.0/);
-  });
+  }, 90_000);
 
   it('manages clusters, tokens, suspension, drift and events', async () => {
     const token = await flotilla(['cluster', 'token', 'prod-us-1', '--json']);
@@ -171,7 +171,7 @@ describe('flotilla promotion and fleet commands', () => {
     expect(onePage).toHaveLength(2);
     expect(everything.length).toBeGreaterThan(10);
     expect(everything.slice(-2)).toEqual(onePage);
-  });
+  }, 90_000);
 
   it('renders agent install manifests with a fresh registration token', async () => {
     const result = await flotilla(['agent', 'install', 'prod-us-1', '--least-privilege', '--image', 'registry.example/agent:1']);

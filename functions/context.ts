@@ -7,7 +7,7 @@ import type { Storage } from './storage/index.ts';
 export interface Config {
   /** Seconds between agent check-ins the control plane asks for. */
   checkInIntervalSeconds: number;
-  /** An unchanged report writes `lastSeen` at most this often (the agent sends one this often). */
+  /** How often the agent sends its heartbeat (a check-in flagged `heartbeat=1`, one write unit); an unchanged report writes one at most this often too. */
   heartbeatSeconds: number;
   /** How long a process answers check-ins from the desired entries it read (another process's writes show within this). */
   desiredCacheSeconds: number;
@@ -23,10 +23,10 @@ export interface Config {
 
 export const DEFAULT_CONFIG: Config = {
   checkInIntervalSeconds: 30,
-  heartbeatSeconds: 300,
+  heartbeatSeconds: 600,
   desiredCacheSeconds: 5,
   fleetScanSeconds: 300,
-  staleAfterSeconds: 900,
+  staleAfterSeconds: 1800,
   registrationTokenTtlSeconds: 3600,
   maxBodyBytes: LIMITS.maxBodyBytes,
   maxReportBytes: LIMITS.maxReportBytes,

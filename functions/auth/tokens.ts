@@ -207,6 +207,26 @@ export function agentTokenSubject(token: string): string {
   return sub;
 }
 
+/**
+ * Imported agent keys by their `x` (an Ed25519 public key is its own identity): importing is a
+ * good part of a check-in's CPU. Bounded; holds public keys only, so nothing to revoke here.
+ */
+const importedAgentKeys = new Map<string, Promise<unknown>>();
+
+function agentPublicKey(jwk: JWK): Promise<unknown> {
+  const id = `${jwk.crv}:${jwk.x}`;
+  let imported = importedAgentKeys.get(id);
+  if (!imported) {
+    imported = importJWK(jwk, AGENT_KEY_ALG).catch(() => {
+      importedAgentKeys.delete(id);
+      throw new AuthError('the cluster key cannot be used');
+    });
+    if (importedAgentKeys.size >= 50_000) importedAgentKeys.clear();
+    importedAgentKeys.set(id, imported);
+  }
+  return imported;
+}
+
 /** Verifies a per-request agent token against the cluster's registered key and the request itself. */
 export async function verifyAgentToken(
   token: string,
@@ -214,9 +234,7 @@ export async function verifyAgentToken(
   expected: { cluster: string; audience: string; method: string; path: string; body: Uint8Array; now: Date },
 ): Promise<{ issuedAt: number; seq?: number }> {
   if (decodeHeader(token).kid !== key.keyId) throw new AuthError('invalid agent token');
-  const publicKey = await importJWK(key.publicKey, AGENT_KEY_ALG).catch(() => {
-    throw new AuthError('the cluster key cannot be used');
-  });
+  const publicKey = await agentPublicKey(key.publicKey);
   // A signature that does not verify gets the same answer as an unknown cluster.
   const { payload } = await verify(token, publicKey as CryptoKey, {
     unverifiedAs: 'invalid agent token',

@@ -108,11 +108,16 @@ const heartbeatDue = (services: Services, status: ClusterStatusRecord) =>
 /**
  * A check-in: the cluster's desired state, resolved from its environment's precomputed entries
  * (held a few seconds per process, so a check-in reads nothing but the cluster item authentication
- * read). It writes nothing: the heartbeat is the agent's periodic report.
+ * read). It writes nothing, unless the agent says its heartbeat is due (`heartbeat`, every
+ * `heartbeatSeconds`, which the document tells it): then one small item, one write unit.
  */
-export async function checkIn(services: Services, cluster: ClusterRecord): Promise<DesiredState> {
-  const entries = await services.storage.desired.listCached(cluster.environment, services.now().getTime(), services.config.desiredCacheSeconds * 1000);
-  return resolveDesiredState(cluster, entries, services.now(), services.config.checkInIntervalSeconds);
+export async function checkIn(services: Services, cluster: ClusterRecord, { heartbeat = false } = {}): Promise<DesiredState> {
+  const now = services.now();
+  const [entries] = await Promise.all([
+    services.storage.desired.listCached(cluster.environment, now.getTime(), services.config.desiredCacheSeconds * 1000),
+    heartbeat ? services.storage.clusters.recordHeartbeat(cluster.name, now.toISOString()) : null,
+  ]);
+  return resolveDesiredState(cluster, entries, now, services.config.checkInIntervalSeconds, services.config.heartbeatSeconds);
 }
 
 /** How long a report may hold its cluster's claim: well past the longest a request runs (the Lambda timeout). */

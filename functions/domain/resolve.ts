@@ -83,6 +83,7 @@ export function resolveDesiredState(
   entries: DesiredEntry[],
   now: Date,
   intervalSeconds: number,
+  heartbeatSeconds?: number,
 ): DesiredState {
   const apps: DesiredApp[] = [];
   for (const entry of entries) {
@@ -111,5 +112,6 @@ export function resolveDesiredState(
     suspended: isSuspensionActive(cluster.suspended, now),
     apps,
     interval: intervalSeconds,
+    ...(heartbeatSeconds === undefined ? {} : { heartbeat: heartbeatSeconds }),
   };
 }

@@ -114,6 +114,16 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
       expect(f.dynamoCalls.filter((op) => op === 'UpdateItem' || op === 'PutItem'), 'one write: the heartbeat').toEqual(['UpdateItem']);
       expect((await f.admin('GET', '/v1/clusters/dev-2')).body.lastSeen).toBe(clock.toISOString());
 
+      // the agent's own heartbeat: a check-in flagged heartbeat=1, one write of the small status item
+      clock = new Date(clock.getTime() + 60_000);
+      f.dynamoCalls.length = 0;
+      const flagged = await agentCall('dev-2', key, 'GET', '/v1/agent/desired-state?heartbeat=1');
+      expect(flagged.status).toBe(200);
+      expect(flagged.body.heartbeat, 'the document tells the agent how often').toBe(300);
+      expect(f.dynamoCalls.filter((op) => !['GetItem', 'Query'].includes(op))).toEqual(['UpdateItem']);
+      expect((await f.admin('GET', '/v1/clusters/dev-2')).body.lastSeen).toBe(clock.toISOString());
+      expect((await agentCall('dev-2', key, 'GET', '/v1/agent/desired-state?heartbeat=yes')).status, 'a bad flag names the field').toBe(400);
+
       clock = new Date(clock.getTime() + 901_000);
       expect((await f.admin('GET', '/v1/clusters/dev-2')).body.stale).toBe(true);
     });

@@ -35,7 +35,10 @@ const desiredState = createRoute({
   tags: ['agent'],
   summary: "The cluster's desired state; answers 304 to a matching If-None-Match",
   security: agentSecurity,
-  request: { headers: z.object({ 'if-none-match': z.string().optional() }) },
+  request: {
+    headers: z.object({ 'if-none-match': z.string().optional() }),
+    query: z.object({ heartbeat: z.enum(['0', '1']).optional().openapi({ description: "1: the agent's heartbeat is due; the check-in records it (one small write)" }) }),
+  },
   responses: {
     200: { ...jsonResponse(DesiredState, 'Desired state'), headers: { ETag: { schema: { type: 'string' } } } },
     304: { description: 'Unchanged since the ETag given' },
@@ -66,7 +69,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>) {
   // matching If-None-Match, weak or in a list, with 304.
   app.use(desiredState.path, etag());
   app.openapi(desiredState, async function checkInHandler(c) {
-    const state = await checkIn(c.get('services'), c.get('cluster'));
+    const state = await checkIn(c.get('services'), c.get('cluster'), { heartbeat: c.req.valid('query').heartbeat === '1' });
     c.header('Cache-Control', 'private, no-cache');
     return c.json(state, 200);
   });

@@ -361,6 +361,8 @@ export const DesiredState = z
     apps: z.array(DesiredApp),
     /** Seconds between check-ins the control plane asks for. */
     interval: z.number().int(),
+    /** Seconds between the agent's heartbeats (a check-in with `?heartbeat=1`); older control planes leave it out. */
+    heartbeat: z.number().int().optional(),
   })
   .openapi('DesiredState');
 export type DesiredState = z.infer<typeof DesiredState>;

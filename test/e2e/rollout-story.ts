@@ -276,7 +276,11 @@ export async function runRolloutStory(world: World, narrate: Narrate = () => {})
     await watchWaves(rollout.id, '1.1.1');
     await world.waitForVersion('prod-eu', '1.1.1');
     await waitForRollout(world, rollout.id, 'completed despite the freeze', (each) => each.status === 'completed');
-    const records = (await prodHistory()).filter((record) => record.rollout === rollout.id);
+    // The environment-wide pin lands right after the rollout is marked completed (the same step).
+    const records = await waitFor('the rollout pins the environment', async () => {
+      const mine = (await prodHistory()).filter((record) => record.rollout === rollout.id);
+      return mine.some((record) => record.region === null) ? mine : null;
+    }, 30_000);
     assert.deepEqual(records.map((record) => [record.region, record.kind]), [['us', 'break-glass'], ['eu', 'break-glass'], [null, 'break-glass']]);
     for (const record of records) assert.equal(record.gates.find((gate: { name: string }) => gate.name === 'window-open').overridden, 'INC-77: checkout errors in prod');
     narrate(`rollout ${rollout.id} completed through the freeze; its ${records.length} records are kind break-glass with the override's reason`);
