@@ -57,6 +57,12 @@ export interface Assumptions {
   /** In-region DynamoDB and S3 latency the function waits for, per request (calls counted as sequential). */
   dynamoLatencyMs: number;
   s3LatencyMs: number;
+  /**
+   * Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB: measured CPU ms
+   * (one full core here) take this many times longer at the configured memory. The cores of this
+   * machine and Graviton are taken as equally fast.
+   */
+  fullCoreMemoryMb: number;
   /** Lambda's START, END and REPORT lines (text format, SST's default: infra/ sets no logging config). */
   platformLogBytes: number;
   platformLogEvents: number;
@@ -79,6 +85,7 @@ export const DEFAULT_ASSUMPTIONS: Assumptions = {
   daysPerMonth: 30,
   dynamoLatencyMs: 4,
   s3LatencyMs: 15,
+  fullCoreMemoryMb: 1769,
   // "START RequestId: <uuid> Version: $LATEST" 72, "END RequestId: <uuid>" 52,
   // "REPORT RequestId: <uuid>\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\tMax Memory Used: 95 MB\t" 131
   platformLogBytes: 255,
@@ -99,11 +106,15 @@ export interface RequestCost {
   total: number;
 }
 
-/** Lambda duration of one request: CPU, plus waiting on each DynamoDB and S3 call in turn. */
-export const invocationMs = (p: RequestProfile, a: Assumptions) => p.cpuMs + p.dynamoCalls * a.dynamoLatencyMs + (p.s3Put + p.s3Get) * a.s3LatencyMs;
+/** How much slower CPU work runs at `memoryMb` than on a full core. */
+export const cpuScale = (a: Assumptions, memoryMb: number) => Math.max(1, a.fullCoreMemoryMb / memoryMb);
+
+/** Lambda duration of one request: CPU (at the memory's share of a core), plus waiting on each DynamoDB and S3 call in turn. */
+export const invocationMs = (p: RequestProfile, a: Assumptions, memoryMb: number) =>
+  p.cpuMs * cpuScale(a, memoryMb) + p.dynamoCalls * a.dynamoLatencyMs + (p.s3Put + p.s3Get) * a.s3LatencyMs;
 
 export function requestCost(p: RequestProfile, a: Assumptions, memoryMb: number): RequestCost {
-  const billedMs = Math.ceil(invocationMs(p, a));
+  const billedMs = Math.ceil(invocationMs(p, a, memoryMb));
   const lambda = PRICES.lambda.perMillionRequests / 1e6 + (billedMs / 1000) * (memoryMb / 1024) * PRICES.lambda.perGbSecond;
   const dynamo = (p.readUnits * PRICES.dynamodb.perMillionReadRequestUnits + p.writeUnits * PRICES.dynamodb.perMillionWriteRequestUnits) / 1e6;
   const s3 = (p.s3Put * PRICES.s3.perThousandPut + p.s3Get * PRICES.s3.perThousandGet) / 1000;
@@ -232,7 +243,7 @@ export function costReport(figures: CostFigures, base: Assumptions = DEFAULT_ASS
   const out: string[] = [];
   out.push(`== cost model (${PRICES_REGION} list prices, ${PRICES_AS_OF}; test/bench/prices.ts), from ${figures.source}`);
   out.push(
-    `   Lambda arm64 at ${figures.lambdaMemoryMb} MB (infra/control-plane.ts); duration = measured server CPU + ${base.dynamoLatencyMs} ms per DynamoDB call + ${base.s3LatencyMs} ms per S3 call (assumed in-region latencies, calls taken as sequential), billed per 1 ms;`,
+    `   Lambda arm64 at ${figures.lambdaMemoryMb} MB (infra/control-plane.ts); duration = measured server CPU × ${cpuScale(base, figures.lambdaMemoryMb).toFixed(2)} (a ${figures.lambdaMemoryMb} MB function gets ${figures.lambdaMemoryMb}/${base.fullCoreMemoryMb} of a vCPU) + ${base.dynamoLatencyMs} ms per DynamoDB call + ${base.s3LatencyMs} ms per S3 call (assumed in-region latencies, calls taken as sequential), billed per 1 ms;`,
   );
   out.push(
     `   logs: measured app log bytes + Lambda's START/END/REPORT lines (${base.platformLogBytes} B, text format: infra/ sets no logging config, so SST's default keeps them) + ${base.logEventOverheadBytes} B per event; no free tiers.`,
@@ -319,17 +330,38 @@ export function lambdaMemoryMb(): number {
   return Number(match[1]);
 }
 
-export function figuresForCost(run: RunFigures, memoryMb = lambdaMemoryMb()): CostFigures {
+/**
+ * The figures to price, from the runs of one bench:fleet: CPU and log bytes from moto's run when
+ * there is one (its storage runs in another process, so the server's CPU is the control plane's
+ * alone), DynamoDB and S3 requests and capacity units from the embedded run when there is one
+ * (dynalite sizes ConsumedCapacity by the items, as DynamoDB does; moto reports a flat figure per call).
+ */
+export function figuresForCost(runs: RunFigures[], memoryMb = lambdaMemoryMb()): CostFigures {
+  const cpuRun = runs.find((run) => run.storage === 'moto') ?? runs[0];
+  const unitsRun = runs.find((run) => run.storage === 'embedded') ?? runs[0];
+  if (!cpuRun || !unitsRun) throw new Error('no runs to price');
+  const find = (run: RunFigures, kind: string) => run.kinds.find((candidate) => candidate.kind === kind);
   const profileOf = (kind: string): RequestProfile | undefined => {
-    const k = run.kinds.find((candidate) => candidate.kind === kind);
-    if (!k) return undefined;
+    const usage = find(unitsRun, kind) ?? find(cpuRun, kind);
+    const cpu = find(cpuRun, kind)?.cpuMs != null ? find(cpuRun, kind) : find(unitsRun, kind);
+    if (!usage) return undefined;
     let s3Put = 0;
     let s3Get = 0;
-    for (const [op, n] of Object.entries(k.s3ByOp)) {
+    for (const [op, n] of Object.entries(usage.s3ByOp)) {
       if (S3_PUT_CLASS.test(op)) s3Put += n;
       else if (!/^Delete/.test(op)) s3Get += n;
     }
-    return { cpuMs: k.cpuMs ?? 0, dynamoCalls: k.dynamoPerRequest, readUnits: k.readUnits, writeUnits: k.writeUnits, s3Put, s3Get, logBytes: k.logBytes ?? 0 };
+    // A fleet read's CPU grows with the clusters it reads: brought to the units run's size.
+    const scale = kind === PROFILE_KINDS.fleetRead && cpu === find(cpuRun, kind) ? unitsRun.clusters / cpuRun.clusters : 1;
+    return {
+      cpuMs: (cpu?.cpuMs ?? 0) * scale,
+      dynamoCalls: usage.dynamoPerRequest,
+      readUnits: usage.readUnits,
+      writeUnits: usage.writeUnits,
+      s3Put,
+      s3Get,
+      logBytes: cpu?.logBytes ?? usage.logBytes ?? 0,
+    };
   };
   const profiles = {} as CostFigures['profiles'];
   for (const [name, kind] of Object.entries(PROFILE_KINDS) as [ProfileName, string][]) {
@@ -337,16 +369,18 @@ export function figuresForCost(run: RunFigures, memoryMb = lambdaMemoryMb()): Co
     if (profile) profiles[name] = profile;
     else if (name !== 'fleetRead') throw new Error(`the figures have no "${kind}" requests to price`);
   }
-  const runs = Math.max(1, run.clock.runs);
-  const clockCalls = Object.values(run.clock.dynamoCalls).reduce((a, b) => a + b, 0) / runs;
+  const clockRun = unitsRun.clock.runs > 0 ? unitsRun : cpuRun;
+  const runsOfClock = Math.max(1, clockRun.clock.runs);
+  const clockCalls = Object.values(clockRun.clock.dynamoCalls).reduce((a, b) => a + b, 0) / runsOfClock;
+  const name = (run: RunFigures) => `${run.storage === 'moto' ? "moto's server" : 'the embedded storage'} (${run.clusters} clusters × ${run.apps} apps)`;
   return {
-    source: `${run.storage === 'moto' ? "moto's server" : 'the embedded storage'} at ${run.clusters} clusters × ${run.apps} apps`,
-    clusters: run.clusters,
+    source: cpuRun === unitsRun ? name(cpuRun) : `CPU and log bytes from ${name(cpuRun)}, DynamoDB and S3 requests and units from ${name(unitsRun)}`,
+    clusters: unitsRun.clusters,
     lambdaMemoryMb: memoryMb,
     profiles,
     // The clock's CPU is not measured apart from requests; its duration is taken as 2 ms plus its calls.
-    clock: { cpuMs: 2, dynamoCalls: clockCalls, readUnits: run.clock.readUnits / runs, writeUnits: run.clock.writeUnits / runs, s3Put: 0, s3Get: run.clock.s3Calls / runs, logBytes: 0 },
-    reportBytes: run.reportBytes,
+    clock: { cpuMs: 2, dynamoCalls: clockCalls, readUnits: clockRun.clock.readUnits / runsOfClock, writeUnits: clockRun.clock.writeUnits / runsOfClock, s3Put: 0, s3Get: clockRun.clock.s3Calls / runsOfClock, logBytes: 0 },
+    reportBytes: unitsRun.reportBytes,
   };
 }
 
@@ -354,9 +388,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const file = process.argv[2] ?? '.bench/fleet.json';
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { runs: RunFigures[] };
-    const run = saved.runs.find((candidate) => candidate.storage === 'moto') ?? saved.runs[0];
-    if (!run) throw new Error(`${file} holds no runs`);
-    console.log(costReport(figuresForCost(run)));
+    if (!saved.runs?.length) throw new Error(`${file} holds no runs`);
+    console.log(costReport(figuresForCost(saved.runs)));
   } catch (err) {
     const code = (err as { code?: string }).code;
     console.error(code === 'ENOENT' ? `no saved figures at ${file}; run npm run bench:fleet first` : `bench:cost: ${(err as Error).message}`);

@@ -149,6 +149,7 @@ process.on('message', (message: ParentMessage) => {
       break;
   }
 });
+process.once('SIGTERM', () => process.exit(0));
 process.on('disconnect', () => {
   stop().finally(() => process.exit(0));
 });

@@ -4,8 +4,8 @@
 // latency, DynamoDB requests per request (and by operation), read and write capacity units per
 // request (measured from DynamoDB's ConsumedCapacity or estimated from item sizes: said per row),
 // S3 requests per request, log bytes and server CPU ms per request; the totals of the steady phase;
-// the clock's own usage; then the cost model (test/bench/cost.ts) on moto's figures (else the
-// embedded ones), saved to .bench/fleet.json. Not a test: it asserts nothing, it prints figures.
+// the clock's own usage; then the cost model (test/bench/cost.ts): CPU from moto's run, capacity
+// units from the embedded run (see figuresForCost), saved to .bench/fleet.json. Not a test: it asserts nothing, it prints figures.
 //
 // How it measures:
 // - The control plane runs in a child process (test/bench/fleet-server.ts), the agents here, so
@@ -49,7 +49,14 @@ async function main() {
     concurrency: Math.floor(num('BENCH_CONCURRENCY', 24)),
     heartbeatSeconds: num('BENCH_HEARTBEAT', 20),
     driftChance: Number(process.env.BENCH_DRIFT ?? 0.01),
+    windowSeconds: num('BENCH_WINDOW_SECONDS', 8),
+    verbose: process.env.BENCH_VERBOSE === '1',
   };
+  // moto's server is one Python process whose requests cost tens of ms each on this machine (its
+  // queries and scans walk the table), so its fleet is smaller by default: the per-request
+  // figures of agents depend on item sizes, not on the fleet's size (a fleet read and a cluster
+  // page do; the cost model scales the fleet read with the fleet).
+  const motoClusters = Math.floor(num('BENCH_MOTO_CLUSTERS', Math.min(clusters, 200)));
   const storage = process.env.BENCH_STORAGE ?? 'both';
   if (!['embedded', 'moto', 'both'].includes(storage)) throw new BenchError(`BENCH_STORAGE must be embedded, moto or both, not ${storage}`);
   const backends: ('embedded' | 'moto')[] = storage === 'both' ? ['embedded', 'moto'] : [storage as 'embedded' | 'moto'];
@@ -61,11 +68,16 @@ async function main() {
   const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
   const runs: RunFigures[] = [];
   for (const backend of backends) {
-    log(`${backend}: ${options.clusters} clusters, ${options.apps} apps`);
+    const run = { ...options, clusters: backend === 'moto' ? motoClusters : options.clusters };
+    log(`${backend}: ${run.clusters} clusters, ${run.apps} apps`);
     let moto: Moto | undefined;
     try {
-      if (backend === 'moto') moto = await startMoto(motoBinary()!);
-      const figures = await runFleet({ ...options, storage: backend, motoEndpoint: moto?.endpoint, log });
+      if (backend === 'moto') {
+        moto = await startMoto(motoBinary()!);
+        const stopMoto = moto;
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopMoto.stop().finally(() => process.exit(130)));
+      }
+      const figures = await runFleet({ ...run, storage: backend, motoEndpoint: moto?.endpoint, log });
       runs.push(figures);
       printRun(figures);
     } finally {
@@ -77,8 +89,7 @@ async function main() {
   await writeFile(join('.bench', '.gitignore'), '*\n');
   await writeFile(FIGURES_FILE, JSON.stringify({ at: new Date().toISOString(), runs }, null, 2));
   console.log(`\nfigures saved to ${FIGURES_FILE} (npm run bench:cost prints the cost model from it again)\n`);
-  const chosen = runs.find((run) => run.storage === 'moto') ?? runs[0]!;
-  console.log(costReport(figuresForCost(chosen)));
+  console.log(costReport(figuresForCost(runs)));
 }
 
 const f = (value: number | null, digits = 2) => (value === null ? '—' : value.toFixed(digits));
