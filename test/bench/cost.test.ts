@@ -4,6 +4,7 @@ import {
   DEFAULT_ASSUMPTIONS,
   PEERS,
   clusterMonth,
+  figuresForCost,
   fleetMonth,
   fleetReadMonth,
   invocationMs,
@@ -15,6 +16,8 @@ import {
   type RequestProfile,
 } from './cost.ts';
 import { GB, PRICES } from './prices.ts';
+import type { RunFigures } from './fleet/run.ts';
+import type { KindFigures } from './fleet/stats.ts';
 
 const checkIn: RequestProfile = { cpuMs: 6, dynamoCalls: 2, readUnits: 1, writeUnits: 0, s3Put: 0, s3Get: 0, logBytes: 0 };
 const nothing: RequestProfile = { cpuMs: 0, dynamoCalls: 0, readUnits: 0, writeUnits: 0, s3Put: 0, s3Get: 0, logBytes: 0 };
@@ -123,5 +126,56 @@ describe('peerMonth', () => {
     expect(peerMonth(rancher, 500).perCluster).toBeCloseTo(((0.6528 + 0.1) * 730) / 500, 9);
     expect(peerMonth(rancher, 501).total).toBeCloseTo(2 * (0.6528 + 0.1) * 730, 9);
     expect(peerMonth(rancher, 100).total).toBeCloseTo((0.6528 + 0.1) * 730, 9);
+  });
+});
+
+describe('figuresForCost', () => {
+  const kind = (name: string, cpuMs: number, readUnits: number, s3ByOp: Record<string, number> = {}): KindFigures => ({
+    kind: name,
+    routes: [],
+    count: 10,
+    p50: 1,
+    p99: 2,
+    dynamoPerRequest: 2,
+    dynamoByOp: { GetItem: 1, Query: 1 },
+    readUnits,
+    writeUnits: 0,
+    units: 'measured',
+    s3PerRequest: Object.values(s3ByOp).reduce((a, b) => a + b, 0),
+    s3ByOp,
+    cpuMs,
+    logBytes: 0,
+    cpuSamples: 10,
+  });
+  const run = (storage: string, cpuMs: number, readUnits: number, clusters: number): RunFigures =>
+    ({
+      storage,
+      clusters,
+      apps: 20,
+      kinds: [
+        ...['check-in 304', 'check-in 304 + heartbeat', 'check-in 200', 'report heartbeat'].map((name) => kind(name, cpuMs, readUnits)),
+        kind('report changed', cpuMs, readUnits, { PutObject: 1, GetObject: 0.5, DeleteObject: 1 }),
+        kind('fleet read', cpuMs * 10, readUnits * 100),
+      ],
+      clock: { seconds: 15, runs: 4, failures: 0, ms: 10, dynamoCalls: { Query: 4 }, readUnits: 2, writeUnits: 0, s3Calls: 0 },
+      reportBytes: 9000,
+    }) as unknown as RunFigures;
+
+  it("takes CPU from moto's run and units from the embedded run, S3 requests by price class", () => {
+    const f = figuresForCost([run('embedded', 20, 2, 1000), run('moto', 5, 0.5, 100)], 512);
+    expect(f.profiles.checkin304).toEqual({ cpuMs: 5, dynamoCalls: 2, readUnits: 2, writeUnits: 0, s3Put: 0, s3Get: 0, logBytes: 0 });
+    expect(f.profiles.reportChanged.s3Put).toBe(1);
+    expect(f.profiles.reportChanged.s3Get).toBe(0.5);
+    // moto's fleet read read 100 clusters; brought to the embedded run's 1,000
+    expect(f.profiles.fleetRead!.cpuMs).toBe(500);
+    expect(f.clusters).toBe(1000);
+    expect(f.clock.dynamoCalls).toBe(1);
+    expect(f.clock.readUnits).toBe(0.5);
+  });
+
+  it('uses the one run there is for everything', () => {
+    const f = figuresForCost([run('embedded', 20, 2, 1000)], 512);
+    expect(f.profiles.checkin304.cpuMs).toBe(20);
+    expect(f.profiles.fleetRead!.cpuMs).toBe(200);
   });
 });

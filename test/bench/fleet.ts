@@ -45,8 +45,8 @@ async function main() {
     clusters,
     apps: Math.floor(num('BENCH_APPS', 20)),
     seconds: num('BENCH_SECONDS', 60),
-    rate: num('BENCH_RATE', 150),
-    concurrency: Math.floor(num('BENCH_CONCURRENCY', 24)),
+    rate: num('BENCH_RATE', 80),
+    concurrency: Math.floor(num('BENCH_CONCURRENCY', 8)),
     heartbeatSeconds: num('BENCH_HEARTBEAT', 20),
     driftChance: Number(process.env.BENCH_DRIFT ?? 0.01),
     windowSeconds: num('BENCH_WINDOW_SECONDS', 8),
@@ -106,7 +106,7 @@ function printRun(run: RunFigures) {
       `${run.clusters} clusters, ${run.apps} apps, steady phase ${run.seconds} s at ${run.rate} agent cycles/s, heartbeat scaled to ${run.heartbeatSeconds} s, Node ${run.node}`,
   );
   lines.push(
-    `   setup ${run.setupSeconds.toFixed(0)} s; latency: client-side, from the steady phase (else the windows); CPU ms and log bytes per request: isolated windows, one kind in flight, ` +
+    `   setup ${run.setupSeconds.toFixed(0)} s; latency: client-side, from the steady phase at its offered load (queueing included; else the windows, 4 in flight); CPU ms and log bytes per request: isolated windows, one kind in flight, ` +
       `idle rate ${run.idleCpuMsPerSecond.toFixed(1)} ms/s subtracted${run.storage === 'embedded' ? '; CPU includes dynalite and s3rver (same process)' : ''}`,
   );
   lines.push(

@@ -188,14 +188,16 @@ async function simulate(options: RunOptions, child: ServerChild, client: Client,
   // The first clusters are set up in isolated windows (one kind in flight), the rest in bulk.
   const isolated = Math.min(100, agents.length);
   const first = agents.slice(0, isolated);
-  await sleep(1000);
-  {
+  // The idle rate: the child's CPU while nothing is in flight (timers, the clock, GC), per second.
+  const measureIdle = async (seconds: number) => {
+    await sleep(500);
     await child.flush();
     const a = await child.cpuMs();
     const t = performance.now();
-    await sleep(3000);
+    await sleep(seconds * 1000);
     idleRate = ((await child.cpuMs()).ms - a.ms) / ((performance.now() - t) / 1000);
-  }
+  };
+  await measureIdle(3);
   await window('cluster put', first.length, 4, (i) => putCluster(first[i]!), false);
   await window('registration token', first.length, 4, (i) => issueToken(first[i]!), false);
   await window('register', first.length, 4, (i) => register(first[i]!), false);
@@ -271,8 +273,9 @@ async function simulate(options: RunOptions, child: ServerChild, client: Client,
       const chosen = apps.filter((_, i) => (i + round) % 4 === 0);
       for (const app of chosen) await publish(app, `1.0.${minor}`).catch(note);
       for (const app of chosen) {
-        const previous = releases.get(app)!.at(-2)!;
-        await promote(app, 'staging', undefined, previous).catch(note);
+        // The new release goes to staging; what staging held before goes on to prod, region by region.
+        const previous = pins.get(`${app}/staging/${REGIONS[0]}`) ?? '1.0.0';
+        await promote(app, 'staging', undefined, releases.get(app)!.at(-1)!).catch(note);
         for (const region of REGIONS) {
           if (pins.get(`${app}/prod/${region}`) === previous) continue;
           await promote(app, 'prod', region, previous).catch(note);
@@ -305,7 +308,9 @@ async function simulate(options: RunOptions, child: ServerChild, client: Client,
   if (failures.length > 0) log(`  failures in the steady phase (first ${failures.length}): ${failures.join(' | ')}`);
 
   // ---- Isolated per-kind windows for CPU and log bytes ------------------------------------------
-  log('  isolated per-kind CPU windows');
+  // Measured again once the steady phase's work has settled: the windows subtract this one.
+  await measureIdle(5);
+  log(`  isolated per-kind CPU windows (idle ${idleRate.toFixed(1)} ms/s)`);
   client.phase = 'windows';
   const sample = (n: number, offset: number) => Array.from({ length: Math.min(n, agents.length) }, (_, i) => agents[(offset + i * 7) % agents.length]!);
   const N = 300;
