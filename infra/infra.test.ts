@@ -73,6 +73,8 @@ describe('infrastructure', () => {
     expect(created.SigningKeys?.type).toBe('Secret');
     expect(created.Reports?.type).toBe('Bucket');
     expect(outputs.url).toBe('Api.url');
+    // a successful invocation writes no log line: the platform's are at WARN, in JSON
+    expect(fn.args.transform.function.loggingConfig).toMatchObject({ logFormat: 'JSON', systemLogLevel: 'WARN' });
   });
 
   it('keeps the signing keys out of the function configuration: an encrypted parameter only its function may read', () => {

@@ -8,8 +8,22 @@ import type { ClusterRecord, ClusterStatusRecord, DesiredEntry } from '../model.
 import type { FleetCellRecord } from '../storage/fleet.ts';
 import { selectorMatches, versionForRegion } from './resolve.ts';
 
-/** How long after a change a cell is recounted again: covers reports still being stored and the index catching up. */
+/**
+ * A changed cell is recounted once it has been quiet this long (reports still being stored have
+ * ended: the Lambda timeout is 20 s; the index has caught up), and at least this often while it
+ * keeps changing: the counts reports move are exact but for a crash or a retry, so recounting
+ * after each burst, not after each report, is enough.
+ */
 export const RECOUNT_GRACE_MS = 30_000;
+export const RECOUNT_WHILE_CHANGING_MS = 10 * 60_000;
+
+/** Whether the clock recounts the cell now: changed since it was last counted quiet, and quiet now (or uncounted for long). */
+export function recountDue(cell: Pick<FleetCellRecord, 'dirtyAt' | 'countedAt'>, now: number): boolean {
+  if (cell.dirtyAt === undefined) return false;
+  const countedQuiet = cell.countedAt !== undefined && cell.countedAt >= cell.dirtyAt + RECOUNT_GRACE_MS;
+  if (countedQuiet) return false;
+  return now >= cell.dirtyAt + RECOUNT_GRACE_MS || now - (cell.countedAt ?? 0) >= RECOUNT_WHILE_CHANGING_MS;
+}
 
 /** Staleness is derived from the heartbeat: a registered cluster not seen for `staleAfterSeconds`. */
 export function isStale(cluster: ClusterRecord, status: Pick<ClusterStatusRecord, 'lastSeen'>, now: Date, staleAfterSeconds: number): boolean {
@@ -73,9 +87,8 @@ export async function fleetView(services: Services): Promise<Fleet> {
 }
 
 /**
- * The clock's part: recounts every cell changed since (or within the grace of) its last count, from
- * its status items (one index query per cell), and scans environments not scanned for
- * `fleetScanSeconds`. Returns how many cells it recounted and environments it scanned.
+ * The clock's part: recounts the cells due (recountDue) from their status items (one index query
+ * per cell), and scans environments not scanned for `fleetScanSeconds`. Returns how many cells it recounted and environments it scanned.
  */
 export async function maintainFleet(services: Services): Promise<{ recounted: number; scanned: number }> {
   const { storage, config } = services;
@@ -84,7 +97,7 @@ export async function maintainFleet(services: Services): Promise<{ recounted: nu
   let scanned = 0;
   for (const environment of await storage.environments.list()) {
     for (const cell of await storage.fleet.cells(environment.name, true)) {
-      if (cell.dirtyAt === undefined || (cell.countedAt !== undefined && cell.countedAt >= cell.dirtyAt + RECOUNT_GRACE_MS)) continue;
+      if (!recountDue(cell, now)) continue;
       const statuses = await storage.clusters.appStatuses(cell.environment, cell.app, cell.region);
       const contributions = statuses.filter((status) => status.region === cell.region).map((status) => ({ phase: status.phase, version: status.version, drifted: status.drifted > 0 }));
       if (await storage.fleet.recount(cell, contributions, now)) recounted += 1;
