@@ -9,6 +9,12 @@ export interface Config {
   checkInIntervalSeconds: number;
   /** How often the agent sends its heartbeat (a check-in flagged `heartbeat=1`, one write unit); an unchanged report writes one at most this often too. */
   heartbeatSeconds: number;
+  /**
+   * How long a process authenticates agents with the cluster item it read (key, revocation,
+   * suspension, labels): the delay before another process refuses a revoked cluster's check-ins.
+   * At most the agent token lifetime (60 s); 0 reads it on every request.
+   */
+  agentCacheSeconds: number;
   /** How long a process answers check-ins from the desired entries it read (another process's writes show within this). */
   desiredCacheSeconds: number;
   /** Seconds between the clock's scans that count each fleet cell's clusters and stale ones. */
@@ -25,6 +31,7 @@ export const DEFAULT_CONFIG: Config = {
   checkInIntervalSeconds: 30,
   heartbeatSeconds: 600,
   desiredCacheSeconds: 5,
+  agentCacheSeconds: 30,
   fleetScanSeconds: 300,
   staleAfterSeconds: 1800,
   registrationTokenTtlSeconds: 3600,

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { ApiError, forbidden, unauthorized } from '../errors.ts';
 import { isAllowed, type Permission, type Scope } from './authorize.ts';
-import { AuthError, agentTokenSubject, verifyAgentToken, type Principal } from './tokens.ts';
+import { AuthError, agentTokenSubject, tokenKeyId, verifyAgentToken, type Principal } from './tokens.ts';
 
 export function bearer(c: Context): string {
   const header = c.req.header('authorization') ?? '';
@@ -40,7 +40,15 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
   try {
     const token = bearer(c);
     const name = agentTokenSubject(token);
-    const cluster = /^[a-z0-9-]{1,63}$/.test(name) ? await storage.clusters.get(name) : null;
+    const { config, now } = c.get('services');
+    const valid = /^[a-z0-9-]{1,63}$/.test(name);
+    // The cluster as this process read it a few seconds ago at most (agentCacheSeconds): a check-in
+    // reads nothing. A key that does not match the token (rotated or registered since) is read again.
+    let cluster = valid ? await storage.clusters.getCached(name, now().getTime(), config.agentCacheSeconds * 1000) : null;
+    if (cluster && cluster.keyId !== tokenKeyId(token)) {
+      storage.clusters.forget(name);
+      cluster = await storage.clusters.get(name);
+    }
     // One vague 401 for every failure, so the answer does not tell a stranger which clusters
     // exist or are revoked; only an agent whose signature verifies is told plainly it is revoked.
     if (!cluster?.publicKey || !cluster.keyId) throw new AuthError('invalid agent token');
@@ -49,7 +57,7 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     const { issuedAt, seq } = await verifyAgentToken(
       token,
       { publicKey: cluster.publicKey, keyId: cluster.keyId },
-      { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody, now: c.get('services').now() },
+      { cluster: name, audience: tokens.audience, method: c.req.method, path: url.pathname + url.search, body: rawBody, now: now() },
     );
     if (cluster.revoked) throw new AuthError(`cluster ${name} has been revoked`, 403);
     c.set('cluster', cluster);

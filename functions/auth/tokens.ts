@@ -198,6 +198,12 @@ export class TokenService {
   }
 }
 
+/** The key id an agent token names (unverified), to tell a cached key from the one it was signed with. */
+export function tokenKeyId(token: string): string | undefined {
+  const { kid } = decodeHeader(token);
+  return typeof kid === 'string' ? kid : undefined;
+}
+
 /** The cluster an agent token claims to be, read before verification to find its key. */
 export function agentTokenSubject(token: string): string {
   const header = decodeHeader(token);

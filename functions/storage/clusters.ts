@@ -51,10 +51,37 @@ function orderCondition(order: ReportOrder): { expression: string; names: Record
 }
 
 export class ClusterStorage {
+  /**
+   * Clusters as agents' requests last read them, per process (a warm Lambda keeps them): a check-in
+   * then reads nothing. Writes through this process drop the entry; another process's show within
+   * the age its reader allows. Only clusters that exist are kept, at most MAX_CACHED.
+   */
+  private readonly cache = new Map<string, { cluster: ClusterRecord; readAt: number }>();
+  private static readonly MAX_CACHED = 50_000;
+
   constructor(private readonly table: Table) {}
+
+  /** The cluster as read at most `maxAgeMs` ago by this process (0: read now). */
+  async getCached(name: string, now: number, maxAgeMs: number): Promise<ClusterRecord | null> {
+    const cached = this.cache.get(name);
+    if (cached && now - cached.readAt < maxAgeMs && now >= cached.readAt) return cached.cluster;
+    const cluster = await this.get(name);
+    this.cache.delete(name);
+    if (cluster && maxAgeMs > 0) {
+      if (this.cache.size >= ClusterStorage.MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(name, { cluster, readAt: now });
+    }
+    return cluster;
+  }
+
+  /** Drops what this process holds of the cluster (it was written, or a request proved it stale). */
+  forget(name: string): void {
+    this.cache.delete(name);
+  }
 
   /** Creates the cluster, or updates the spec of an existing one; says whether it is new and what it was. */
   async put(name: string, spec: ClusterSpec, now: string): Promise<{ cluster: ClusterRecord; created: boolean; previous: ClusterRecord | null }> {
+    this.forget(name);
     const fresh = newClusterRecord(name, spec, now);
     if (await this.table.create({ ...keys.cluster(name), type: 'cluster', gsi1pk: collections.clusters, gsi1sk: name, ...fresh })) {
       return { cluster: fresh, created: true, previous: null };
@@ -122,6 +149,7 @@ export class ClusterStorage {
    * with an older token always wins.
    */
   register(name: string, publicKey: JWK, keyId: string, tokenIssuedAt: number): Promise<boolean> {
+    this.forget(name);
     return this.table.set(keys.cluster(name), { publicKey, keyId, revoked: false }, 'attribute_exists(pk) AND (attribute_not_exists(#revokedAt) OR #revokedAt < :issuedAt)', {
       values: { ':issuedAt': tokenIssuedAt },
       names: { '#revokedAt': 'revokedAt' },
@@ -130,6 +158,7 @@ export class ClusterStorage {
 
   /** Replaces the agent key, only if `expectedKeyId` is still current and the cluster is not revoked. */
   rotateKey(name: string, publicKey: JWK, keyId: string, expectedKeyId: string): Promise<boolean> {
+    this.forget(name);
     return this.table.set(keys.cluster(name), { publicKey, keyId }, '#keyId = :old AND #revoked = :false', {
       values: { ':old': expectedKeyId, ':false': false },
       names: { '#keyId': 'keyId', '#revoked': 'revoked' },
@@ -143,6 +172,7 @@ export class ClusterStorage {
    * first time (idempotent); null if the cluster does not exist.
    */
   async revoke(name: string, revocation: Revocation): Promise<ClusterRecord | null> {
+    this.forget(name);
     await this.table.set(keys.cluster(name), { revoked: true, revokedAt: Math.floor(revocation.at.getTime() / 1000), revocation: { ...revocation, at: revocation.at.toISOString() } }, 'attribute_exists(pk) AND #revoked = :false', {
       values: { ':false': false },
       names: { '#revoked': 'revoked' },
@@ -153,6 +183,7 @@ export class ClusterStorage {
 
   /** Suspends (or with null resumes) the whole cluster, or one app on it. */
   setSuspension(name: string, app: string | undefined, suspension: Suspension | null): Promise<boolean> {
+    this.forget(name);
     const key = keys.cluster(name);
     if (!app) return this.table.set(key, { suspended: suspension });
     // suspendedApps always exists (created with the cluster), so a nested path can be set or removed.

@@ -6,6 +6,7 @@
 // The arithmetic is pure (cost.test.ts checks it); only figuresForCost and the CLI read files.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DEFAULT_CONFIG } from '../../functions/context.ts';
 import { GB, HOURS_PER_MONTH, PRICES, PRICES_AS_OF, PRICES_REGION } from './prices.ts';
 import type { RunFigures } from './fleet/run.ts';
 import { table } from './fleet/format.ts';
@@ -49,6 +50,8 @@ export interface CostFigures {
 export interface Assumptions {
   intervalSeconds: number;
   heartbeatSeconds: number;
+  /** How often the agent sends an unchanged report again (agent/agent.ts reportHeartbeatMs). */
+  resendSeconds: number;
   /** Status changes per cluster per day, each one changed report. */
   statusChangesPerDay: number;
   /** Desired-state changes per cluster per day, each one check-in 200 instead of a 304. */
@@ -79,7 +82,8 @@ export interface Assumptions {
 
 export const DEFAULT_ASSUMPTIONS: Assumptions = {
   intervalSeconds: 30,
-  heartbeatSeconds: 300,
+  heartbeatSeconds: DEFAULT_CONFIG.heartbeatSeconds,
+  resendSeconds: 3600,
   statusChangesPerDay: 1,
   desiredChangesPerDay: 1,
   daysPerMonth: 30,
@@ -124,10 +128,9 @@ export function requestCost(p: RequestProfile, a: Assumptions, memoryMb: number)
 }
 
 /**
- * Requests per cluster-month: a check-in every interval; one in every heartbeat period writes
- * `lastSeen` (the check-in comes first in the agent's loop, so the heartbeat report after it
- * finds the heartbeat fresh and writes nothing); each desired change turns a 304 into a 200;
- * each status change is one changed report.
+ * Requests per cluster-month: a check-in every interval; one in every heartbeat period carries the
+ * heartbeat and writes `lastSeen`; each desired change turns a 304 into a 200; each status change
+ * is one changed report; an unchanged report is sent again every `resendSeconds`.
  */
 export function monthlyCounts(a: Assumptions): Record<AgentProfileName, number> {
   const seconds = a.daysPerMonth * 86_400;
@@ -138,7 +141,7 @@ export function monthlyCounts(a: Assumptions): Record<AgentProfileName, number> 
     checkin304: Math.max(0, checkIns - heartbeats - desired),
     checkin304Heartbeat: heartbeats,
     checkin200: desired,
-    reportHeartbeat: seconds / a.heartbeatSeconds,
+    reportHeartbeat: seconds / a.resendSeconds,
     reportChanged: a.statusChangesPerDay * a.daysPerMonth,
   };
 }
@@ -246,10 +249,12 @@ export function costReport(figures: CostFigures, base: Assumptions = DEFAULT_ASS
     `   Lambda arm64 at ${figures.lambdaMemoryMb} MB (infra/control-plane.ts); duration = measured server CPU × ${cpuScale(base, figures.lambdaMemoryMb).toFixed(2)} (a ${figures.lambdaMemoryMb} MB function gets ${figures.lambdaMemoryMb}/${base.fullCoreMemoryMb} of a vCPU) + ${base.dynamoLatencyMs} ms per DynamoDB call + ${base.s3LatencyMs} ms per S3 call (assumed in-region latencies, calls taken as sequential), billed per 1 ms;`,
   );
   out.push(
-    `   logs: measured app log bytes + Lambda's START/END/REPORT lines (${base.platformLogBytes} B, text format: infra/ sets no logging config, so SST's default keeps them) + ${base.logEventOverheadBytes} B per event; no free tiers.`,
+    base.platformLogBytes > 0
+      ? `   logs: measured app log bytes + Lambda's START/END/REPORT lines (${base.platformLogBytes} B: infra/control-plane.ts keeps the platform's log lines) + ${base.logEventOverheadBytes} B per event; no free tiers.`
+      : `   logs: measured app log bytes only (infra/control-plane.ts logs JSON with the platform's lines at WARN: no START/END/REPORT per invocation); no free tiers.`,
   );
   out.push(
-    `   per cluster: a check-in every interval, a heartbeat every ${base.heartbeatSeconds} s (the check-in writes lastSeen, the unchanged report after it writes nothing), ${base.desiredChangesPerDay} desired change/day (a 200), ${base.statusChangesPerDay} status change/day (a changed report), ${base.daysPerMonth}-day month.`,
+    `   per cluster: a check-in every interval, one in every ${base.heartbeatSeconds} s carrying the heartbeat (one write of lastSeen), an unchanged report resent every ${base.resendSeconds} s, ${base.desiredChangesPerDay} desired change/day (a 200), ${base.statusChangesPerDay} status change/day (a changed report), ${base.daysPerMonth}-day month.`,
   );
   for (const intervalSeconds of [30, 60]) {
     const a = { ...base, intervalSeconds };
@@ -322,22 +327,30 @@ export function costReport(figures: CostFigures, base: Assumptions = DEFAULT_ASS
 
 const S3_PUT_CLASS = /^(Put|Copy|Post|List|CreateMultipart|UploadPart|CompleteMultipart)/;
 
+const infraSource = () => readFileSync(fileURLToPath(new URL('../../infra/control-plane.ts', import.meta.url)), 'utf8');
+
+/** The assumptions for the deployment infra/ declares: no platform log lines when it sets their level to WARN. */
+export function deploymentAssumptions(base: Assumptions = DEFAULT_ASSUMPTIONS): Assumptions {
+  const quiet = /systemLogLevel:\s*'WARN'/.test(infraSource());
+  return quiet ? { ...base, platformLogBytes: 0, platformLogEvents: 0 } : base;
+}
+
 /** Lambda memory declared in infra/control-plane.ts (`memory: '512 MB'`). */
 export function lambdaMemoryMb(): number {
-  const source = readFileSync(fileURLToPath(new URL('../../infra/control-plane.ts', import.meta.url)), 'utf8');
+  const source = infraSource();
   const match = /memory:\s*'(\d+)\s*MB'/.exec(source);
   if (!match) throw new Error('infra/control-plane.ts declares no Lambda memory as `memory: \'<n> MB\'`');
   return Number(match[1]);
 }
 
 /**
- * The figures to price, from the runs of one bench:fleet: CPU and log bytes from moto's run when
- * there is one (its storage runs in another process, so the server's CPU is the control plane's
- * alone), DynamoDB and S3 requests and capacity units from the embedded run when there is one
- * (dynalite sizes ConsumedCapacity by the items, as DynamoDB does; moto reports a flat figure per call).
+ * The figures to price, from the runs of one bench:fleet: everything from the embedded run when
+ * there is one (its storage runs in a process of its own, so the server's CPU is the control
+ * plane's alone; dynalite sizes ConsumedCapacity by the items, as DynamoDB does, where moto
+ * reports a flat figure per call, and moto here is too slow under load for CPU windows).
  */
 export function figuresForCost(runs: RunFigures[], memoryMb = lambdaMemoryMb()): CostFigures {
-  const cpuRun = runs.find((run) => run.storage === 'moto') ?? runs[0];
+  const cpuRun = runs.find((run) => run.storage === 'embedded') ?? runs[0];
   const unitsRun = runs.find((run) => run.storage === 'embedded') ?? runs[0];
   if (!cpuRun || !unitsRun) throw new Error('no runs to price');
   const find = (run: RunFigures, kind: string) => run.kinds.find((candidate) => candidate.kind === kind);
@@ -389,7 +402,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { runs: RunFigures[] };
     if (!saved.runs?.length) throw new Error(`${file} holds no runs`);
-    console.log(costReport(figuresForCost(saved.runs)));
+    console.log(costReport(figuresForCost(saved.runs), deploymentAssumptions()));
   } catch (err) {
     const code = (err as { code?: string }).code;
     console.error(code === 'ENOENT' ? `no saved figures at ${file}; run npm run bench:fleet first` : `bench:cost: ${(err as Error).message}`);

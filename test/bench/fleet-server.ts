@@ -41,6 +41,9 @@ let endpoints: Endpoints;
 if (storageKind === 'moto') {
   const endpoint = process.env.BENCH_MOTO_ENDPOINT!;
   endpoints = { region: 'us-east-1', dynamoEndpoint: endpoint, s3Endpoint: endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+} else if (process.env.BENCH_ENDPOINTS) {
+  // The embedded default's storage in a process of its own (fleet/storage-child.ts): this process's CPU is the control plane's.
+  endpoints = JSON.parse(process.env.BENCH_ENDPOINTS) as Endpoints;
 } else {
   // As `npm start`: dynalite persisted under the data directory, s3rver beside it.
   embedded = await startEmbeddedStorage(dir, { persist: true });

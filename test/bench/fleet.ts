@@ -23,8 +23,8 @@
 //   measure each variant alone.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { costReport, figuresForCost } from './cost.ts';
-import { BenchError, motoBinary, startMoto, type Moto } from './fleet/processes.ts';
+import { costReport, deploymentAssumptions, figuresForCost } from './cost.ts';
+import { BenchError, motoBinary, startMoto, startStorageChild, type Moto } from './fleet/processes.ts';
 import { runFleet, type RunFigures } from './fleet/run.ts';
 import type { KindFigures } from './fleet/stats.ts';
 import { table } from './fleet/format.ts';
@@ -71,17 +71,21 @@ async function main() {
     const run = { ...options, clusters: backend === 'moto' ? motoClusters : options.clusters };
     log(`${backend}: ${run.clusters} clusters, ${run.apps} apps`);
     let moto: Moto | undefined;
+    let storageChild: Awaited<ReturnType<typeof startStorageChild>> | undefined;
     try {
       if (backend === 'moto') {
         moto = await startMoto(motoBinary()!);
         const stopMoto = moto;
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopMoto.stop().finally(() => process.exit(130)));
       }
-      const figures = await runFleet({ ...run, storage: backend, motoEndpoint: moto?.endpoint, log });
+      // The embedded default's dynalite and s3rver in a process of their own, so the server's CPU is its own.
+      if (backend === 'embedded') storageChild = await startStorageChild();
+      const figures = await runFleet({ ...run, storage: backend, motoEndpoint: moto?.endpoint, endpoints: storageChild?.endpoints, log });
       runs.push(figures);
       printRun(figures);
     } finally {
       await moto?.stop();
+      await storageChild?.stop();
     }
   }
   await mkdir('.bench', { recursive: true });
@@ -89,7 +93,7 @@ async function main() {
   await writeFile(join('.bench', '.gitignore'), '*\n');
   await writeFile(FIGURES_FILE, JSON.stringify({ at: new Date().toISOString(), runs }, null, 2));
   console.log(`\nfigures saved to ${FIGURES_FILE} (npm run bench:cost prints the cost model from it again)\n`);
-  console.log(costReport(figuresForCost(runs)));
+  console.log(costReport(figuresForCost(runs), deploymentAssumptions()));
 }
 
 const f = (value: number | null, digits = 2) => (value === null ? '—' : value.toFixed(digits));
@@ -102,7 +106,7 @@ function printRun(run: RunFigures) {
   const lines: string[] = [];
   lines.push('');
   lines.push(
-    `== ${run.storage === 'moto' ? "moto's server (DynamoDB and S3 in moto's process)" : 'embedded default (dynalite + s3rver inside the server process)'}: ` +
+    `== ${run.storage === 'moto' ? "moto's server (DynamoDB and S3 in moto's process)" : "embedded default (dynalite + s3rver as npm start runs them, in a process of their own so the server's CPU is its own)"}: ` +
       `${run.clusters} clusters, ${run.apps} apps, steady phase ${run.seconds} s at ${run.rate} agent cycles/s, heartbeat scaled to ${run.heartbeatSeconds} s, Node ${run.node}`,
   );
   lines.push(

@@ -1,7 +1,8 @@
 // The simulated agents of `npm run bench:fleet`: each holds its own Ed25519 key and signs every
 // request as agent/control-plane.ts does (reports carry the RequestSequence `seq`), keeps the last
-// ETag, and reports what a real agent would: Progressing then Ready after a new desired version,
-// the same body again as a heartbeat, and now and then drift (corrected, or left alone).
+// ETag, flags its heartbeat on a check-in when it is due (`?heartbeat=1`), and reports what a real
+// agent would: Progressing then Ready after a new desired version, now and then drift (corrected,
+// or left alone), and the same body again, rarely, as a resend.
 import { RequestSequence, generateAgentKey, signAgentRequest, type AgentKeyPair } from '../../../lib/agent-auth.ts';
 import type { AgentReport, AppReport, DesiredState } from '../../../lib/api/schemas.ts';
 import type { Client } from './client.ts';
@@ -21,6 +22,8 @@ export interface SimAgent {
   /** An app with drift reported and left alone (suspended-like) until the next cycle clears it. */
   drifted: string | null;
   lastReport: { body: string; at: number } | null;
+  /** When a check-in last carried the heartbeat. */
+  lastHeartbeatAt: number;
 }
 
 export async function newAgent(name: string, environment: string, region: string): Promise<SimAgent> {
@@ -36,18 +39,20 @@ export async function newAgent(name: string, environment: string, region: string
     progressing: new Set(),
     drifted: null,
     lastReport: null,
+    lastHeartbeatAt: 0,
   };
 }
 
 export type CheckInResult = { status: number; changedApps: string[] };
 
 /** GET /v1/agent/desired-state with If-None-Match; a 200 updates what the agent wants to run. */
-export async function checkIn(client: Client, agent: SimAgent, tag = 'checkin'): Promise<CheckInResult> {
-  const path = '/v1/agent/desired-state';
+export async function checkIn(client: Client, agent: SimAgent, tag = 'checkin', heartbeat = false): Promise<CheckInResult> {
+  const path = `/v1/agent/desired-state${heartbeat ? '?heartbeat=1' : ''}`;
   const jwt = await signAgentRequest(agent.key, agent.name, agent.audience, { method: 'GET', path });
   const headers: Record<string, string> = { authorization: `Bearer ${jwt}` };
   if (agent.etag && tag !== 'checkin-full') headers['if-none-match'] = agent.etag;
   const res = await client.request(tag, 'GET', path, undefined, headers);
+  if (heartbeat && (res.status === 200 || res.status === 304)) agent.lastHeartbeatAt = Date.now();
   if (res.status !== 200) return { status: res.status, changedApps: [] };
   const state = JSON.parse(res.body) as DesiredState;
   agent.etag = res.headers.get('etag');
@@ -115,12 +120,12 @@ export async function sendReport(client: Client, agent: SimAgent, body: string, 
 }
 
 /**
- * One cycle of an agent, as agent/agent.ts runs it: check in; report when something changed
- * (a new version: Progressing, then Ready the cycle after; drift), else the same report again
- * when the heartbeat is due. Returns nothing: the client records each request.
+ * One cycle of an agent, as agent/agent.ts runs it: check in (carrying the heartbeat when due);
+ * report when something changed (a new version: Progressing, then Ready the cycle after; drift),
+ * else the same report again when the resend is due. Returns nothing: the client records each request.
  */
-export async function cycle(client: Client, agent: SimAgent, options: { heartbeatMs: number; driftChance: number; random: () => number }): Promise<void> {
-  const { status, changedApps } = await checkIn(client, agent);
+export async function cycle(client: Client, agent: SimAgent, options: { heartbeatMs: number; resendMs: number; driftChance: number; random: () => number }): Promise<void> {
+  const { status, changedApps } = await checkIn(client, agent, 'checkin', Date.now() - agent.lastHeartbeatAt >= options.heartbeatMs);
   if (status !== 200 && status !== 304) return;
   if (changedApps.length > 0) {
     await sendReport(client, agent, JSON.stringify(buildReport(agent)), agent.lastReport ? 'report-changed' : 'report-first');
@@ -147,7 +152,7 @@ export async function cycle(client: Client, agent: SimAgent, options: { heartbea
     if (corrected) agent.drifted = app;
     return;
   }
-  if (agent.lastReport && Date.now() - agent.lastReport.at >= options.heartbeatMs) {
+  if (agent.lastReport && Date.now() - agent.lastReport.at >= options.resendMs) {
     await sendReport(client, agent, agent.lastReport.body, 'report-heartbeat');
   }
 }

@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { envBinDir } from '../../env/harness.ts';
 import { sleep } from '../../../lib/sleep.ts';
+import type { Endpoints } from '../../../functions/clients.ts';
 import type { ChildMessage, ClockFigures, ParentMessage, ServerRecord } from './protocol.ts';
 
 export class BenchError extends Error {}
@@ -77,6 +78,27 @@ export async function startMoto(binary: string): Promise<Moto> {
   };
 }
 
+/** dynalite and s3rver in a process of their own (test/bench/fleet/storage-child.ts). */
+export async function startStorageChild(): Promise<{ endpoints: Endpoints; pid: number; stop(): Promise<void> }> {
+  const script = fileURLToPath(new URL('./storage-child.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let tail = '';
+  child.stderr!.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-1000)));
+  const endpoints = await new Promise<Endpoints>((resolve, reject) => {
+    child.once('message', (message: { type: string; endpoints: Endpoints }) => resolve(message.endpoints));
+    child.once('exit', (code) => reject(new BenchError(`the storage child exited (${code}) before it was ready: ${tail.trim().split('\n').pop() ?? ''}`)));
+  });
+  return {
+    endpoints,
+    pid: child.pid!,
+    async stop() {
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.disconnect();
+      if (await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)])) child.kill('SIGKILL');
+    },
+  };
+}
+
 export interface ServerChild {
   url: string;
   adminToken: string;
@@ -92,7 +114,7 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
-export async function startServerChild(options: { storage: 'embedded' | 'moto'; motoEndpoint?: string; heartbeatSeconds: number; onRecords: (records: ServerRecord[]) => void }): Promise<ServerChild> {
+export async function startServerChild(options: { storage: 'embedded' | 'moto'; motoEndpoint?: string; endpoints?: Endpoints; heartbeatSeconds: number; onRecords: (records: ServerRecord[]) => void }): Promise<ServerChild> {
   const script = fileURLToPath(new URL('../fleet-server.ts', import.meta.url));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -100,6 +122,7 @@ export async function startServerChild(options: { storage: 'embedded' | 'moto'; 
       ...process.env,
       BENCH_STORAGE: options.storage,
       BENCH_MOTO_ENDPOINT: options.motoEndpoint ?? '',
+      BENCH_ENDPOINTS: options.endpoints ? JSON.stringify(options.endpoints) : '',
       BENCH_HEARTBEAT: String(options.heartbeatSeconds),
     },
   });

@@ -12,6 +12,8 @@ import { Aggregator, figuresOf, type KindFigures, type KindSum } from './stats.t
 export interface RunOptions {
   storage: 'embedded' | 'moto';
   motoEndpoint?: string;
+  /** External storage endpoints for the embedded run (dynalite and s3rver in a process of their own). */
+  endpoints?: import('../../../functions/clients.ts').Endpoints;
   clusters: number;
   apps: number;
   seconds: number;
@@ -77,6 +79,7 @@ export async function runFleet(options: RunOptions): Promise<RunFigures> {
   const child = await startServerChild({
     storage: options.storage,
     motoEndpoint: options.motoEndpoint,
+    endpoints: options.endpoints,
     heartbeatSeconds: options.heartbeatSeconds,
     onRecords: (records) => aggregator.add(records),
   });
@@ -254,7 +257,8 @@ async function simulate(options: RunOptions, child: ServerChild, client: Client,
         }
         const agent = agents[order[cursor++ % order.length]!]!;
         inFlight += 1;
-        const p = cycle(client, agent, { heartbeatMs, driftChance: options.driftChance, random: rand })
+        // The agent resends an unchanged report hourly against a 10-minute heartbeat: six heartbeats per resend.
+        const p = cycle(client, agent, { heartbeatMs, resendMs: heartbeatMs * 6, driftChance: options.driftChance, random: rand })
           .catch(note)
           .finally(() => (inFlight -= 1));
         running.push(p);
@@ -327,7 +331,7 @@ async function simulate(options: RunOptions, child: ServerChild, client: Client,
   await window('report heartbeat', pick.length, 4, async (i) => void (await sendReport(client, pick[i]!, pick[i]!.lastReport!.body, 'report-heartbeat')));
   await child.setHeartbeat(0);
   pick = sample(N, 4);
-  await window('check-in 304 + heartbeat', pick.length, 4, async (i) => void (await checkIn(client, pick[i]!)));
+  await window('check-in 304 + heartbeat', pick.length, 4, async (i) => void (await checkIn(client, pick[i]!, 'checkin', true)));
   pick = sample(N, 5).filter((agent) => agent.lastReport);
   await window('report heartbeat + lastSeen', pick.length, 4, async (i) => void (await sendReport(client, pick[i]!, pick[i]!.lastReport!.body, 'report-heartbeat')));
   await child.setHeartbeat(never);
