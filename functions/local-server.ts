@@ -87,7 +87,15 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
 
   // The in-process clock: the same code the EventBridge schedule runs on AWS.
   const clockSeconds = options.clockSeconds ?? 15;
-  const clock = clockSeconds > 0 ? setInterval(() => runClock(services).catch((err: unknown) => console.error(JSON.stringify({ level: 'error', msg: 'clock run failed', error: String(err) }))), clockSeconds * 1000) : undefined;
+  // One run at a time; stop() waits for the one in progress before it closes the storage.
+  let clockRun: Promise<void> | null = null;
+  const tick = () => {
+    clockRun ??= runClock(services)
+      .then(() => undefined)
+      .catch((err: unknown) => console.error(JSON.stringify({ level: 'error', msg: 'clock run failed', error: String(err) })))
+      .finally(() => (clockRun = null));
+  };
+  const clock = clockSeconds > 0 ? setInterval(tick, clockSeconds * 1000) : undefined;
   clock?.unref();
   const server = createServer(getRequestListener(createApp(services).fetch));
   server.on('clientError', refuseMalformedRequest);
@@ -111,6 +119,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     clients: { dynamo, s3 },
     async stop() {
       clearInterval(clock);
+      await clockRun;
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       dynamo.destroy();

@@ -111,7 +111,7 @@ function printRun(run: RunFigures) {
   );
   lines.push(
     `   setup ${run.setupSeconds.toFixed(0)} s; latency: client-side, from the steady phase at its offered load (queueing included; else the windows, 4 in flight); CPU ms and log bytes per request: isolated windows, one kind in flight, ` +
-      `idle rate ${run.idleCpuMsPerSecond.toFixed(1)} ms/s subtracted${run.storage === 'embedded' ? '; CPU includes dynalite and s3rver (same process)' : ''}`,
+      `idle rate ${run.idleCpuMsPerSecond.toFixed(1)} ms/s subtracted`,
   );
   lines.push(
     '   units: measured = DynamoDB ConsumedCapacity (TOTAL, indexes included) for every call; estimated = from item sizes (functions/usage.ts), GSI writes not included',
