@@ -31,7 +31,7 @@ export const DEFAULT_CONFIG: Config = {
   checkInIntervalSeconds: 30,
   heartbeatSeconds: 600,
   desiredCacheSeconds: 5,
-  agentCacheSeconds: 30,
+  agentCacheSeconds: 60,
   fleetScanSeconds: 300,
   staleAfterSeconds: 1800,
   registrationTokenTtlSeconds: 3600,

@@ -11,7 +11,7 @@ import { AuthError } from '../auth/tokens.ts';
 import type { Services } from '../context.ts';
 import { badRequest, conflict, unauthorized } from '../errors.ts';
 import type { AppStatusRecord, ClusterRecord, ClusterStatusRecord, ReportOrder } from '../model.ts';
-import type { Contribution } from '../storage/fleet.ts';
+import { contribution, type Contribution } from '../storage/fleet.ts';
 import { newEventId, recordEvent, recordEvents, type EventInput } from './events.ts';
 import { resolveDesiredState } from './resolve.ts';
 import { advanceAfterReport } from './rollouts.ts';
@@ -180,8 +180,8 @@ export async function acceptReport(services: Services, cluster: ClusterRecord, r
   const removed = Object.values(previous).filter((summary) => !Object.hasOwn(next, summary.app));
   // Counts first: a crash after them leaves the cells marked changed, and the clock recounts them.
   await Promise.all([
-    ...changed.map((summary) => storage.fleet.move(current.environment, summary.app, current.region, contribution(previous[summary.app]), contribution(summary), now.getTime())),
-    ...removed.map((summary) => storage.fleet.move(current.environment, summary.app, summary.region, contribution(summary), null, now.getTime())),
+    ...changed.map((summary) => moveCount(services, current.environment, summary.app, current.region, contribution(previous[summary.app]), contribution(summary))),
+    ...removed.map((summary) => moveCount(services, current.environment, summary.app, summary.region, contribution(summary), null)),
   ]);
   await Promise.all([
     ...changed.map((summary) => storage.clusters.putAppStatus(current.environment, summary)),
@@ -209,9 +209,23 @@ async function flushPendingEvents(services: Services, cluster: string, key: stri
   await services.storage.clusters.clearPendingEvents(cluster, key);
 }
 
-/** What an app's status adds to its fleet cell. */
-const contribution = (status: AppStatusRecord | undefined): Contribution | null =>
-  status ? { phase: status.phase, version: status.version, drifted: status.drifted > 0 } : null;
+
+/**
+ * Moves a cell's counts. Should the cell refuse the update (DynamoDB's 400 KB, after a flood of
+ * distinct versions from one agent), it is recounted at once instead: the recount writes it whole,
+ * from the status items, so it is small again and exact.
+ */
+async function moveCount(services: Services, environment: string, app: string, region: string, from: Contribution | null, to: Contribution | null): Promise<void> {
+  const { fleet, clusters } = services.storage;
+  const now = services.now().getTime();
+  try {
+    await fleet.move(environment, app, region, from, to, now);
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'ValidationException') throw err;
+    const statuses = (await clusters.appStatuses(environment, app, region)).map((status) => contribution(status)!);
+    await fleet.rewrite(environment, app, region, statuses, now);
+  }
+}
 
 /** Same status but for when it was reported: nothing to write. */
 function sameStatus(before: AppStatusRecord | undefined, after: AppStatusRecord): boolean {

@@ -5,6 +5,7 @@ import { LIMITS } from '../../lib/limits.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { AppStatusRecord, ClusterRecord, ClusterState, Suspension } from '../model.ts';
 import { collections } from '../storage/keys.ts';
+import { contribution } from '../storage/fleet.ts';
 import { newEventId, recordEvent } from './events.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { isStale } from './fleet.ts';
@@ -91,7 +92,7 @@ async function countMove(services: Services, previous: ClusterRecord | null, clu
     const now = services.now().getTime();
     await Promise.all(
       Object.values(state?.apps ?? {}).map(async (status) => {
-        await storage.fleet.move(previous.environment, status.app, status.region, { phase: status.phase, version: status.version, drifted: status.drifted > 0 }, null, now);
+        await storage.fleet.move(previous.environment, status.app, status.region, contribution(status), null, now);
         await storage.clusters.deleteAppStatus(cluster.name, status.app);
       }),
     );

@@ -6,6 +6,7 @@ import type { Fleet } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import type { ClusterRecord, ClusterStatusRecord, DesiredEntry } from '../model.ts';
 import type { FleetCellRecord } from '../storage/fleet.ts';
+import { contribution } from '../storage/fleet.ts';
 import { selectorMatches, versionForRegion } from './resolve.ts';
 
 /**
@@ -99,7 +100,7 @@ export async function maintainFleet(services: Services): Promise<{ recounted: nu
     for (const cell of await storage.fleet.cells(environment.name, true)) {
       if (!recountDue(cell, now)) continue;
       const statuses = await storage.clusters.appStatuses(cell.environment, cell.app, cell.region);
-      const contributions = statuses.filter((status) => status.region === cell.region).map((status) => ({ phase: status.phase, version: status.version, drifted: status.drifted > 0 }));
+      const contributions = statuses.filter((status) => status.region === cell.region).map((status) => contribution(status)!);
       if (await storage.fleet.recount(cell, contributions, now)) recounted += 1;
     }
     if (now - (await storage.fleet.lastScan(environment.name)) >= config.fleetScanSeconds * 1000) {

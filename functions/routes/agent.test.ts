@@ -83,7 +83,7 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
       expect(again.status).toBe(304);
       // warm: the cluster item and the environment's entries are held by the process, nothing is read
       expect(f.dynamoCalls).toEqual([]);
-      clock = new Date(clock.getTime() + 31_000);
+      clock = new Date(clock.getTime() + 61_000);
       f.dynamoCalls.length = 0;
       expect((await agentCall('dev-1', key, 'GET', '/v1/agent/desired-state', undefined, { 'if-none-match': etag })).status).toBe(304);
       expect(f.dynamoCalls.filter((op) => op === 'GetItem'), 'past agentCacheSeconds: one read of the cluster item').toEqual(['GetItem']);

@@ -143,3 +143,32 @@ describe('fleet counts at scale', () => {
     expect(us.phases.Ready).toBeGreaterThanOrEqual(26);
   });
 });
+
+describe('a fleet cell flooded past DynamoDB item size', () => {
+  it('is rewritten from the status items when a report cannot add to it, and the report is stored', async () => {
+    const report = await agent('flood-1', 'prod', 'us');
+    expect((await report('POST', '/v1/agent/reports', appReport('1.0.0', 'Progressing'))).status).toBe(202);
+    // a cell grown toward 400 KB by a flood of distinct version texts
+    let n = 0;
+    for (const size of [60_000, 5_000, 500, 50, 5]) {
+      let refused = false;
+      while (!refused && n < 10_000) {
+        await f.services.storage.fleet
+          .move('prod', 'web', 'us', null, { phase: 'Ready', version: `${n++}`.padEnd(size, 'x'), drifted: false }, Date.now())
+          .catch(() => (refused = true));
+      }
+      expect(refused, `DynamoDB refuses the item past 400 KB (${size})`).toBe(true);
+    }
+    // the cell is full to the byte: a report with a version it has not counted cannot add to it
+    await f.admin('POST', '/v1/apps/web/releases', { version: '1.0.1', digest: digestOf(3) }).catch(() => {});
+    const stored = await report('POST', '/v1/agent/reports', { apps: [{ name: 'web', version: '1.0.1', digest: digestOf(3), phase: 'Failed', drift: [] }] });
+    expect(stored.status).toBe(202);
+    const cells = await f.services.storage.fleet.cells('prod', true);
+    const us = cells.find((cell) => cell.app === 'web' && cell.region === 'us')!;
+    expect(Object.keys(us.versions).every((version) => version.length < 100), 'recounted: only real versions').toBe(true);
+    // the rewrite read the statuses before this report's own; the clock's recount (once quiet) has it
+    await runClock({ ...f.services, now: () => new Date(Date.now() + 60_000) });
+    const recounted = (await f.services.storage.fleet.cells('prod', true)).find((cell) => cell.app === 'web' && cell.region === 'us')!;
+    expect(recounted.versions['1.0.1']).toBe(1);
+  }, 120_000);
+});

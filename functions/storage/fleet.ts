@@ -3,6 +3,8 @@
 // counts at once; the clock recounts a changed cell from its status items (repairing whatever a
 // crash or a race left), and counts clusters and stale ones per cell on its slower scan.
 import { randomUUID } from 'node:crypto';
+import { normalizeVersion } from '../../lib/semver.ts';
+import type { AppStatusRecord } from '../model.ts';
 import { fleetPartition, keys, prefixes } from './keys.ts';
 import { strip, type Item, type Table } from './table.ts';
 
@@ -30,6 +32,13 @@ export interface FleetCellRecord {
   dirty?: string;
   dirtyAt?: number;
   countedAt?: number;
+}
+
+/** What an app's status adds to its fleet cell: versions only as releases spell them (an agent's other text is not counted). */
+export function contribution(status: AppStatusRecord | undefined): Contribution | null {
+  if (!status) return null;
+  const version = status.version !== null && status.version.length <= 64 ? normalizeVersion(status.version) : null;
+  return { phase: status.phase, version, drifted: status.drifted > 0 };
 }
 
 const PHASE = 'p:';
@@ -122,6 +131,11 @@ export class FleetStorage {
     return seen.dirty === undefined
       ? this.table.putIf(item, 'attribute_not_exists(#dirty)', { names: { '#dirty': 'dirty' } })
       : this.table.putIf(item, '#dirty = :dirty', { names: { '#dirty': 'dirty' }, values: { ':dirty': seen.dirty } });
+  }
+
+  /** Writes a cell whole from a recount, unconditionally, marked changed (the clock recounts it once more when quiet). */
+  async rewrite(environment: string, app: string, region: string, contributions: Contribution[], now: number): Promise<void> {
+    await this.table.put({ ...keys.fleetCell(environment, app, region), type: 'fleet-cell', environment, app, region, ...counts(contributions), dirty: randomUUID(), dirtyAt: now, countedAt: now });
   }
 
   /** The scan's figures for a cell: clusters that run the app in the region, and how many are stale. */
