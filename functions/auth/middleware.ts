@@ -44,10 +44,11 @@ export const authenticateAgent: MiddlewareHandler<AppEnv> = async (c, next) => {
     const valid = /^[a-z0-9-]{1,63}$/.test(name);
     // The cluster as this process read it a few seconds ago at most (agentCacheSeconds): a check-in
     // reads nothing. A key that does not match the token (rotated or registered since) is read again.
-    let cluster = valid ? await storage.clusters.getCached(name, now().getTime(), config.agentCacheSeconds * 1000) : null;
+    const held = () => storage.clusters.getCached(name, now().getTime(), config.agentCacheSeconds * 1000);
+    let cluster = valid ? await held() : null;
     if (cluster && cluster.keyId !== tokenKeyId(token)) {
       storage.clusters.forget(name);
-      cluster = await storage.clusters.get(name);
+      cluster = await held();
     }
     // One vague 401 for every failure, so the answer does not tell a stranger which clusters
     // exist or are revoked; only an agent whose signature verifies is told plainly it is revoked.

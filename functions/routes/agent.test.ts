@@ -134,6 +134,29 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
     });
   });
 
+  describe('two containers', () => {
+    it('another container sees a rotated key at once, a revocation within agentCacheSeconds, and a revoked report never', async () => {
+      const { key } = await registerCluster('two-1');
+      const other = await f.sibling();
+      const viaOther = async (signer: typeof key, method: string, path: string, body?: unknown) => {
+        const text = body === undefined ? undefined : JSON.stringify(body);
+        const jwt = await signAgentRequest(signer, 'two-1', 'flotilla', { method, path, body: text ?? '' }, clock.getTime());
+        return other(method, path, { token: jwt, body: text });
+      };
+      expect((await viaOther(key, 'GET', '/v1/agent/desired-state')).status, 'container B reads and holds the cluster').toBe(200);
+      const next = await generateAgentKey();
+      expect((await agentCall('two-1', key, 'POST', '/v1/agent/keys', { publicKey: next.publicJwk })).status, 'rotated through A').toBe(200);
+      expect((await viaOther(next, 'GET', '/v1/agent/desired-state')).status, 'B reads the cluster again for a key it does not hold').toBe(200);
+
+      expect((await f.admin('POST', '/v1/clusters/two-1/revoke', { reason: 'stolen' })).status).toBe(200);
+      expect((await agentCall('two-1', next, 'GET', '/v1/agent/desired-state')).status, 'A refuses at once').toBe(403);
+      expect((await viaOther(next, 'GET', '/v1/agent/desired-state')).status, 'B still holds the cluster it read').toBe(200);
+      expect((await viaOther(next, 'POST', '/v1/agent/reports', report('Failed'))).status, 'a changed report re-reads the cluster: refused').toBe(409);
+      clock = new Date(clock.getTime() + 61_000);
+      expect((await viaOther(next, 'GET', '/v1/agent/desired-state')).status, 'past agentCacheSeconds B refuses too').toBe(403);
+    });
+  });
+
   describe('reports', () => {
     it('stores a changed report, writes nothing for an unchanged one until the heartbeat is due', async () => {
       const { key } = await registerCluster('dev-3');

@@ -167,6 +167,20 @@ export async function startFixture(options: FixtureOptions = {}) {
       services = await build(clients);
       app = createApp(services);
     },
+    /**
+     * A second control plane on the same storage and key, as a second Lambda container: its own
+     * process-held caches. Returns a request function like `call`.
+     */
+    async sibling() {
+      const other = createApp(await build({ dynamo, s3 }));
+      return async (method: string, path: string, options: { token?: string; body?: string; headers?: Record<string, string> } = {}) => {
+        const headers: Record<string, string> = { ...options.headers, ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) };
+        if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+        const response = await other.request(path, { method, headers, body: options.body });
+        const text = await response.text();
+        return { status: response.status, body: text ? JSON.parse(text) : null };
+      };
+    },
     signingKey,
     adminToken,
     mint,
