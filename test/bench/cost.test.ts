@@ -69,27 +69,28 @@ describe('requestCost', () => {
 });
 
 describe('monthlyCounts', () => {
-  it('at 30 s: 86,400 check-ins a month, one in ten writing the heartbeat, one 200 and one changed report a day', () => {
+  it('at 30 s: 86,400 check-ins a month, one in twenty carrying the 10-minute heartbeat, one 200 and one changed report a day, an hourly resend', () => {
+    expect(DEFAULT_ASSUMPTIONS.heartbeatSeconds).toBe(600);
     expect(monthlyCounts({ ...DEFAULT_ASSUMPTIONS, intervalSeconds: 30 })).toEqual({
-      checkin304: 86_400 - 8_640 - 30,
-      checkin304Heartbeat: 8_640,
+      checkin304: 86_400 - 4_320 - 30,
+      checkin304Heartbeat: 4_320,
       checkin200: 30,
-      reportHeartbeat: 8_640,
+      reportHeartbeat: 720,
       reportChanged: 30,
     });
   });
 
   it('at 60 s: half the check-ins, the same heartbeats', () => {
     const counts = monthlyCounts({ ...DEFAULT_ASSUMPTIONS, intervalSeconds: 60 });
-    expect(counts.checkin304).toBe(43_200 - 8_640 - 30);
-    expect(counts.checkin304Heartbeat).toBe(8_640);
+    expect(counts.checkin304).toBe(43_200 - 4_320 - 30);
+    expect(counts.checkin304Heartbeat).toBe(4_320);
   });
 });
 
 describe('clusterMonth and fleetMonth', () => {
   it('is the per-request price times the requests of a month', () => {
     const month = clusterMonth(figures(checkIn), noStorage);
-    const requests = 86_400 + 8_640 + 30; // every check-in, the heartbeat reports, the changed reports
+    const requests = 86_400 + 720 + 30; // every check-in, the hourly resends, the changed reports
     expect(month.requests).toBe(requests);
     expect(month.variable).toBeCloseTo(requests * requestCost(checkIn, noStorage, 512).total, 12);
     expect(month.storage).toBe(0);
@@ -161,16 +162,21 @@ describe('figuresForCost', () => {
       reportBytes: 9000,
     }) as unknown as RunFigures;
 
-  it("takes CPU from moto's run and units from the embedded run, S3 requests by price class", () => {
+  it('takes everything from the embedded run when there is one, S3 requests by price class', () => {
     const f = figuresForCost([run('embedded', 20, 2, 1000), run('moto', 5, 0.5, 100)], 512);
-    expect(f.profiles.checkin304).toEqual({ cpuMs: 5, dynamoCalls: 2, readUnits: 2, writeUnits: 0, s3Put: 0, s3Get: 0, logBytes: 0 });
+    expect(f.profiles.checkin304).toEqual({ cpuMs: 20, dynamoCalls: 2, readUnits: 2, writeUnits: 0, s3Put: 0, s3Get: 0, logBytes: 0 });
     expect(f.profiles.reportChanged.s3Put).toBe(1);
     expect(f.profiles.reportChanged.s3Get).toBe(0.5);
-    // moto's fleet read read 100 clusters; brought to the embedded run's 1,000
-    expect(f.profiles.fleetRead!.cpuMs).toBe(500);
+    expect(f.profiles.fleetRead!.cpuMs).toBe(200);
     expect(f.clusters).toBe(1000);
     expect(f.clock.dynamoCalls).toBe(1);
     expect(f.clock.readUnits).toBe(0.5);
+  });
+
+  it("takes moto's run when it is the only one", () => {
+    const f = figuresForCost([run('moto', 5, 0.5, 100)], 512);
+    expect(f.profiles.checkin304.cpuMs).toBe(5);
+    expect(f.clusters).toBe(100);
   });
 
   it('uses the one run there is for everything', () => {
