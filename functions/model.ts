@@ -18,7 +18,7 @@ export interface Suspension {
  * One app's status on one cluster (CLUSTER#<name> / STATUS#<app>): written only when it changes,
  * found per (environment, app) through the byCollection index.
  */
-export type AppStatusRecord = AppStatusSummary & { app: string; cluster: string; region: string; driftDigest?: string };
+export type AppStatusRecord = AppStatusSummary & { app: string; cluster: string; environment?: string; region: string; driftDigest?: string };
 
 /** The cluster as stored (CLUSTER#<name> / #CLUSTER): spec, agent key, revocation, suspension. Small. */
 export interface ClusterRecord {

@@ -1,7 +1,7 @@
 // Defects an adversarial review of rollouts found, one test each (group order, mixed plans, environment rollbacks, rollback past a recall, an abort racing an advance, log writes per read, list paging).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../lib/agent-auth.ts';
-import { digestOf, startFixture, type Fixture } from '../test/support/control-plane.ts';
+import { digestOf, startFixture, reportEveryApp, type Fixture } from '../test/support/control-plane.ts';
 import { tickRollouts } from './domain/rollouts.ts';
 
 describe('rollouts, as an adversarial review tried them', () => {
@@ -27,16 +27,13 @@ describe('rollouts, as an adversarial review tried them', () => {
     return Object.fromEntries(state.apps.map((app: { name: string; version: string }) => [app.name, app.version]));
   }
   async function report(name: string, phase: 'Ready' | 'Failed' = 'Ready') {
-    const key = agents.get(name)!;
-    const get = await signAgentRequest(key, name, 'flotilla', { method: 'GET', path: '/v1/agent/desired-state' }, clock.getTime());
-    const state = (await f.call('GET', '/v1/agent/desired-state', { token: get })).body;
-    const apps = state.apps.map((app: { name: string; version: string; digest: string }) => ({ name: app.name, version: app.version, digest: app.digest, phase, drift: [], conditions: [], counts: {} }));
-    const body = JSON.stringify({ apps });
-    const jwt = await signAgentRequest(key, name, 'flotilla', { method: 'POST', path: '/v1/agent/reports', body, seq: seq++ }, clock.getTime());
-    expect((await f.call('POST', '/v1/agent/reports', { token: jwt, body })).status).toBe(202);
+    const { status, versions } = await reportEveryApp(f, name, agents.get(name)!, phase, seq++, clock.getTime());
+    expect(status).toBe(202);
+    // The rollout clock (EventBridge on AWS, a timer under npm start): a soak ends with no new report.
     await tickRollouts(f.services);
-    return Object.fromEntries(state.apps.map((app: { name: string; version: string }) => [app.name, app.version]));
+    return versions;
   }
+
   /** Drives a rollout to its end with every cluster of the environment Ready. */
   async function complete(app: string, id: string, clusters: string[]) {
     for (let round = 0; round < 6; round++) {

@@ -179,9 +179,16 @@ export async function acceptReport(services: Services, cluster: ClusterRecord, r
   const changed = Object.values(next).filter((summary) => !sameStatus(previous[summary.app], summary));
   const removed = Object.values(previous).filter((summary) => !Object.hasOwn(next, summary.app));
   // Counts first: a crash after them leaves the cells marked changed, and the clock recounts them.
+  // A status recorded where the cluster was (a move whose clean-up a crash cut short) leaves that cell.
+  const cellOf = (summary: AppStatusRecord) => `${summary.environment ?? current.environment}#${summary.region}`;
   await Promise.all([
-    ...changed.map((summary) => moveCount(services, current.environment, summary.app, current.region, contribution(previous[summary.app]), contribution(summary))),
-    ...removed.map((summary) => moveCount(services, current.environment, summary.app, summary.region, contribution(summary), null)),
+    ...changed.flatMap((summary) => {
+      const before = previous[summary.app];
+      return before && cellOf(before) !== cellOf(summary)
+        ? [moveCount(services, before.environment ?? current.environment, summary.app, before.region, contribution(before), null), moveCount(services, current.environment, summary.app, current.region, null, contribution(summary))]
+        : [moveCount(services, current.environment, summary.app, current.region, contribution(before), contribution(summary))];
+    }),
+    ...removed.map((summary) => moveCount(services, summary.environment ?? current.environment, summary.app, summary.region, contribution(summary), null)),
   ]);
   await Promise.all([
     ...changed.map((summary) => storage.clusters.putAppStatus(current.environment, summary)),
@@ -255,6 +262,7 @@ function summarize(cluster: ClusterRecord, previous: Record<string, AppStatusRec
       const summary: AppStatusRecord = {
         app: app.name,
         cluster: cluster.name,
+        environment: cluster.environment,
         region: cluster.region,
         version: app.version,
         digest: app.digest,

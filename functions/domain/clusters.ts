@@ -80,9 +80,9 @@ async function countMove(services: Services, previous: ClusterRecord | null, clu
   const { storage } = services;
   const moved = previous && (previous.environment !== cluster.environment || previous.region !== cluster.region);
   if (previous && !moved && JSON.stringify(previous.labels) === JSON.stringify(cluster.labels)) return;
-  const cells = async (record: ClusterRecord) =>
-    (await storage.desired.list(record.environment)).filter((entry) => selectorMatches(entry.spec.clusterSelector, record.labels)).map((entry) => entry.app);
-  const [left, joined] = (await Promise.all([previous ? cells(previous) : [], cells(cluster)])) as [string[], string[]];
+  const entries = new Map(await Promise.all([...new Set([previous?.environment, cluster.environment].filter((env) => env !== undefined))].map(async (env) => [env, await storage.desired.list(env)] as const)));
+  const cells = (record: ClusterRecord) => entries.get(record.environment)!.filter((entry) => selectorMatches(entry.spec.clusterSelector, record.labels)).map((entry) => entry.app);
+  const [left, joined] = [previous ? cells(previous) : [], cells(cluster)];
   await Promise.all([
     ...left.filter((app) => moved || !joined.includes(app)).map((app) => storage.fleet.addClusters(previous!.environment, app, previous!.region, -1)),
     ...joined.filter((app) => moved || !left.includes(app)).map((app) => storage.fleet.addClusters(cluster.environment, app, cluster.region, 1)),

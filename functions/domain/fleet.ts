@@ -97,14 +97,15 @@ export async function maintainFleet(services: Services): Promise<{ recounted: nu
   let recounted = 0;
   let scanned = 0;
   for (const environment of await storage.environments.list()) {
-    for (const cell of await storage.fleet.cells(environment.name, true)) {
+    const cells = await storage.fleet.cells(environment.name, true);
+    for (const cell of cells) {
       if (!recountDue(cell, now)) continue;
       const statuses = await storage.clusters.appStatuses(cell.environment, cell.app, cell.region);
       const contributions = statuses.filter((status) => status.region === cell.region).map((status) => contribution(status)!);
       if (await storage.fleet.recount(cell, contributions, now)) recounted += 1;
     }
     if (now - (await storage.fleet.lastScan(environment.name)) >= config.fleetScanSeconds * 1000) {
-      await scanEnvironment(services, environment.name);
+      await scanEnvironment(services, environment.name, cells);
       await storage.fleet.recordScan(environment.name, now);
       scanned += 1;
     }
@@ -113,10 +114,10 @@ export async function maintainFleet(services: Services): Promise<{ recounted: nu
 }
 
 /** Counts, per cell of the environment, the clusters that run the app and how many are stale. */
-async function scanEnvironment(services: Services, environment: string): Promise<void> {
+async function scanEnvironment(services: Services, environment: string, stored: FleetCellRecord[]): Promise<void> {
   const { storage, config } = services;
   const now = services.now();
-  const [clusters, entries, stored] = await Promise.all([storage.clusters.allIn(environment), storage.desired.list(environment), storage.fleet.cells(environment)]);
+  const [clusters, entries] = await Promise.all([storage.clusters.allIn(environment), storage.desired.list(environment)]);
   const statuses = await storage.clusters.statuses(clusters.map((cluster) => cluster.name));
   const counts = new Map<string, { app: string; region: string; clusters: number; stale: number }>();
   for (const cell of stored) counts.set(`${cell.app}#${cell.region}`, { app: cell.app, region: cell.region, clusters: 0, stale: 0 });

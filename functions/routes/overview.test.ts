@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest } from '../../lib/agent-auth.ts';
 import { runClock } from '../clock.ts';
+import { onRequestUsage } from '../usage.ts';
 import { digestOf, seedWorld, startFixture, type Fixture } from '../../test/support/control-plane.ts';
 
 let f: Fixture;
@@ -128,17 +129,25 @@ describe('fleet counts at scale', () => {
   });
 
   it('reads as many items for 5 clusters as for 25: the cost is the cells, not the clusters', async () => {
+    // The calls, and the read units DynamoDB's own ConsumedCapacity reports (dynalite sizes them by the items read).
     const callsOfFleet = async () => {
       f.dynamoCalls.length = 0;
+      let readUnits = -1;
+      const stop = onRequestUsage((request) => {
+        if (request.route === '/v1/fleet') readUnits = request.usage.dynamo.readUnits;
+      });
       expect((await f.admin('GET', '/v1/fleet')).status).toBe(200);
-      return [...f.dynamoCalls];
+      stop();
+      return { calls: [...f.dynamoCalls], readUnits };
     };
     for (let i = 0; i < 5; i++) await (await agent(`scale-a-${i}`, 'prod', 'us'))('POST', '/v1/agent/reports', appReport('1.0.0', 'Ready'));
     const few = await callsOfFleet();
     for (let i = 0; i < 20; i++) await (await agent(`scale-b-${i}`, 'prod', 'us'))('POST', '/v1/agent/reports', appReport('1.0.0', 'Ready'));
     const many = await callsOfFleet();
-    expect(many).toEqual(few);
-    expect(many.filter((call) => call === 'Scan'), 'no scans').toEqual([]);
+    expect(many.calls).toEqual(few.calls);
+    expect(few.readUnits).toBeGreaterThan(0);
+    expect(many.readUnits, 'the items read do not grow with the clusters').toBe(few.readUnits);
+    expect(many.calls.filter((call) => call === 'Scan'), 'no scans').toEqual([]);
     const us = (await f.admin('GET', '/v1/fleet')).body.cells.find((c: any) => c.environment === 'prod' && c.region === 'us');
     expect(us.phases.Ready).toBeGreaterThanOrEqual(26);
   });
@@ -171,4 +180,19 @@ describe('a fleet cell flooded past DynamoDB item size', () => {
     const recounted = (await f.services.storage.fleet.cells('prod', true)).find((cell) => cell.app === 'web' && cell.region === 'us')!;
     expect(recounted.versions['1.0.1']).toBe(1);
   }, 120_000);
+});
+
+describe('a cluster moved when a crash cut the move short', () => {
+  it('leaves its old cell at its next report, which rewrites its statuses where it is', async () => {
+    const moved = await agent('moved-1', 'prod', 'us');
+    expect((await moved('POST', '/v1/agent/reports', appReport('1.0.0', 'Ready'))).status).toBe(202);
+    const ready = async (region: string) => (await f.services.storage.fleet.cells('prod', true)).find((cell) => cell.app === 'web' && cell.region === region)?.phases.Ready ?? 0;
+    const [us, eu] = [await ready('us'), await ready('eu')];
+    // the cluster item moved to eu, and nothing else: the process died before the move's clean-up
+    await f.services.storage.clusters.put('moved-1', { environment: 'prod', region: 'eu', labels: {} }, new Date().toISOString());
+    expect((await moved('POST', '/v1/agent/reports', appReport('1.1.0', 'Ready'))).status).toBe(202);
+    expect(await ready('us'), 'left the old cell').toBe(us - 1);
+    expect(await ready('eu'), 'counted in the new one').toBe(eu + 1);
+    expect((await f.services.storage.clusters.appStatuses('prod', 'web', 'us')).some((status) => status.cluster === 'moved-1'), 'no status left under the old region').toBe(false);
+  });
 });

@@ -3,7 +3,7 @@
 // reports and soak, a failing wave rolling itself back, pause/resume/abort, and a fleet-wide recall.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
-import { BACKENDS, backendOptions, digestOf, startFixture, type Fixture } from '../../test/support/control-plane.ts';
+import { BACKENDS, backendOptions, digestOf, startFixture, reportEveryApp, type Fixture } from '../../test/support/control-plane.ts';
 import { tickRollouts } from '../domain/rollouts.ts';
 
 describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
@@ -30,17 +30,13 @@ describe.each(BACKENDS)('rollouts on %s storage', (backend) => {
 
   /** What the cluster's agent would do: read its desired state and report every app in a phase. */
   async function agentReports(name: string, phase: 'Ready' | 'Failed' | 'Progressing' = 'Ready') {
-    const key = agents.get(name)!;
-    const get = await signAgentRequest(key, name, 'flotilla', { method: 'GET', path: '/v1/agent/desired-state' }, clock.getTime());
-    const state = (await f.call('GET', '/v1/agent/desired-state', { token: get })).body;
-    const apps = state.apps.map((app: { name: string; version: string; digest: string }) => ({ name: app.name, version: app.version, digest: app.digest, phase, drift: [], conditions: [], counts: {} }));
-    const body = JSON.stringify({ apps });
-    const jwt = await signAgentRequest(key, name, 'flotilla', { method: 'POST', path: '/v1/agent/reports', body, seq: seq++ }, clock.getTime());
-    expect((await f.call('POST', '/v1/agent/reports', { token: jwt, body })).status).toBe(202);
+    const { status, versions } = await reportEveryApp(f, name, agents.get(name)!, phase, seq++, clock.getTime());
+    expect(status).toBe(202);
     // The rollout clock (EventBridge on AWS, a timer under npm start): a soak ends with no new report.
     await tickRollouts(f.services);
-    return Object.fromEntries(state.apps.map((app: { name: string; version: string }) => [app.name, app.version]));
+    return versions;
   }
+
 
   const release = (app: string, version: string, n: number) => as(admin, 'POST', `/v1/apps/${app}/releases`, { version, digest: digestOf(n) });
 

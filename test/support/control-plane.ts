@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
 import type { Grant } from '../../lib/api/schemas.ts';
 import { createApp } from '../../functions/app.ts';
 import { generateSigningKey, type OidcIssuer } from '../../functions/auth/tokens.ts';
@@ -219,4 +220,18 @@ export const BACKENDS = ['embedded', 'moto'] as const;
 
 export function backendOptions(backend: (typeof BACKENDS)[number]): FixtureOptions {
   return backend === 'moto' ? { moto: requireTestEnv().moto } : {};
+}
+
+/**
+ * What a cluster's agent does: reads its desired state and reports every app of it in `phase`
+ * (signed with `seq`, at `now`). Returns the report's status and app → version of the state.
+ */
+export async function reportEveryApp(f: Fixture, name: string, key: AgentKeyPair, phase: string, seq: number, now: number) {
+  const get = await signAgentRequest(key, name, 'flotilla', { method: 'GET', path: '/v1/agent/desired-state' }, now);
+  const state = (await f.call('GET', '/v1/agent/desired-state', { token: get })).body;
+  const apps = state.apps.map((app: { name: string; version: string; digest: string }) => ({ name: app.name, version: app.version, digest: app.digest, phase, drift: [], conditions: [], counts: {} }));
+  const body = JSON.stringify({ apps });
+  const jwt = await signAgentRequest(key, name, 'flotilla', { method: 'POST', path: '/v1/agent/reports', body, seq }, now);
+  const { status } = await f.call('POST', '/v1/agent/reports', { token: jwt, body });
+  return { status, versions: Object.fromEntries(state.apps.map((app: { name: string; version: string }) => [app.name, app.version])) as Record<string, string> };
 }
