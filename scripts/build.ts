@@ -1,0 +1,87 @@
+// `npm run build`: the two things Flotilla ships, bundled with esbuild as they run in production.
+//   dist/lambda/index.mjs       the control plane's Lambda handler (`handler`, `clock`), ESM for nodejs24.x;
+//                               sst.config.ts deploys this directory as it is (infra/control-plane.ts)
+//   dist/agent/flotilla-agent.mjs  the agent: one file that plain `node` runs (the agent image's entrypoint)
+// Options: --sdk=bundled|external (the AWS SDK in the Lambda bundle or taken from the runtime;
+// README, "Runtimes and bundles", says which is deployed and why), --outdir=dir.
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
+
+const ROOT = resolve(import.meta.dirname, '..');
+export const NODE_TARGET = 'node24';
+
+export type SdkMode = 'bundled' | 'external';
+
+/**
+ * ESM bundles need `require` for the CommonJS packages esbuild inlines (they call require on Node
+ * built-ins); this banner gives them one, as AWS's own Node runtime docs suggest for ESM bundles.
+ */
+const REQUIRE_SHIM = "import { createRequire as __flotillaCreateRequire } from 'node:module'; const require = __flotillaCreateRequire(import.meta.url);";
+
+const common: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: NODE_TARGET,
+  minify: true,
+  sourcemap: 'linked',
+  sourcesContent: false,
+  legalComments: 'linked',
+  banner: { js: REQUIRE_SHIM },
+  metafile: true,
+  logLevel: 'warning',
+  absWorkingDir: ROOT,
+};
+
+export interface BuiltBundle {
+  file: string;
+  bytes: number;
+  metafile: Metafile;
+}
+
+async function bundle(entry: string, outfile: string, options: BuildOptions): Promise<BuiltBundle> {
+  await mkdir(resolve(outfile, '..'), { recursive: true });
+  const result = await build({ ...common, ...options, entryPoints: [join(ROOT, entry)], outfile });
+  // What went into it, for `npx esbuild-visualizer` or bench:lambda; kept out of the shipped directory.
+  const metaDir = join(ROOT, 'dist', 'meta');
+  await mkdir(metaDir, { recursive: true });
+  await writeFile(join(metaDir, `${relative(join(ROOT, 'dist'), outfile).replaceAll('/', '-')}.json`), JSON.stringify(result.metafile));
+  return { file: outfile, bytes: (await stat(outfile)).size, metafile: result.metafile! };
+}
+
+/** The Lambda handler; with `sdk: 'external'` the runtime's own AWS SDK v3 is used. */
+export async function buildLambda(outdir = join(ROOT, 'dist', 'lambda'), sdk: SdkMode = 'bundled'): Promise<BuiltBundle> {
+  await rm(outdir, { recursive: true, force: true });
+  const built = await bundle('functions/lambda.ts', join(outdir, 'index.mjs'), {
+    external: sdk === 'external' ? ['@aws-sdk/*', '@smithy/*'] : [],
+  });
+  // The handler is `index.handler` (and `index.clock`); package.json marks .mjs as ESM anyway.
+  await writeFile(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+  return built;
+}
+
+/** The agent as one file. */
+export async function buildAgent(outdir = join(ROOT, 'dist', 'agent')): Promise<BuiltBundle> {
+  await rm(outdir, { recursive: true, force: true });
+  return bundle('agent/main.ts', join(outdir, 'flotilla-agent.mjs'), {});
+}
+
+async function main(): Promise<void> {
+  const flags = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
+  const sdk = (flags['sdk'] ?? 'bundled') as SdkMode;
+  if (sdk !== 'bundled' && sdk !== 'external') throw new Error(`--sdk must be bundled or external, not ${sdk}`);
+  const outdir = resolve(flags['outdir'] ?? join(ROOT, 'dist'));
+  for (const built of [await buildLambda(join(outdir, 'lambda'), sdk), await buildAgent(join(outdir, 'agent'))]) {
+    console.log(`${relative(process.cwd(), built.file)}  ${(built.bytes / 1024).toFixed(0)} KiB`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`build: ${(error as Error).message.split('\n')[0]}`);
+    process.exitCode = 1;
+  }
+}
