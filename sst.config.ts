@@ -1,5 +1,7 @@
 /// <reference path="./.sst/platform/config.d.ts" />
-// Deploy: `npx sst@3 deploy --stage production` (see README, "Deploy to AWS").
+// Deploy with SST v4: `npm run deploy -- --stage production` (builds dist/lambda, then `sst deploy`;
+// see README, "Deploy to AWS"). The stage named production keeps its data: resources are retained
+// on removal and protected, and its table has deletion protection (infra/definitions.ts).
 export default $config({
   app(input) {
     return {

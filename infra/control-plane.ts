@@ -1,15 +1,39 @@
-// The control plane on AWS: one table, one bucket, one function behind a Function URL, two secrets.
-// Runs inside `sst deploy`, where the `sst` and `$app` globals exist.
-import { CLOCK_HANDLER, CLOCK_SCHEDULE, LAMBDA_HANDLER, LAMBDA_RUNTIME, functionEnvironment, signingKeysParameterName, tableArgs } from './definitions.ts';
+// The control plane on AWS: one table, one bucket, one function behind a Function URL, a clock, two
+// secrets. Runs inside `sst deploy` (SST v4), where the `sst`, `aws`, `$app` and `$interpolate`
+// globals exist. The function code is the bundle `npm run build` wrote (`npm run deploy` does both).
+import {
+  BUCKET_ENCRYPTION,
+  CLOCK_HANDLER,
+  CLOCK_SCHEDULE,
+  LAMBDA_ARCHITECTURE,
+  LAMBDA_BUNDLE,
+  LAMBDA_HANDLER,
+  LAMBDA_RUNTIME,
+  NONCURRENT_VERSION_DAYS,
+  bucketArgs,
+  functionEnvironment,
+  functionPermissions,
+  signingKeysParameterName,
+  tableArgs,
+} from './definitions.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- SST's globals are typed by its generated platform files */
 declare const sst: any;
 declare const $app: any;
 declare const aws: any;
+declare const $interpolate: any;
 
 export function deployControlPlane() {
-  const table = new sst.aws.Dynamo('Table', tableArgs());
-  const bucket = new sst.aws.Bucket('Reports');
+  const table = new sst.aws.Dynamo('Table', tableArgs($app.stage));
+  const bucket = new sst.aws.Bucket('Reports', bucketArgs());
+  new aws.s3.BucketServerSideEncryptionConfiguration('ReportsEncryption', {
+    bucket: bucket.name,
+    rules: [{ applyServerSideEncryptionByDefault: BUCKET_ENCRYPTION, bucketKeyEnabled: true }],
+  });
+  new aws.s3.BucketLifecycleConfiguration('ReportsLifecycle', {
+    bucket: bucket.name,
+    rules: [{ id: 'expire-noncurrent-versions', status: 'Enabled', filter: {}, noncurrentVersionExpiration: { noncurrentDays: NONCURRENT_VERSION_DAYS } }],
+  });
   // Private Ed25519 JWKs as a JSON array: `sst secret set SigningKeys "$(npm run -s keygen)"`.
   // The function reads them from an encrypted SSM parameter at cold start, so they never appear
   // in its configuration (readable with lambda:GetFunctionConfiguration) as plaintext.
@@ -23,7 +47,8 @@ export function deployControlPlane() {
   const oidc = new sst.Secret('OidcIssuers', '[]');
   const functionArgs = {
     runtime: LAMBDA_RUNTIME,
-    architecture: 'arm64',
+    architecture: LAMBDA_ARCHITECTURE,
+    bundle: LAMBDA_BUNDLE,
     memory: '512 MB',
     timeout: '20 seconds',
     // JSON logs with the platform's at WARN: no START/END/REPORT lines per invocation (about 260
@@ -31,9 +56,12 @@ export function deployControlPlane() {
     // are still logged; a successful request logs nothing.
     logging: { format: 'json', retention: '1 month' },
     transform: { function: { loggingConfig: { logFormat: 'JSON', systemLogLevel: 'WARN', applicationLogLevel: 'INFO' } } },
-    link: [table, bucket],
-    // Only this parameter; SecureStrings under the AWS-managed aws/ssm key need no KMS grant.
-    permissions: [{ actions: ['ssm:GetParameter'], resources: [signingKeysParameter.arn] }],
+    permissions: functionPermissions({
+      tableArn: table.arn,
+      bucketArn: bucket.arn,
+      signingKeysParameterArn: signingKeysParameter.arn,
+      interpolate: $interpolate,
+    }),
     environment: functionEnvironment({
       table: table.name,
       bucket: bucket.name,

@@ -208,7 +208,12 @@ export async function runRolloutStory(world: World, narrate: Narrate = () => {})
     const done = await waitForRollout(world, rollout.id, 'completed', (each) => each.status === 'completed');
     assert.equal(waveStatuses(done), 'done,done');
     narrate(`wave eu: prod-eu runs 1.0.0 Ready; after its soak rollout ${rollout.id} completed`);
-    const records = (await prodHistory()).filter((record) => record.rollout === rollout.id);
+    // The environment's record follows the 'completed' status by one write (the clock may still be
+    // writing it when the list shows the rollout completed).
+    const records = await waitFor('the completed rollout pins the environment', async () => {
+      const ours = (await prodHistory()).filter((record) => record.rollout === rollout.id);
+      return ours.some((record) => record.region === null) ? ours : null;
+    }, CONVERGE_MS);
     assert.deepEqual(records.map((record) => [record.region, record.toVersion, record.kind, record.actor]), [
       ['us', '1.0.0', 'promote', 'sre-alice'],
       ['eu', '1.0.0', 'promote', 'sre-alice'],

@@ -5,7 +5,17 @@ import type { TestProject } from 'vitest/node';
 import { MissingBinariesError, startTestEnv, type RunningTestEnv } from './harness.ts';
 import './types.ts';
 
+/** The oldest Node the project supports (package.json engines); CI runs 24 and 22. */
+const MIN_NODE_MAJOR = 22;
+
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < MIN_NODE_MAJOR) {
+    throw new Error(
+      `Flotilla needs Node ${MIN_NODE_MAJOR} or later and this is Node ${process.versions.node}: ` +
+        '`bash test/env/setup` installs Node 24 into ~/.cache/flotilla-env; put ~/.cache/flotilla-env/node/24/bin first on PATH',
+    );
+  }
   if (process.env.FLOTILLA_TEST_ENV === 'off') {
     console.warn('[test-env] FLOTILLA_TEST_ENV=off: not starting the real test environment');
     return undefined;
