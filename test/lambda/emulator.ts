@@ -6,7 +6,7 @@
 // The emulator starts the runtime lazily: the first invoke is the cold start (its INIT REPORT),
 // later ones are warm. Invokes are serial, as one Lambda execution environment takes them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { envBinDir, envCacheDir, freePort } from '../env/harness.ts';
@@ -106,10 +106,16 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** The Node process the emulator started (its child), read from /proc. */
+/** The Node process the emulator started (its child), read from /proc: any of its threads may have forked it. */
 function runtimePid(emulatorPid: number): number | undefined {
   try {
-    const children = readFileSync(`/proc/${emulatorPid}/task/${emulatorPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const children = readdirSync(`/proc/${emulatorPid}/task`).flatMap((task) => {
+      try {
+        return readFileSync(`/proc/${emulatorPid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      } catch {
+        return [];
+      }
+    });
     return children.map(Number).find((pid) => {
       try {
         return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('aws-lambda-ric');

@@ -194,6 +194,8 @@ describe('the Lambda bundle in the runtime emulator, through Function URL events
     expect(reports.length).toBeGreaterThan(15);
     expect(new Set(reports.map((report) => report.requestId)).size).toBe(reports.length);
     expect(reports.every((report) => report.memorySizeMb === 512)).toBe(true);
+    // The emulator's Max Memory Used is the memory size; the harness reads the runtime's own peak.
+    expect(emulator.runtimePeakRssMb()).toBeGreaterThan(30);
   });
 });
 
