@@ -58,14 +58,25 @@ export async function servicesFromEnvironment(env: Record<string, string | undef
 let services: Promise<Services> | undefined;
 let cached: ReturnType<typeof handle> | undefined;
 
+/**
+ * The services, built once per execution environment. A build that fails (SSM or its parameter
+ * not reachable yet, say) fails this invoke and is tried again by the next one: a failed handler
+ * does not end the environment, so a cached rejection would fail every invoke it ever takes.
+ */
+function environmentServices(): Promise<Services> {
+  services ??= servicesFromEnvironment().catch((error: unknown) => {
+    services = undefined;
+    throw error;
+  });
+  return services;
+}
+
 export const handler: ReturnType<typeof handle> = async (event, context) => {
-  services ??= servicesFromEnvironment();
-  cached ??= handle(createApp(await services));
+  cached ??= handle(createApp(await environmentServices()));
   return cached(event, context);
 };
 
 /** The EventBridge schedule's target (infra/): the same clock `npm start` runs on a timer. */
-export async function clock(): Promise<{ rollouts: number }> {
-  services ??= servicesFromEnvironment();
-  return runClock(await services);
+export async function clock(): Promise<Awaited<ReturnType<typeof runClock>>> {
+  return runClock(await environmentServices());
 }
