@@ -5,7 +5,7 @@
 // Options: --sdk=bundled|external (the AWS SDK in the Lambda bundle or taken from the runtime;
 // README, "Runtimes and bundles", says which is deployed and why), --outdir=dir.
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -44,9 +44,11 @@ async function bundle(entry: string, outfile: string, options: BuildOptions): Pr
   await mkdir(resolve(outfile, '..'), { recursive: true });
   const result = await build({ ...common, ...options, entryPoints: [join(ROOT, entry)], outfile });
   // What went into it, for `npx esbuild-visualizer` or bench:lambda; kept out of the shipped directory.
-  const metaDir = join(ROOT, 'dist', 'meta');
+  // dist/lambda/index.mjs → dist/meta/lambda-index.mjs.json
+  const outdir = dirname(outfile);
+  const metaDir = join(outdir, '..', 'meta');
   await mkdir(metaDir, { recursive: true });
-  await writeFile(join(metaDir, `${relative(join(ROOT, 'dist'), outfile).replaceAll('/', '-')}.json`), JSON.stringify(result.metafile));
+  await writeFile(join(metaDir, `${basename(outdir)}-${basename(outfile)}.json`), JSON.stringify(result.metafile));
   return { file: outfile, bytes: (await stat(outfile)).size, metafile: result.metafile! };
 }
 
