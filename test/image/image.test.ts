@@ -103,6 +103,17 @@ async function listLayer(file: string): Promise<{ mode: string; owner: string; p
     });
 }
 
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
 async function extractRootfs(arch: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const image = pulled.find((candidate) => candidate.arch === arch)!;
@@ -213,6 +224,118 @@ describe('the amd64 root filesystem', () => {
     expect(failed?.stderr.trim().split('\n')).toHaveLength(1);
     expect(failed?.stderr).toMatch(/^flotilla-agent: bad settings: .*FLOTILLA_CONTROL_PLANE_URL is required/);
   });
+});
+
+// A real OCI runtime: crun (Debian's) starts the image's entrypoint as its user with a read-only
+// root, the service-account files mounted where the kubelet mounts them and the apiserver address
+// in KUBERNETES_SERVICE_HOST/PORT, like a Pod. Host network (the apiserver listens on loopback).
+// Where /sys/fs/cgroup is the cgroup v1/v2 hybrid, crun refuses to start ("cgroups in hybrid mode
+// not supported, drop all controllers from cgroupv2"), so it runs in a mount namespace of its own
+// with cgroup2 alone mounted there and --cgroup-manager=disabled: no resource limits, the rest real.
+const crunPath = join(resolve(env.bin.kubectl, '..'), 'crun');
+const canRunContainers = existsSync(crunPath) && process.getuid?.() === 0;
+if (!canRunContainers) console.log(`[image] skipping the container test: it needs root and ${crunPath} (FLOTILLA_ENV_ONLY=crun npm run env:setup)`);
+
+describe.skipIf(!canRunContainers)('the image as a container (crun)', () => {
+  const bundle = join(work, 'crun-bundle');
+  const containerId = uniqueName('flotilla-agent');
+  const namespace = uniqueName('agent-image');
+  let cluster: AgentTestCluster;
+  let container: ReturnType<typeof spawn> | undefined;
+  let output = '';
+  let agentPort: number;
+
+  const crunCommand = (args: string[]) => [
+    '--mount',
+    'sh',
+    '-c',
+    'if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ]; then umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup; fi; exec "$0" "$@"',
+    crunPath,
+    '--cgroup-manager=disabled',
+    ...args,
+  ];
+  const crun = (args: string[]) => execFileAsync('unshare', crunCommand(args));
+
+  beforeAll(async () => {
+    cluster = await connectTestCluster('dev');
+    await createNamespace(cluster, namespace);
+    const testCluster = env.clusters.find((candidate) => candidate.name === 'dev')!;
+    const serviceAccount = join(bundle, 'serviceaccount');
+    await mkdir(serviceAccount, { recursive: true });
+    await extractRootfs('amd64', join(bundle, 'rootfs'));
+    await writeFile(join(serviceAccount, 'token'), testCluster.token, { mode: 0o644 });
+    await writeFile(join(serviceAccount, 'ca.crt'), await readFile(testCluster.caFile!), { mode: 0o644 });
+    await writeFile(join(serviceAccount, 'namespace'), namespace, { mode: 0o644 });
+    agentPort = await freePort();
+    const { config: image } = pulled.find((candidate) => candidate.arch === 'amd64')!.config;
+    const apiserver = new URL(testCluster.server);
+    await writeFile(
+      join(bundle, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: {
+          terminal: false,
+          user: { uid: Number(image.User.split(':')[0]), gid: Number(image.User.split(':')[1]) },
+          args: [...image.Entrypoint, ...(image.Cmd ?? [])],
+          env: [
+            ...image.Env,
+            'FLOTILLA_CONTROL_PLANE_URL=http://127.0.0.1:9',
+            'FLOTILLA_REGISTRATION_TOKEN=not-used-before-the-key-is-stored',
+            `FLOTILLA_LISTEN_PORT=${agentPort}`,
+            `KUBERNETES_SERVICE_HOST=${apiserver.hostname}`,
+            `KUBERNETES_SERVICE_PORT=${apiserver.port}`,
+          ],
+          cwd: image.WorkingDir,
+          capabilities: { bounding: [], effective: [], permitted: [], ambient: [] },
+          noNewPrivileges: true,
+        },
+        root: { path: 'rootfs', readonly: true },
+        hostname: 'flotilla-agent',
+        mounts: [
+          { destination: '/proc', type: 'proc', source: 'proc' },
+          { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+          { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=65536k'] },
+          { destination: '/etc/resolv.conf', type: 'bind', source: '/etc/resolv.conf', options: ['rbind', 'ro'] },
+          { destination: '/var/run/secrets/kubernetes.io/serviceaccount', type: 'bind', source: serviceAccount, options: ['rbind', 'ro'] },
+        ],
+        linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
+      }),
+    );
+    container = spawn('unshare', crunCommand(['run', '--bundle', bundle, containerId]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    container.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    container.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await crun(['kill', containerId, 'KILL']).catch(() => undefined);
+    await crun(['delete', '--force', containerId]).catch(() => undefined);
+    container?.kill('SIGKILL');
+    if (cluster) await deleteNamespace(cluster, namespace);
+  });
+
+  test("runs the entrypoint as 65532, which stores the agent's key in the cluster and serves /healthz and /metrics", async () => {
+    const deadline = Date.now() + 30_000;
+    let secret: unknown;
+    while (Date.now() < deadline && !secret) {
+      secret = await cluster.client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: 'flotilla-agent-identity' }).catch(() => undefined);
+      if (!secret) await new Promise((done) => setTimeout(done, 250));
+    }
+    expect(secret, `no identity Secret after 30 s; container output:\n${output}`).toBeTruthy();
+    // Registration goes to a control plane that is not there: the agent waits for it, and says so.
+    expect(output).toMatch(/"msg":"agent starting".*"namespace":"[^"]+".*"apiserver":"https:\/\/127\.0\.0\.1:\d+\/"/);
+    const metrics = await fetch(`http://127.0.0.1:${agentPort}/metrics`);
+    // The ops server answers from inside the container (no loop has finished yet: no samples).
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const health = await fetch(`http://127.0.0.1:${agentPort}/healthz`);
+    expect(health.headers.get('content-type')).toBe('application/json');
+    expect([200, 503]).toContain(health.status);
+    // The process is the image's node, as the image's user.
+    const { stdout: state } = await crun(['state', containerId]);
+    const pid = JSON.parse(state).pid as number;
+    expect((await readFile(`/proc/${pid}/status`, 'utf8')).match(/^Uid:\s+(\d+)/m)?.[1]).toBe(String(AGENT_UID));
+    expect(await readFile(`/proc/${pid}/cmdline`, 'utf8')).toBe([...ENTRYPOINT, ''].join('\0'));
+  }, 60_000);
 });
 
 describe('the default image reference', () => {
