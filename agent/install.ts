@@ -3,12 +3,14 @@
 // agent/deploy/ holds the same manifests rendered with defaults, for `kubectl apply -k`-style use;
 // a test keeps the two in sync.
 import { stringify } from 'yaml';
+import packageJson from '../package.json' with { type: 'json' };
 
 export interface InstallOptions {
   controlPlaneUrl: string;
   /** One-time registration token; omitted, the manifests expect the Secret to be created separately. */
   registrationToken?: string;
-  image: string;
+  /** Default: DEFAULT_AGENT_IMAGE. */
+  image?: string;
   namespace?: string;
   /**
    * Grant only what common workloads need instead of cluster-admin. The agent can then not apply
@@ -21,6 +23,16 @@ export interface InstallOptions {
    */
   registrySecret?: string;
 }
+
+/** The agent's version: the package's, which scripts/image.ts labels and tags the image with. */
+export const AGENT_VERSION: string = packageJson.version;
+export const AGENT_IMAGE_REPOSITORY = 'ghcr.io/flotilla-dev/flotilla-agent';
+/** The image `flotilla agent install` and agent/deploy use unless told otherwise (built by `npm run image`). */
+export const DEFAULT_AGENT_IMAGE = `${AGENT_IMAGE_REPOSITORY}:${AGENT_VERSION}`;
+/** The image's org.opencontainers.image.source label. */
+export const AGENT_IMAGE_SOURCE = 'https://github.com/flotilla-dev/flotilla';
+/** The non-root user and group the image runs as (distroless's `nonroot`), which the Deployment asks for too. */
+export const AGENT_UID = 65532;
 
 export const DEFAULT_NAMESPACE = 'flotilla-system';
 const NAME = 'flotilla-agent';
@@ -112,11 +124,11 @@ export function installObjects(options: InstallOptions): Record<string, unknown>
         },
         spec: {
           serviceAccountName: NAME,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: { runAsNonRoot: true, runAsUser: AGENT_UID, runAsGroup: AGENT_UID, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'agent',
-              image: options.image,
+              image: options.image ?? DEFAULT_AGENT_IMAGE,
               env: [
                 { name: 'FLOTILLA_CONTROL_PLANE_URL', value: options.controlPlaneUrl },
                 {
@@ -132,7 +144,7 @@ export function installObjects(options: InstallOptions): Record<string, unknown>
               readinessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, periodSeconds: 10 },
               resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              // tsx keeps its transpile cache in the temp directory; the root filesystem is read-only.
+              // The root filesystem is read-only; /tmp is the one writable place (the image's user's home).
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 ...(options.registrySecret ? [{ name: 'registry-credentials', mountPath: REGISTRY_CONFIG_DIR, readOnly: true }] : []),

@@ -16,7 +16,8 @@ import { Metrics, counter, gauge } from './metrics.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 
 const execFileAsync = promisify(execFile);
-const defaults = { controlPlaneUrl: 'https://flotilla.example.com', image: 'ghcr.io/flotilla/flotilla-agent:0.1.0' };
+// No image: the default (DEFAULT_AGENT_IMAGE), which agent/deploy names too.
+const defaults = { controlPlaneUrl: 'https://flotilla.example.com' };
 
 describe('metrics and logs', () => {
   it('renders Prometheus text with HELP, TYPE and escaped labels', () => {

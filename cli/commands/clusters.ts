@@ -2,8 +2,6 @@
 import { APP_OPTION, ENV_OPTION, REASON_OPTION, REGION_OPTION, UNTIL_OPTION, command, last, need, one, withVerbs, type Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 
-const DEFAULT_AGENT_IMAGE = 'ghcr.io/flotilla/agent:latest';
-
 /** `--label k=v` pairs as a record; the value may itself hold `=`. */
 function labels(pairs: string[] = []): Record<string, string> {
   return Object.fromEntries(
@@ -65,7 +63,8 @@ export const clusterCommands: Record<string, Command> = {
         const yaml = renderInstallManifests({
           controlPlaneUrl: config.url,
           registrationToken: token.token,
-          image: values.image ?? DEFAULT_AGENT_IMAGE,
+          // Unset: the image of this release (DEFAULT_AGENT_IMAGE in agent/install.ts).
+          image: values.image,
           namespace: values.namespace,
           leastPrivilege: values['least-privilege'] ?? false,
           registrySecret: values['registry-secret'],
