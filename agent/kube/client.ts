@@ -54,7 +54,7 @@ export interface RequestOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 60_000;
-/** Parallel sockets to the apiserver (HTTP/1.1 has no pipelining here): above the managers' concurrency. */
+/** Parallel keep-alive sockets to the apiserver (Node's HTTP/1.1 has no pipelining): the managers' default concurrency. */
 const MAX_SOCKETS = 16;
 
 export class KubeClient {
