@@ -66,6 +66,9 @@ export class Agent {
 
   /** Loads (or registers) the identity; a revoked or unknown token fails here, loudly. */
   async start(): Promise<void> {
+    if ((await this.options.store.ensureNamespace()) === 'created') {
+      this.options.logger.info('created the agent namespace', { namespace: this.options.store.namespace });
+    }
     const { credentials, registered } = await bootstrap(this.options.store, this.options.controlPlane, this.options.registrationToken);
     this.credentials = credentials;
     this.options.logger.info(registered ? 'registered with the control plane' : 'using the stored agent identity', {

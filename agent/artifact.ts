@@ -1,7 +1,7 @@
 // Fetch and build: the pinned artifact's files (pulled by digest and unpacked by lib/oci), cached by
 // digest, and the Kubernetes objects under the app's `path`. Every document is parsed before any
 // object reaches the apiserver, so invalid YAML fails the app without touching the cluster.
-import { parseAllDocuments } from 'yaml';
+import { Composer, Parser, parseAllDocuments } from 'yaml';
 import type { KubeObject } from './kube/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
 
@@ -115,15 +115,22 @@ export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
   if (selected.length === 0) throw new BuildError(`no manifests under path "${path}" in the artifact`);
   const objects: KubeObject[] = [];
   for (const name of selected) {
-    const documents = parseAllDocuments((files.get(name) as Buffer).toString('utf8'), { prettyErrors: true });
-    if (!Array.isArray(documents)) throw new BuildError(`${name}: not a YAML stream`);
-    for (const [index, document] of documents.entries()) {
-      const error = document.errors[0];
-      if (error) throw new BuildError(`${name}: invalid YAML: ${error.message.split('\n')[0]}`);
+    const source = (files.get(name) as Buffer).toString('utf8');
+    // Document by document (what parseAllDocuments does, without keeping every document's syntax
+    // tree until the last one is parsed): only the plain objects stay.
+    const documents = new Composer({}).compose(new Parser().parse(source));
+    let index = 0;
+    for (const document of documents) {
+      if (document.errors[0]) {
+        // Parsed once more, whole, for the error's line and column (prettyErrors).
+        const error = parseAllDocuments(source, { prettyErrors: true })[index]?.errors[0] ?? document.errors[0];
+        throw new BuildError(`${name}: invalid YAML: ${error.message.split('\n')[0]}`);
+      }
       const value: unknown = document.toJS({ maxAliasCount: 100 });
+      index++;
       if (value === null || value === undefined) continue;
       if (typeof value !== 'object' || Array.isArray(value)) {
-        throw new BuildError(`${name}: document ${index + 1} is not a Kubernetes object`);
+        throw new BuildError(`${name}: document ${index} is not a Kubernetes object`);
       }
       const object = value as KubeObject;
       // `v1` lists (List, ConfigMapList…) are expanded as kubectl does; a custom resource whose
@@ -137,3 +144,4 @@ export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
   }
   return objects;
 }
+

@@ -1,7 +1,7 @@
 // What the agent keeps in its own namespace so a restart needs nothing but the cluster: its key pair
 // and identity (a Secret; the control plane never sees the private key), and the last desired state
 // it received (a ConfigMap), so reconciling goes on while the control plane is unreachable.
-import type { KubeClient } from './kube/client.ts';
+import { KubeApiError, type KubeClient } from './kube/client.ts';
 import type { AgentKeyPair } from '../lib/agent-auth.ts';
 import { AgentIdentity, DesiredState } from '../lib/api/schemas.ts';
 import type { Identity } from './control-plane.ts';
@@ -23,11 +23,52 @@ export interface StoredDesiredState {
   etag: string | null;
 }
 
+/** The agent's namespace is missing and its credentials may not create it. */
+export class NamespaceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NamespaceError';
+  }
+}
+
 export class AgentStateStore {
   constructor(
     private readonly client: KubeClient,
     readonly namespace: string,
   ) {}
+
+  /**
+   * Creates the agent's namespace when it is missing — run from a laptop with a kubeconfig nobody
+   * installed anything with — labelled as agent/deploy/namespace.yaml labels it. Several agents
+   * starting at once are fine: one create wins, the others see AlreadyExists. Credentials that may
+   * not read Namespaces (an install that created it) are left to find out on first use.
+   */
+  async ensureNamespace(): Promise<'exists' | 'created'> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}`;
+    try {
+      if (await this.client.request('GET', path, { allowStatus: [404] })) return 'exists';
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 403) return 'exists';
+      throw error;
+    }
+    const namespace = {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: this.namespace, labels: { 'app.kubernetes.io/name': 'flotilla-agent', 'app.kubernetes.io/part-of': 'flotilla' } },
+    };
+    try {
+      await this.client.request('POST', '/api/v1/namespaces', { body: namespace });
+      return 'created';
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 409) return 'exists';
+      if (error instanceof KubeApiError && error.status === 403) {
+        throw new NamespaceError(
+          `namespace "${this.namespace}" does not exist and the agent's credentials may not create it: grant "create" on namespaces, create it (kubectl create namespace ${this.namespace}), or set FLOTILLA_NAMESPACE to one that exists`,
+        );
+      }
+      throw error;
+    }
+  }
 
   async loadIdentity(): Promise<StoredIdentity | null> {
     const secret = await this.client.get({ apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: IDENTITY_SECRET });

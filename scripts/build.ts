@@ -7,6 +7,9 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
+
+export { AGENT_NODE_FLAGS };
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const NODE_TARGET = 'node24';
@@ -63,10 +66,23 @@ export async function buildLambda(outdir = join(ROOT, 'dist', 'lambda'), sdk: Sd
   return built;
 }
 
-/** The agent as one file. */
+/** esbuild options of the agent bundle beyond the common ones (none today). */
+const AGENT_OPTIONS: BuildOptions = {};
+
+/** Bundles any entry (relative to the repository) exactly as the agent is bundled: bench:agent runs its worker this way. */
+export function bundleLikeAgent(entry: string, outfile: string): Promise<BuiltBundle> {
+  return bundle(entry, outfile, AGENT_OPTIONS);
+}
+
+/**
+ * The agent as one file, and `node-flags` beside it: the Node flags it must run with, one line,
+ * for the image entrypoint (`node $(cat node-flags) flotilla-agent.mjs`) and agent/deploy.
+ */
 export async function buildAgent(outdir = join(ROOT, 'dist', 'agent')): Promise<BuiltBundle> {
   await rm(outdir, { recursive: true, force: true });
-  return bundle('agent/main.ts', join(outdir, 'flotilla-agent.mjs'), {});
+  const built = await bundleLikeAgent('agent/main.ts', join(outdir, 'flotilla-agent.mjs'));
+  await writeFile(join(outdir, 'node-flags'), AGENT_NODE_FLAGS.join(' ') + '\n');
+  return built;
 }
 
 async function main(): Promise<void> {

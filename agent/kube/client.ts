@@ -53,17 +53,47 @@ export interface RequestOptions {
   allowStatus?: number[];
 }
 
+const REQUEST_TIMEOUT_MS = 60_000;
+/** Parallel keep-alive sockets to the apiserver (Node's HTTP/1.1 has no pipelining): the managers' default concurrency. */
+const MAX_SOCKETS = 16;
+
 export class KubeClient {
-  private readonly agent: http.Agent;
+  private agent: http.Agent;
+  /** The client certificate the current agent presents, when it comes from an exec plugin. */
+  private agentCertificate = '';
+  /** Agents replaced after a certificate rotation, closed once their requests are done. */
+  private readonly retired = new Set<http.Agent>();
   private readonly server: URL;
   /** Discovery cache: group-version → kind → resource. */
   private readonly discovery = new Map<string, Map<string, ResourceInfo>>();
 
   constructor(private readonly connection: Connection) {
     this.server = connection.server;
-    const agentOptions = { keepAlive: true, maxSockets: 16 };
-    this.agent =
-      this.server.protocol === 'https:' ? new https.Agent({ ...connection.tls, ...agentOptions }) : new http.Agent(agentOptions);
+    this.agent = this.newAgent();
+  }
+
+  private newAgent(certificate?: { cert: string; key: string }): http.Agent {
+    const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS };
+    return this.server.protocol === 'https:'
+      ? new https.Agent({ ...this.connection.tls, ...certificate, ...agentOptions })
+      : new http.Agent(agentOptions);
+  }
+
+  /** The keep-alive agent; a rotated exec client certificate gets a new one (TLS options are per agent). */
+  private agentFor(certificate: { cert: string; key: string } | undefined): http.Agent {
+    const fingerprint = certificate ? certificate.cert + certificate.key : '';
+    if (fingerprint !== this.agentCertificate) {
+      const old = this.agent;
+      this.retired.add(old);
+      // In-flight requests on the old agent finish; its sockets close after the request timeout.
+      setTimeout(() => {
+        old.destroy();
+        this.retired.delete(old);
+      }, REQUEST_TIMEOUT_MS).unref();
+      this.agent = this.newAgent(certificate);
+      this.agentCertificate = fingerprint;
+    }
+    return this.agent;
   }
 
   /** From a kubeconfig file, or the in-cluster service account when `kubeconfigPath` is undefined. */
@@ -77,6 +107,8 @@ export class KubeClient {
 
   close(): void {
     this.agent.destroy();
+    for (const agent of this.retired) agent.destroy();
+    this.retired.clear();
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T | null> {
@@ -85,14 +117,25 @@ export class KubeClient {
       if (value !== undefined) url.searchParams.set(name, value);
     }
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const headers: Record<string, string> = { Accept: 'application/json', ...(await this.connection.headers()) };
+    let { status, text } = await this.send(method, url, payload, options.contentType);
+    // A rejected exec credential (revoked, or expired early) is asked for again, once.
+    if (status === 401 && this.connection.unauthorized?.()) ({ status, text } = await this.send(method, url, payload, options.contentType));
+    if (status >= 200 && status < 300) return text ? (JSON.parse(text) as T) : null;
+    if (options.allowStatus?.includes(status)) return null;
+    throw toApiError(status, text, `${method} ${url.pathname}`);
+  }
+
+  private async send(method: string, url: URL, payload: Buffer | undefined, contentType: string | undefined): Promise<{ status: number; text: string }> {
+    const credentials = await this.connection.credentials();
+    const headers: Record<string, string> = { Accept: 'application/json', ...credentials.headers };
     if (payload) {
-      headers['Content-Type'] = options.contentType ?? 'application/json';
+      headers['Content-Type'] = contentType ?? 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
+    const agent = this.agentFor(credentials.certificate);
     const transport = url.protocol === 'https:' ? https : http;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = transport.request(url, { method, headers, agent: this.agent, timeout: 60_000 }, (res) => {
+    return new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = transport.request(url, { method, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -102,9 +145,6 @@ export class KubeClient {
       req.on('error', reject);
       req.end(payload);
     });
-    if (status >= 200 && status < 300) return text ? (JSON.parse(text) as T) : null;
-    if (options.allowStatus?.includes(status)) return null;
-    throw toApiError(status, text, `${method} ${url.pathname}`);
   }
 
   /** Resolves a kind to its resource and scope through discovery; a miss refreshes the group-version once (new CRDs). */

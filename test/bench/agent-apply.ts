@@ -4,8 +4,10 @@
 //   npm run bench:agent                        starts a one-cluster test environment (test/env)
 //   FLOTILLA_BENCH_KUBECONFIG=path npm run bench:agent   uses an existing apiserver instead
 // Each tool gets its own namespace with identical objects; both run as child processes measured by
-// GNU time (peak RSS), and the agent's own in-process time is shown beside its wall time (which
-// includes starting Node and compiling TypeScript with tsx).
+// GNU time (peak RSS). The agent side is what ships: the worker is bundled with the agent's esbuild
+// options (scripts/build.ts) and run by the test environment's Node 24 with AGENT_NODE_FLAGS; its
+// in-process time (without starting Node and loading the bundle) is shown beside its wall time.
+// FLOTILLA_BENCH_MEMORY=1 also prints process.memoryUsage() of the last agent runs at each step.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { KubeClient } from '../../agent/kube/client.ts';
-import { startTestEnv, envBinDir } from '../env/harness.ts';
+import { AGENT_NODE_FLAGS, bundleLikeAgent } from '../../scripts/build.ts';
+import { startTestEnv, envBinDir, envCacheDir } from '../env/harness.ts';
 
 const execFileAsync = promisify(execFile);
 const OBJECT_COUNT = 500;
@@ -57,8 +60,16 @@ interface Sample {
   peakRssMiB: number;
   /** The agent worker's own timing, without process start-up. */
   inProcessSeconds?: number;
+  /** From the start of the worker's module to the start of applying (parse, kubeconfig). */
+  startupSeconds?: number;
   counts?: Record<string, number>;
   changed?: unknown[];
+  memory?: Record<string, Record<string, number>>;
+}
+
+/** The Node the agent image runs (test/env caches it); the agent targets node24. */
+function agentNode(): string {
+  return process.env['FLOTILLA_BENCH_NODE'] ?? join(envCacheDir(), 'node', '24', 'bin', 'node');
 }
 
 /** Runs a command under GNU time; `%e %M` = elapsed seconds and peak RSS in KiB, on stderr's last line. */
@@ -69,9 +80,9 @@ async function measure(command: string, args: string[]): Promise<Sample & { stdo
 }
 
 async function measureAgent(args: string[]): Promise<Sample> {
-  const sample = await measure(process.execPath, args);
-  const result = JSON.parse(sample.stdout) as { elapsedMs: number; counts: Record<string, number>; changed: unknown[] };
-  return { ...sample, inProcessSeconds: result.elapsedMs / 1000, counts: result.counts, changed: result.changed };
+  const sample = await measure(agentNode(), args);
+  const result = JSON.parse(sample.stdout) as { elapsedMs: number; startupMs: number; counts: Record<string, number>; changed: unknown[]; memory: Sample['memory'] };
+  return { ...sample, inProcessSeconds: result.elapsedMs / 1000, startupSeconds: result.startupMs / 1000, counts: result.counts, changed: result.changed, memory: result.memory };
 }
 
 async function main(): Promise<void> {
@@ -87,6 +98,8 @@ async function main(): Promise<void> {
   }
   const rounds = Number(process.env['FLOTILLA_BENCH_ROUNDS'] ?? 3);
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
+  const workerBundle = await bundleLikeAgent('test/bench/agent-apply-worker.ts', join(import.meta.dirname, '..', '..', 'dist', 'bench', 'agent-apply-worker.mjs'));
+  const nodeVersion = (await execFileAsync(agentNode(), ['--version'])).stdout.trim();
   const client = await KubeClient.create(kubeconfig);
   const created: string[] = [];
   try {
@@ -109,7 +122,7 @@ async function main(): Promise<void> {
         created.push(namespace);
         await writeFile(files[tool], benchObjects(namespace).map((object) => stringify(object)).join('---\n'));
       }
-      const worker = (mode: string) => ['--import', 'tsx', join(import.meta.dirname, 'agent-apply-worker.ts'), kubeconfig, files.agent, mode];
+      const worker = (mode: string) => [...AGENT_NODE_FLAGS, workerBundle.file, kubeconfig, files.agent, mode];
       const kubectlArgs = (verb: string[]) => ['--kubeconfig', kubeconfig, ...verb, '--field-manager', 'bench-kubectl', '-f', files.kubectl];
       const steps = {
         agentApply: () => measureAgent(worker('apply')),
@@ -141,14 +154,21 @@ async function main(): Promise<void> {
     const ratio = (a: number, b: number) => (a / b).toFixed(2) + '×';
     console.log(`\n${OBJECT_COUNT} objects (ConfigMaps, Secrets, Services, Deployments + their Namespace), one apiserver, kubectl ${version}`);
     console.log(`median of ${rounds} round(s); every round uses fresh namespaces; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
+    console.log(`agent: bundled worker (${(workerBundle.bytes / 1024).toFixed(0)} KiB), node ${nodeVersion} ${AGENT_NODE_FLAGS.join(' ')}`.trimEnd());
     console.log(`${''.padEnd(32)} ${'wall'.padStart(10)} ${'in-process'.padStart(12)} ${'peak RSS'.padStart(12)}`);
     console.log(row('agent apply (create)', summary.agentApply));
     console.log(row('kubectl apply --server-side', summary.kubectlApply));
     console.log(row('agent re-check (unchanged)', summary.agentCheck));
     console.log(row('kubectl diff --server-side', summary.kubectlCheck));
-    console.log('\nratios agent / kubectl (wall, which includes starting Node and tsx; in-process in parentheses):');
+    const startup = median(samples.agentCheck.map((sample) => sample.startupSeconds ?? Number.NaN));
+    console.log(`agent start-up to first request (module load, YAML parse, kubeconfig), re-check: ${(startup * 1000).toFixed(0)} ms`);
+    console.log('\nratios agent / kubectl (wall, which includes starting Node and loading the bundle; in-process in parentheses):');
     for (const [label, agent, kubectlStep] of [['apply   ', summary.agentApply, summary.kubectlApply], ['re-check', summary.agentCheck, summary.kubectlCheck]] as const) {
       console.log(`  ${label}  time ${ratio(agent.wall, kubectlStep.wall)} (${ratio(agent.inProcess, kubectlStep.wall)}), peak RSS ${ratio(agent.rss, kubectlStep.rss)}`);
+    }
+    if (process.env['FLOTILLA_BENCH_MEMORY']) {
+      console.log('\nprocess.memoryUsage() of the last agent runs, MiB:');
+      for (const name of ['agentApply', 'agentCheck'] as const) console.log(`  ${name}: ${JSON.stringify(samples[name].at(-1)?.memory)}`);
     }
   } finally {
     for (const namespace of created) await client.request('DELETE', `/api/v1/namespaces/${namespace}`, { allowStatus: [404] });
