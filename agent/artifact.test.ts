@@ -36,7 +36,17 @@ describe('buildObjects', () => {
       const name = String.fromCharCode(98 + index);
       return `${name}: &${name} [*${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}]`;
     })].join('\n');
-    expect(() => buildObjects(files({ 'bomb.yaml': bomb }), '.')).toThrow();
+    expect(() => buildObjects(files({ 'bomb.yaml': bomb }), '.')).toThrow(/bomb\.yaml: invalid YAML: its aliases expand to more than \d+ nodes/);
+    // More aliases than any manifest needs is refused by the parser itself.
+    const many = `a: &a x\nb: [${Array.from({ length: 101 }, () => '*a').join(', ')}]\n`;
+    expect(() => buildObjects(files({ 'many.yaml': many }), '.')).toThrow(/many\.yaml: invalid YAML/);
+  });
+
+  it('keeps ordinary anchors and aliases, as kubectl does', () => {
+    const source = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: &labels {app: web, tier: front}\n  annotations: *labels\ndata: {x: "1"}\n';
+    const [object] = buildObjects(files({ 'a.yaml': source }), '.');
+    expect(object!.metadata.labels).toEqual({ app: 'web', tier: 'front' });
+    expect(object!.metadata.annotations).toEqual({ app: 'web', tier: 'front' });
   });
 
   it('says so when the path holds no manifests', () => {

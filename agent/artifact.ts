@@ -1,7 +1,7 @@
 // Fetch and build: the pinned artifact's files (pulled by digest and unpacked by lib/oci), cached by
 // digest, and the Kubernetes objects under the app's `path`. Every document is parsed before any
 // object reaches the apiserver, so invalid YAML fails the app without touching the cluster.
-import { Composer, Parser, parseAllDocuments } from 'yaml';
+import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import type { KubeObject } from './kube/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
 
@@ -98,11 +98,32 @@ export class BuildError extends Error {
 }
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+/** Aliases per document (an alias bomb is a few lines that expand to gigabytes) and nesting depth. */
+const MAX_ALIASES = 100;
+const MAX_DEPTH = 64;
 
 /** Normalises `path` ("." or "deploy/prod/") to a prefix of artifact paths ("" or "deploy/prod/"). */
 function prefixOf(path: string): string {
   const trimmed = path.replace(/^\.\/?/, '').replace(/\/+$/, '');
   return trimmed ? `${trimmed}/` : '';
+}
+
+/**
+ * How many nodes `value` has once every shared (aliased) object is copied out, counting each
+ * distinct object once and stopping past `limit`; a cycle counts as unbounded.
+ */
+function expandedNodes(value: unknown, limit: number, sizes = new Map<object, number>()): number {
+  if (value === null || typeof value !== 'object') return 1;
+  const known = sizes.get(value);
+  if (known !== undefined) return known;
+  sizes.set(value, Number.POSITIVE_INFINITY); // in progress: meeting it again is a cycle
+  let total = 1;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    total += expandedNodes(child, limit, sizes);
+    if (total > limit) break;
+  }
+  sizes.set(value, total);
+  return total;
 }
 
 /**
@@ -116,17 +137,25 @@ export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
   const objects: KubeObject[] = [];
   for (const name of selected) {
     const source = (files.get(name) as Buffer).toString('utf8');
-    // Document by document (what parseAllDocuments does, without keeping every document's syntax
-    // tree until the last one is parsed): only the plain objects stay.
-    const documents = new Composer({}).compose(new Parser().parse(source));
+    // js-yaml builds plain objects straight from the parser's events (no syntax tree kept):
+    // about 3× faster and 15 MiB lighter than a document model for 500 objects (README, "Agent
+    // memory"). YAML 1.2 core schema, duplicate keys refused, aliases and nesting bounded.
+    let documents: unknown[];
+    try {
+      documents = [];
+      loadAll(source, (document) => documents.push(document), { schema: CORE_SCHEMA, maxAliases: MAX_ALIASES, maxDepth: MAX_DEPTH, filename: name });
+    } catch (error) {
+      throw new BuildError(`${name}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+    }
+    // Aliases share one object rather than copying it, so a few lines can still stand for
+    // gigabytes once serialised: the documents may expand to twice as many nodes as the file has
+    // bytes (no document without aliases comes near that), and no further.
+    const budget = 2 * source.length + 1_000;
+    if (expandedNodes(documents, budget) > budget) {
+      throw new BuildError(`${name}: invalid YAML: its aliases expand to more than ${budget} nodes`);
+    }
     let index = 0;
-    for (const document of documents) {
-      if (document.errors[0]) {
-        // Parsed once more, whole, for the error's line and column (prettyErrors).
-        const error = parseAllDocuments(source, { prettyErrors: true })[index]?.errors[0] ?? document.errors[0];
-        throw new BuildError(`${name}: invalid YAML: ${error.message.split('\n')[0]}`);
-      }
-      const value: unknown = document.toJS({ maxAliasCount: 100 });
+    for (const value of documents) {
       index++;
       if (value === null || value === undefined) continue;
       if (typeof value !== 'object' || Array.isArray(value)) {

@@ -26,16 +26,12 @@ import { OCI_INDEX_MEDIA_TYPE, OCI_LAYER_TAR_GZIP_MEDIA_TYPE, OCI_MANIFEST_MEDIA
 import { formatRepository, parseReference } from '../lib/oci/reference.ts';
 import { tarEnd, tarEntryBlocks, type TarEntry } from '../lib/oci/tar.ts';
 import { AGENT_IMAGE_SOURCE, AGENT_UID, AGENT_VERSION } from '../agent/install.ts';
-import { buildAgent } from './build.ts';
+import { AGENT_NODE_FLAGS, buildAgent } from './build.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-/**
- * Node flags of the agent's entrypoint: the one place the image and agent/Dockerfile take them
- * from (a test holds the Dockerfile to it). Becomes `export { AGENT_NODE_FLAGS } from './build.ts'`
- * once the build exports the memory settings.
- */
-export const AGENT_NODE_FLAGS: readonly string[] = [];
+/** Node flags of the agent's entrypoint (agent/node-flags.ts; a test holds agent/Dockerfile to them). */
+export { AGENT_NODE_FLAGS };
 
 export { AGENT_UID };
 export const NODE_PATH = '/usr/local/bin/node';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type https from 'node:https';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { ExecCredentialProvider, type ExecClusterInfo, type ExecConfig } from './exec.ts';
 
 export interface Connection {
@@ -65,7 +65,7 @@ interface KubeconfigFile {
 }
 
 export async function kubeconfigConnection(path: string): Promise<Connection> {
-  const config = parse(await readFile(path, 'utf8')) as KubeconfigFile;
+  const config = load(await readFile(path, 'utf8'), { schema: CORE_SCHEMA, maxAliases: 100, filename: path }) as KubeconfigFile;
   const contextName = config['current-context'];
   const context = config.contexts?.find((candidate) => candidate.name === contextName)?.context;
   if (!context) throw new Error(`${path}: current context "${contextName ?? ''}" not found`);

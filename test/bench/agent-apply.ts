@@ -97,6 +97,8 @@ async function main(): Promise<void> {
     stopEnv = () => running.stop();
   }
   const rounds = Number(process.env['FLOTILLA_BENCH_ROUNDS'] ?? 3);
+  // FLOTILLA_BENCH_NODE_FLAGS="--flag …" tries other Node flags than the agent's (how they were chosen).
+  const nodeFlags = process.env['FLOTILLA_BENCH_NODE_FLAGS']?.split(/\s+/).filter(Boolean) ?? [...AGENT_NODE_FLAGS];
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
   const workerBundle = await bundleLikeAgent('test/bench/agent-apply-worker.ts', join(import.meta.dirname, '..', '..', 'dist', 'bench', 'agent-apply-worker.mjs'));
   const nodeVersion = (await execFileAsync(agentNode(), ['--version'])).stdout.trim();
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
         created.push(namespace);
         await writeFile(files[tool], benchObjects(namespace).map((object) => stringify(object)).join('---\n'));
       }
-      const worker = (mode: string) => [...AGENT_NODE_FLAGS, workerBundle.file, kubeconfig, files.agent, mode];
+      const worker = (mode: string) => [...nodeFlags, workerBundle.file, kubeconfig, files.agent, mode];
       const kubectlArgs = (verb: string[]) => ['--kubeconfig', kubeconfig, ...verb, '--field-manager', 'bench-kubectl', '-f', files.kubectl];
       const steps = {
         agentApply: () => measureAgent(worker('apply')),
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
     const ratio = (a: number, b: number) => (a / b).toFixed(2) + '×';
     console.log(`\n${OBJECT_COUNT} objects (ConfigMaps, Secrets, Services, Deployments + their Namespace), one apiserver, kubectl ${version}`);
     console.log(`median of ${rounds} round(s); every round uses fresh namespaces; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
-    console.log(`agent: bundled worker (${(workerBundle.bytes / 1024).toFixed(0)} KiB), node ${nodeVersion} ${AGENT_NODE_FLAGS.join(' ')}`.trimEnd());
+    console.log(`agent: bundled worker (${(workerBundle.bytes / 1024).toFixed(0)} KiB), node ${nodeVersion} ${nodeFlags.join(' ')}`.trimEnd());
     console.log(`${''.padEnd(32)} ${'wall'.padStart(10)} ${'in-process'.padStart(12)} ${'peak RSS'.padStart(12)}`);
     console.log(row('agent apply (create)', summary.agentApply));
     console.log(row('kubectl apply --server-side', summary.kubectlApply));
