@@ -29,4 +29,6 @@ export type Reason =
   /** Applied, and objects are still rolling out within the app's timeout. */
   | 'Progressing'
   /** The cluster or app is suspended: drift is reported, nothing is written. */
-  | 'Suspended';
+  | 'Suspended'
+  /** An app named in `dependsOn` is not Ready at its desired version in this cluster (or not desired there): nothing is applied. */
+  | 'DependencyNotReady';

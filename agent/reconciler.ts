@@ -10,6 +10,8 @@ import type { KubeClient, KubeObject } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { AGENT_METRICS, type Metrics } from './metrics.ts';
 import { ownerLabelsOf } from './ownership.ts';
+import { DependencyTracker, dependencyOrder } from './dependencies.ts';
+import { driftReportedNote, needsWrite, planned, reportedDrift, splitDrifted } from './report-only.ts';
 import type { FailureReason, Reason } from './reasons.ts';
 import type { AppliedObject, ApplyResult } from './ssa/apply.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
@@ -72,6 +74,7 @@ export class Reconciler {
   private readonly cache: ArtifactCache;
   private readonly memory = new Map<string, AppMemory>();
   private readonly backoff = new Map<string, FetchBackoff>();
+  private readonly dependencies = new DependencyTracker();
   private readonly healthBudgetMs: number;
   private readonly fetchBackoff: { baseMs: number; maxMs: number };
 
@@ -81,23 +84,32 @@ export class Reconciler {
     this.fetchBackoff = options.fetchBackoff ?? { baseMs: 2_000, maxMs: 5 * 60_000 };
   }
 
-  /** Every desired app, then the removal of apps that left the desired state; one report per desired app. */
+  /**
+   * Every desired app, dependencies first, then the removal of apps that left the desired state;
+   * one report per desired app, in the desired state's order.
+   */
   async reconcileAll(state: DesiredState): Promise<AppReport[]> {
-    const reports: AppReport[] = [];
-    for (const app of state.apps) reports.push(await this.reconcileApp(app, state.suspended));
+    const reports = new Map<string, AppReport>();
+    for (const app of dependencyOrder(state.apps)) reports.set(app.name, await this.reconcileApp(app, state.suspended, state.apps));
+    this.dependencies.retain(new Set(state.apps.map((app) => app.name)));
     if (!state.suspended) await this.removeUndesiredApps(new Set(state.apps.map((app) => app.name)));
-    return reports;
+    return state.apps.map((app) => reports.get(app.name)!);
   }
 
-  async reconcileApp(app: DesiredApp, clusterSuspended: boolean): Promise<AppReport> {
+  /** One app; `desired` is every app of the desired state, which its `dependsOn` names (none given: every dependency is missing). */
+  async reconcileApp(app: DesiredApp, clusterSuspended: boolean, desired: readonly DesiredApp[] = []): Promise<AppReport> {
     const started = Date.now();
+    const suspended = clusterSuspended || app.suspended;
     let outcome: Outcome;
     try {
-      outcome = await this.pipeline(app, clusterSuspended || app.suspended);
+      const waiting = suspended ? null : this.dependencies.waitingFor(app, new Map(desired.map((other) => [other.name, other])));
+      outcome = waiting ? { ...statusOf('Progressing', 'DependencyNotReady', waiting), drift: [], counts: {} } : await this.pipeline(app, suspended);
     } catch (error) {
       outcome = failedOutcome(error);
     }
-    return this.report(app, outcome, Date.now() - started);
+    const report = this.report(app, outcome, Date.now() - started);
+    this.dependencies.record(report);
+    return report;
   }
 
   /** fetch → build → apply → prune → health. When suspended, apply only plans and nothing is pruned. */
@@ -106,6 +118,7 @@ export class Reconciler {
     const objects = this.build(app, files);
     const manager = this.managerFor(app.name);
     const previous = await this.options.inventory.get(app.name);
+    if (!suspended && app.drift === 'report') return this.reportOnlyPipeline(manager, app, objects, previous);
     const applied = await this.apply(manager, app, objects, previous, suspended);
     const drift = this.detectDrift(app, applied.objects, previous, suspended);
     if (suspended) {
@@ -121,6 +134,29 @@ export class Reconciler {
     const pruned = await this.prune(manager, app, previous, applied);
     const health = await this.health(manager, app, applied);
     return { ...health, drift, counts: countActions([...applied.entries, ...pruned]) };
+  }
+
+  /**
+   * apply → prune → health with `drift: report`: a dry-run plans every object; drifted objects whose
+   * desired content did not change are reported and left as found, the rest is applied (nothing is
+   * written when only drift differs).
+   */
+  private async reportOnlyPipeline(manager: ResourceManager, app: DesiredApp, objects: KubeObject[], previous: Inventory | null): Promise<Outcome> {
+    const plan = await this.apply(manager, app, objects, previous, true);
+    const { toApply, leftAlone } = splitDrifted(plan.objects, previous);
+    const written = needsWrite(toApply) ? await this.apply(manager, app, toApply.map((item) => item.object), previous, false) : planned(toApply);
+    const drift = reportedDrift(leftAlone, previous);
+    if (drift.length > 0) {
+      this.options.logger.warn('drift detected, left in place: drift mode report', { app: app.name, objects: drift.map((entry) => entry.object) });
+    }
+    const applied: ApplyResult = { objects: [...written.objects, ...leftAlone], entries: written.entries };
+    const pruned = await this.prune(manager, app, previous, applied);
+    const health = await this.health(manager, app, applied);
+    const counts = countActions([...written.entries, ...pruned]);
+    if (leftAlone.length === 0) return { ...health, drift, counts };
+    const note = driftReportedNote(leftAlone.length);
+    const message = `${health.message}; ${note.message}`.slice(0, LIMITS.maxReportMessageChars);
+    return { ...health, message, conditions: [...health.conditions, note.condition], drift, counts };
   }
 
   /** fetch: the pinned artifact, from the cache or the registry; failed pulls back off per app. */
@@ -338,6 +374,7 @@ export class Reconciler {
         await this.options.inventory.delete(name);
         this.memory.delete(name);
         this.backoff.delete(name);
+        this.dependencies.forget(name);
         this.options.metrics.remove(AGENT_METRICS.appPhase, { app: name });
         this.options.logger.info(
           inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',

@@ -48,6 +48,8 @@ describe('the command table', () => {
       image: { type: 'string' },
       'least-privilege': { type: 'boolean' },
       'registry-secret': { type: 'string' },
+      'depends-on': { type: 'string' },
+      drift: { type: 'string' },
     });
   });
 

@@ -26,7 +26,9 @@ Fleet
   events [--app A] [--cluster C] [--env E] [--type T] [--limit N] [--all]   newest first page, or --all
   suspend|resume <cluster> [--app A] --reason R [--until TIME]
 Setup (admin)
-  app create <name> --repository REPO [--namespace NS] [--path P]
+  app create <name> --repository REPO [--namespace NS] [--path P] [--depends-on A,B] [--drift correct|report]
+  app update <name> [--repository REPO] [--namespace NS] [--path P] [--depends-on A,B] [--drift correct|report]
+                                                   update: the stored app with these changed; --depends-on '' clears
   env create <name> [--upstream ENV] [--config FILE]   FILE: JSON with gates, waves, autoRollback, windows
   policy <app> <env> (--track RANGE | --manual)
   cluster create <name> --env ENV --region R [--label k=v ...]

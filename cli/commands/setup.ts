@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { EnvironmentSpec, type Role } from '../../lib/api/schemas.ts';
 import { APP_OPTION, ENV_OPTION, command, need, withVerbs, type Command } from '../command.ts';
 import { CliError } from '../errors.ts';
+import { APP_DEPENDENCY_OPTIONS, appDependencyFields, describeAppDependencies } from './app-flags.ts';
 
 const DEFAULT_TOKEN_TTL_DAYS = 30;
 const SECONDS_PER_DAY = 86_400;
@@ -32,17 +33,34 @@ async function readEnvironmentConfig(path: string): Promise<z.output<typeof Envi
 }
 
 export const setupCommands: Record<string, Command> = {
-  app: withVerbs('usage: flotilla app create <name> --repository REPO', {
+  app: withVerbs('usage: flotilla app create|update <name> --repository REPO', {
     create: command(
-      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' } },
+      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, ...APP_DEPENDENCY_OPTIONS },
       async ({ api, values, args, print }) => {
         const name = need(args[0], '<name>');
         const app = await api.putApp(name, {
           repository: need(values.repository, '--repository'),
           ...(values.namespace ? { namespace: values.namespace } : {}),
           ...(values.path ? { path: values.path } : {}),
+          ...appDependencyFields(values),
         });
-        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}`, app);
+        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}${describeAppDependencies(app)}`, app);
+      },
+    ),
+    /** The stored app with the given flags changed; every other field kept. */
+    update: command(
+      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, ...APP_DEPENDENCY_OPTIONS },
+      async ({ api, values, args, print }) => {
+        const name = need(args[0], '<name>');
+        const { name: _name, createdAt: _created, updatedAt: _updated, ...spec } = await api.getApp(name);
+        const app = await api.putApp(name, {
+          ...spec,
+          ...(values.repository ? { repository: values.repository } : {}),
+          ...(values.namespace ? { namespace: values.namespace } : {}),
+          ...(values.path ? { path: values.path } : {}),
+          ...appDependencyFields(values),
+        });
+        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}${describeAppDependencies(app)}`, app);
       },
     ),
   }),

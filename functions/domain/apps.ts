@@ -8,9 +8,11 @@ import { refreshDesired } from './desired.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 import { newEventId, recordEvent } from './events.ts';
 import { recall } from './recall.ts';
+import { checkDependencies } from './dependencies.ts';
 
 export async function saveApp(services: Services, actor: string, name: string, spec: AppSpec): Promise<{ app: App; created: boolean }> {
   const { storage } = services;
+  await checkDependencies(services, name, spec.dependsOn ?? []);
   const result = await storage.apps.put(name, spec, services.now().toISOString());
   await refreshDesired(storage, name);
   await recordEvent(services, {

@@ -102,6 +102,8 @@ export function resolveDesiredState(
       timeoutSeconds: entry.spec.timeoutSeconds,
       recreate: entry.spec.recreate,
       suspended: isSuspensionActive(cluster.suspendedApps[entry.app], now),
+      dependsOn: entry.spec.dependsOn ?? [],
+      drift: entry.spec.drift ?? 'correct',
     });
   }
   apps.sort((a, b) => a.name.localeCompare(b.name));

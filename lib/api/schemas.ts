@@ -4,6 +4,7 @@
 import { z } from '@hono/zod-openapi';
 import { LIMITS } from '../limits.ts';
 import { normalizeVersion, isValidRange } from '../semver.ts';
+import { DependsOn, DriftMode } from './dependencies.ts';
 
 /**
  * Keys that would collide with what every JavaScript object already has (`constructor`, `toString`,
@@ -95,6 +96,8 @@ const appFields = {
     /** Allow delete-and-recreate when an immutable field changes (e.g. a Job's template). */
     recreate: z.boolean().default(false),
     clusterSelector: Labels.optional(),
+    dependsOn: DependsOn.optional(),
+    drift: DriftMode.optional(),
 };
 export const AppSpec = z.object(appFields).strict().openapi('AppSpec');
 export type AppSpec = z.infer<typeof AppSpec>;
@@ -348,6 +351,10 @@ export const DesiredApp = z
     timeoutSeconds: z.number().int(),
     recreate: z.boolean(),
     suspended: z.boolean(),
+    /** Apps of this cluster to be Ready at their desired version first; older control planes leave it out. */
+    dependsOn: z.array(z.string()).optional(),
+    /** `report`: drift is reported and left in place; absent means `correct`. */
+    drift: DriftMode.optional(),
   })
   .openapi('DesiredApp');
 export type DesiredApp = z.infer<typeof DesiredApp>;
