@@ -6,57 +6,12 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envBinDir } from '../test/env/harness.ts';
+import { KUSTOMIZE, overlayArtifact } from '../test/support/kustomize.ts';
 import { BuildError, buildApp, type ArtifactFiles } from './artifact.ts';
 import type { KubeObject } from './kube/client.ts';
 import { KUSTOMIZE_DEFAULTS, KustomizeError, kustomizeBuild, kustomizeBinary } from './kustomize.ts';
 
-/** The kustomize the agent runs: test/env/setup's, or FLOTILLA_KUSTOMIZE. */
-export const KUSTOMIZE = process.env['FLOTILLA_KUSTOMIZE'] ?? join(envBinDir(), 'kustomize');
-
 const files = (entries: Record<string, string | Buffer>): ArtifactFiles => new Map(Object.entries(entries).map(([name, content]) => [name, Buffer.from(content)]));
-
-const deployment = (name: string, image = 'nginx:1.27') =>
-  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  labels: {app: ${name}}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: ${name}}}\n  template:\n    metadata: {labels: {app: ${name}}}\n    spec:\n      containers:\n      - name: ${name}\n        image: ${image}\n        envFrom: [{configMapRef: {name: settings}}]\n`;
-
-/** A base, a component and a prod overlay using every feature the issue lists. */
-export const overlayArtifact = (greeting = 'hello') => ({
-  'base/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- deployment.yaml\n- service.yaml\nconfigMapGenerator:\n- name: settings\n  literals: [MODE=base]\n',
-  'base/deployment.yaml': deployment('web'),
-  'base/service.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n',
-  'components/monitoring/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [monitor.yaml]\ncommonAnnotations:\n  flotilla.test/monitored: "true"\n',
-  'components/monitoring/monitor.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: monitor-rules}\ndata: {rule: up}\n',
-  'overlays/prod/kustomization.yaml': [
-    'apiVersion: kustomize.config.k8s.io/v1beta1',
-    'kind: Kustomization',
-    'namePrefix: prod-',
-    'labels:',
-    '- pairs: {env: prod}',
-    'resources: [../../base]',
-    'components: [../../components/monitoring]',
-    'patches:',
-    '- path: replicas.yaml',
-    '- target: {kind: Service, name: web}',
-    '  patch: |-',
-    '    - op: replace',
-    '      path: /spec/ports/0/port',
-    '      value: 8080',
-    'images:',
-    '- name: nginx',
-    '  newName: registry.example.com/nginx',
-    '  newTag: "1.28"',
-    'configMapGenerator:',
-    '- name: settings',
-    '  behavior: merge',
-    '  literals: [MODE=prod]',
-    '  files: [greeting.txt]',
-    '',
-  ].join('\n'),
-  'overlays/prod/replicas.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 3}\n',
-  'overlays/prod/greeting.txt': greeting,
-  // Not reachable from overlays/prod: never looked at.
-  'unrelated/kustomization.yaml': 'resources: [https://example.com/never.yaml]\n',
-});
 
 const find = (objects: KubeObject[], kind: string, prefix: string) => objects.find((object) => object.kind === kind && object.metadata?.name?.startsWith(prefix));
 
