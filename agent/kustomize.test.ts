@@ -142,6 +142,22 @@ describe('hostile kustomizations are refused before kustomize runs', () => {
     });
   }
 
+  it('gives the build only the directories of the kustomizations it reaches, and refuses them over 32 MiB', async () => {
+    const fake = await fakeKustomize(`ls -R . > ${scratch}/listing\necho "${cm}"`);
+    await buildApp(files({
+      'apps/prod/kustomization.yaml': 'resources: [../../base]\n',
+      'base/kustomization.yaml': 'resources: [cm.yaml]\n',
+      'base/cm.yaml': cm,
+      'other/secret.yaml': cm,
+    }), 'apps/prod', { binary: fake.binary });
+    const listing = await readFile(join(scratch, 'listing'), 'utf8');
+    expect(listing).toMatch(/cm\.yaml/);
+    expect(listing).not.toMatch(/other|secret/);
+    const big = 'x'.repeat(17 * 1024 * 1024);
+    const error = await buildApp(files({ 'kustomization.yaml': 'resources: []\n', 'a.bin': big, 'b.bin': big }), '.', { binary: fake.binary }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(`kustomize: the kustomizations' directories hold ${2 * big.length + 14} bytes, over the ${32 * 1024 * 1024} a build may use`);
+  });
+
   it('allows builtin plugin configs and kustomization directories as generators and transformers', async () => {
     const objects = await buildApp(
       files({

@@ -32,6 +32,8 @@ export const KUSTOMIZE_DEFAULTS = {
 } as const;
 const MAX_STDERR_BYTES = 64 * 1024;
 const MAX_KUSTOMIZATIONS = 1_000;
+/** What one build may write to disk: /tmp is the agent's one writable place (an emptyDir of 64 MiB in agent/install.ts). */
+const MAX_WRITTEN_BYTES = 32 * 1024 * 1024;
 
 export interface KustomizeOptions {
   /** The kustomize binary; undefined means none was found (an app with a kustomization fails). */
@@ -93,7 +95,8 @@ type Kind = 'file' | 'dir' | 'missing';
 
 class Scan {
   private readonly dirs = new Set<string>();
-  private readonly seen = new Set<string>();
+  /** Every kustomization the build reaches. */
+  readonly seen = new Set<string>();
 
   constructor(private readonly files: ArtifactFiles) {
     for (const name of files.keys()) {
@@ -240,11 +243,24 @@ function parseYaml(name: string, content: Buffer): unknown[] {
   return documents;
 }
 
-/** Refuses, before anything runs, a kustomization at `dir` or any it reaches that names something outside the artifact. */
-export function checkKustomization(files: ArtifactFiles, dir: string): void {
+/**
+ * Refuses, before anything runs, a kustomization at `dir` or any it reaches that names something
+ * outside the artifact; returns the directories of the kustomizations it reaches (with the
+ * root-only load restrictor, the only places the build can read).
+ */
+export function checkKustomization(files: ArtifactFiles, dir: string): string[] {
   const file = kustomizationIn(files, dir);
   if (!file) throw new KustomizeError(`no kustomization in "${dir || '.'}"`);
-  new Scan(files).kustomization(file);
+  const scan = new Scan(files);
+  scan.kustomization(file);
+  return [...scan.seen].map((kustomization) => (kustomization.includes('/') ? posix.dirname(kustomization) : ''));
+}
+
+/** The artifact's files under `dirs`: what the build may read, and all it gets. */
+function filesUnder(files: ArtifactFiles, dirs: string[]): ArtifactFiles {
+  if (dirs.includes('')) return files;
+  const prefixes = dirs.map((dir) => `${dir}/`);
+  return new Map([...files].filter(([name]) => prefixes.some((prefix) => name.startsWith(prefix))));
 }
 
 // ---- 2–4. The build -------------------------------------------------------------------------
@@ -259,6 +275,8 @@ function safeRelative(name: string): string {
 }
 
 async function writeArtifact(root: string, files: ArtifactFiles): Promise<void> {
+  const bytes = [...files.values()].reduce((sum, content) => sum + content.length, 0);
+  if (bytes > MAX_WRITTEN_BYTES) throw new KustomizeError(`the kustomizations' directories hold ${bytes} bytes, over the ${MAX_WRITTEN_BYTES} a build may use`);
   const made = new Set<string>();
   for (const [name, content] of files) {
     const target = join(root, safeRelative(name));
@@ -356,7 +374,7 @@ function errorLine(stderr: string, root: string): string {
 
 /** `kustomize build` of artifact directory `dir`: the YAML it prints. Throws KustomizeError. */
 export async function kustomizeBuild(files: ArtifactFiles, dir: string, options: KustomizeOptions): Promise<string> {
-  checkKustomization(files, dir);
+  const reached = checkKustomization(files, dir);
   if (!options.binary) {
     throw new KustomizeError(`the app's path holds a kustomization but this agent has no kustomize binary; set FLOTILLA_KUSTOMIZE or use the agent image, which ships it`, false);
   }
@@ -367,7 +385,7 @@ export async function kustomizeBuild(files: ArtifactFiles, dir: string, options:
     const home = join(work, 'home');
     await mkdir(root, { mode: 0o700 });
     await mkdir(home, { mode: 0o700 });
-    await writeArtifact(root, files);
+    await writeArtifact(root, filesUnder(files, reached));
     const args = ['build', '--load-restrictor', 'LoadRestrictionsRootOnly', dir ? `./${dir}` : '.'];
     const result = await run(options.binary, args, root, buildEnvironment(home), options.timeoutMs ?? KUSTOMIZE_DEFAULTS.timeoutMs, options.maxOutputBytes ?? KUSTOMIZE_DEFAULTS.maxOutputBytes);
     if (result.code !== 0) throw new KustomizeError(errorLine(result.stderr, root));
