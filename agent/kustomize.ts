@@ -20,7 +20,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { CORE_SCHEMA, loadAll } from 'js-yaml';
-import type { ArtifactFiles } from './artifact.ts';
+
+/** An unpacked artifact, relative path → content (artifact.ts's ArtifactFiles; not imported, which would be a cycle). */
+type ArtifactFiles = Map<string, Buffer>;
 
 /** The names kustomize looks for in a directory, in its own order. */
 export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
