@@ -4,6 +4,7 @@
 import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import type { KubeObject } from './kube/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
+import { KustomizeError, artifactDir, kustomizationIn, kustomizeBuild, type KustomizeOptions } from './kustomize.ts';
 
 /** Files of an unpacked artifact, relative path → content. */
 export type ArtifactFiles = Map<string, Buffer>;
@@ -135,42 +136,73 @@ export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
   const selected = [...files.keys()].filter((name) => name.startsWith(prefix) && MANIFEST_FILE.test(name)).sort();
   if (selected.length === 0) throw new BuildError(`no manifests under path "${path}" in the artifact`);
   const objects: KubeObject[] = [];
-  for (const name of selected) {
-    const source = (files.get(name) as Buffer).toString('utf8');
-    // js-yaml builds plain objects straight from the parser's events (no syntax tree kept):
-    // about 3× faster and 15 MiB lighter than a document model for 500 objects (README, "Agent
-    // memory"). YAML 1.2 core schema, duplicate keys refused, aliases and nesting bounded.
-    let documents: unknown[];
+  for (const name of selected) parseManifests(name, (files.get(name) as Buffer).toString('utf8'), objects);
+  return objects;
+}
+
+/** kustomize's output for an artifact (by identity: the cache's entry) and path, or its deterministic error. */
+const kustomized = new WeakMap<ArtifactFiles, Map<string, string | KustomizeError>>();
+
+/**
+ * The app's objects: `kustomize build` of its path when that holds a kustomization
+ * (kustomization.yaml, .yml or Kustomization; agent/kustomize.ts), else buildObjects. The build's
+ * output, or its refusal, is kept per artifact and path for as long as the artifact is, so a
+ * reconcile of an unchanged version runs no process; every call returns fresh objects.
+ */
+export async function buildApp(files: ArtifactFiles, path: string, kustomize: KustomizeOptions = {}): Promise<KubeObject[]> {
+  const dir = artifactDir(path);
+  if (!kustomizationIn(files, dir)) return buildObjects(files, path);
+  let byPath = kustomized.get(files);
+  let output = byPath?.get(dir);
+  if (output === undefined) {
     try {
-      documents = [];
-      loadAll(source, (document) => documents.push(document), { schema: CORE_SCHEMA, maxAliases: MAX_ALIASES, maxDepth: MAX_DEPTH, filename: name });
+      output = await kustomizeBuild(files, dir, kustomize);
     } catch (error) {
-      throw new BuildError(`${name}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+      if (!(error instanceof KustomizeError)) throw new BuildError(`kustomize: ${(error as Error).message}`);
+      if (error.deterministic) output = error;
+      else throw new BuildError(error.message);
     }
-    // Aliases share one object rather than copying it, so a few lines can still stand for
-    // gigabytes once serialised: the documents may expand to twice as many nodes as the file has
-    // bytes (no document without aliases comes near that), and no further.
-    const budget = 2 * source.length + 1_000;
-    if (expandedNodes(documents, budget) > budget) {
-      throw new BuildError(`${name}: invalid YAML: its aliases expand to more than ${budget} nodes`);
+    if (!byPath) kustomized.set(files, (byPath = new Map()));
+    byPath.set(dir, output);
+  }
+  if (output instanceof KustomizeError) throw new BuildError(output.message);
+  return parseManifests(`kustomize build of "${dir || '.'}"`, output, []);
+}
+
+/** The Kubernetes objects of one YAML/JSON source, appended to `objects`. */
+function parseManifests(name: string, source: string, objects: KubeObject[]): KubeObject[] {
+  // js-yaml builds plain objects straight from the parser's events (no syntax tree kept):
+  // about 3× faster and 15 MiB lighter than a document model for 500 objects (README, "Agent
+  // memory"). YAML 1.2 core schema, duplicate keys refused, aliases and nesting bounded.
+  let documents: unknown[];
+  try {
+    documents = [];
+    loadAll(source, (document) => documents.push(document), { schema: CORE_SCHEMA, maxAliases: MAX_ALIASES, maxDepth: MAX_DEPTH, filename: name });
+  } catch (error) {
+    throw new BuildError(`${name}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  // Aliases share one object rather than copying it, so a few lines can still stand for
+  // gigabytes once serialised: the documents may expand to twice as many nodes as the file has
+  // bytes (no document without aliases comes near that), and no further.
+  const budget = 2 * source.length + 1_000;
+  if (expandedNodes(documents, budget) > budget) {
+    throw new BuildError(`${name}: invalid YAML: its aliases expand to more than ${budget} nodes`);
+  }
+  let index = 0;
+  for (const value of documents) {
+    index++;
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw new BuildError(`${name}: document ${index} is not a Kubernetes object`);
     }
-    let index = 0;
-    for (const value of documents) {
-      index++;
-      if (value === null || value === undefined) continue;
-      if (typeof value !== 'object' || Array.isArray(value)) {
-        throw new BuildError(`${name}: document ${index} is not a Kubernetes object`);
-      }
-      const object = value as KubeObject;
-      // `v1` lists (List, ConfigMapList…) are expanded as kubectl does; a custom resource whose
-      // kind happens to end in "List" is an object of its own.
-      if (object.apiVersion === 'v1' && typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object['items'])) {
-        objects.push(...(object['items'] as KubeObject[]));
-      } else {
-        objects.push(object);
-      }
+    const object = value as KubeObject;
+    // `v1` lists (List, ConfigMapList…) are expanded as kubectl does; a custom resource whose
+    // kind happens to end in "List" is an object of its own.
+    if (object.apiVersion === 'v1' && typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object['items'])) {
+      objects.push(...(object['items'] as KubeObject[]));
+    } else {
+      objects.push(object);
     }
   }
   return objects;
 }
-

@@ -8,6 +8,7 @@ import { sleep } from '../lib/sleep.ts';
 import { RevokedError, type Agent } from './agent.ts';
 import { ControlPlaneError } from './control-plane.ts';
 import { KubeClient } from './kube/client.ts';
+import { kustomizeBinary } from './kustomize.ts';
 import { jsonLogger, type Logger } from './log.ts';
 import { buildAgent } from './runtime.ts';
 import { startOpsServer } from './server.ts';
@@ -57,6 +58,8 @@ async function main(settings: AgentSettings): Promise<void> {
   const intervalSeconds = settings.FLOTILLA_INTERVAL_SECONDS;
 
   const kube = await KubeClient.create(settings.KUBECONFIG);
+  // The image ships kustomize next to the bundle; without one only kustomization apps fail.
+  const kustomize = kustomizeBinary(settings.FLOTILLA_KUSTOMIZE, process.argv[1]);
   const { agent, metrics } = buildAgent({
     kube,
     namespace,
@@ -67,10 +70,11 @@ async function main(settings: AgentSettings): Promise<void> {
     plainHttpRegistries: settings.FLOTILLA_PLAIN_HTTP_REGISTRIES || undefined,
     intervalMs: intervalSeconds === undefined ? undefined : intervalSeconds * 1000,
     logger,
+    kustomize: { binary: kustomize },
   });
   const maxLoopAgeMs = Math.max(10 * 60_000, (intervalSeconds ?? 30) * 1000 * 10);
   const { server } = await startOpsServer({ metrics, health: agent, maxLoopAgeMs, port: settings.FLOTILLA_LISTEN_PORT });
-  logger.info('agent starting', { namespace, controlPlaneUrl, apiserver: kube.serverUrl });
+  logger.info('agent starting', { namespace, controlPlaneUrl, apiserver: kube.serverUrl, kustomize: kustomize ?? null });
 
   function shutdown(signal: NodeJS.Signals): void {
     logger.info('shutting down', { signal });

@@ -3,10 +3,11 @@
 // always produced. Apps are reconciled one after another and a failing app never stops the others.
 import type { AppReport, DesiredApp, DesiredState, DriftEntry, Phase } from '../lib/api/schemas.ts';
 import { LIMITS } from '../lib/limits.ts';
-import { ArtifactCache, BuildError, FetchError, buildObjects, toFetchError, type ArtifactFiles, type ArtifactPuller } from './artifact.ts';
+import { ArtifactCache, BuildError, FetchError, buildApp, toFetchError, type ArtifactFiles, type ArtifactPuller } from './artifact.ts';
 import { driftOf } from './drift.ts';
 import { entryOf, refOfEntry, staleEntries, type Inventory, type InventoryEntry, type InventoryStore } from './inventory.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
+import type { KustomizeOptions } from './kustomize.ts';
 import type { Logger } from './log.ts';
 import { AGENT_METRICS, type Metrics } from './metrics.ts';
 import { ownerLabelsOf } from './ownership.ts';
@@ -32,6 +33,8 @@ export interface ReconcilerOptions {
   /** Backoff after a failed pull: first delay, doubled per failure up to the maximum. */
   fetchBackoff?: { baseMs: number; maxMs: number };
   manager?: Partial<Omit<ManagerOptions, 'ownerLabels'>>;
+  /** The kustomize binary and the build's bounds, for apps whose path holds a kustomization (kustomize.ts). */
+  kustomize?: KustomizeOptions;
 }
 
 const HEALTH_POLL_MS = 500;
@@ -115,7 +118,7 @@ export class Reconciler {
   /** fetch → build → apply → prune → health. When suspended, apply only plans and nothing is pruned. */
   private async pipeline(app: DesiredApp, suspended: boolean): Promise<Outcome> {
     const files = await this.fetch(app);
-    const objects = this.build(app, files);
+    const objects = await this.build(app, files);
     const manager = this.managerFor(app.name);
     const previous = await this.options.inventory.get(app.name);
     if (!suspended && app.drift === 'report') return this.reportOnlyPipeline(manager, app, objects, previous);
@@ -186,11 +189,11 @@ export class Reconciler {
     }
   }
 
-  /** build: the objects under the app's path, none of them in the agent's own namespace. */
-  private build(app: DesiredApp, files: ArtifactFiles): KubeObject[] {
+  /** build: the objects under the app's path (kustomize-built when it holds a kustomization), none of them in the agent's own namespace. */
+  private async build(app: DesiredApp, files: ArtifactFiles): Promise<KubeObject[]> {
     let objects: KubeObject[];
     try {
-      objects = buildObjects(files, app.path);
+      objects = await buildApp(files, app.path, this.options.kustomize);
     } catch (error) {
       if (error instanceof BuildError) throw new StepFailure('BuildFailed', error.message);
       throw error;

@@ -7,6 +7,7 @@ import { Agent } from './agent.ts';
 import type { ArtifactPuller } from './artifact.ts';
 import { ControlPlaneClient } from './control-plane.ts';
 import { InventoryStore } from './inventory.ts';
+import type { KustomizeOptions } from './kustomize.ts';
 import type { KubeClient } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
@@ -26,6 +27,8 @@ export interface AgentConfig {
   logger: Logger;
   healthBudgetMs?: number;
   fetchBackoff?: { baseMs: number; maxMs: number };
+  /** kustomize for apps holding a kustomization; without a binary such apps fail with BuildFailed. */
+  kustomize?: KustomizeOptions;
 }
 
 /** A pull that trickles bytes must not stall every app behind it: each pull has a deadline. */
@@ -53,6 +56,7 @@ export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metric
     metrics,
     healthBudgetMs: config.healthBudgetMs,
     fetchBackoff: config.fetchBackoff,
+    kustomize: config.kustomize,
   });
   const store = new AgentStateStore(config.kube, config.namespace);
   const agent = new Agent({

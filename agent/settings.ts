@@ -18,6 +18,8 @@ export const AgentSettings = z.object({
   FLOTILLA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be debug, info, warn or error' }).default('info'),
   /** Pull over plain HTTP from every registry; false leaves it to loopback registries only. */
   FLOTILLA_PLAIN_HTTP_REGISTRIES: boolSetting.default(false),
+  /** The kustomize binary for apps whose path holds a kustomization (default: `kustomize` next to the agent's script, as in the image). */
+  FLOTILLA_KUSTOMIZE: z.string().min(1, 'must be a path').optional(),
   /** Directory of a config.json with registry credentials. */
   DOCKER_CONFIG: z.string().optional(),
   /** A kubeconfig file; without it the in-cluster service account is used. */

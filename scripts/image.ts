@@ -5,9 +5,12 @@
 //            libpthread, libstdc++, libgcc_s; found by reading node's ELF headers, not by a list),
 //            their copyright files, /etc/passwd and /etc/group with the user 65532, /tmp
 //   node     /usr/local/bin/node from the npm package node-linux-<arch>, and its LICENSE
+//   kustomize /app/kustomize, the static sigs.k8s.io/kustomize/kustomize/v5 that test/env/setup
+//            builds per architecture (the agent runs it for apps holding a kustomization), and its LICENSE
 //   agent    /app: the bundle `npm run build` writes (flotilla-agent.mjs, its .map and LEGAL.txt)
 // Inputs: the bundle (built first unless --bundle names one) and, per architecture, Node and the
-// unpacked .debs that `FLOTILLA_ENV_ONLY=image npm run env:setup` puts in $CACHE/image/<arch>.
+// unpacked .debs that `FLOTILLA_ENV_ONLY=image npm run env:setup` puts in $CACHE/image/<arch>, and
+// kustomize, which `FLOTILLA_ENV_ONLY=kustomize npm run env:setup` puts in $CACHE/image/kustomize/<arch>.
 // Reproducible: sorted entries, uid/gid 0, zero mtimes (lib/oci/tar.ts), gzip without a name or
 // time, a fixed `created` (SOURCE_DATE_EPOCH, default 0), so the same inputs give the same digest.
 //
@@ -37,6 +40,8 @@ export { AGENT_UID };
 export const NODE_PATH = '/usr/local/bin/node';
 export const APP_DIR = '/app';
 export const BUNDLE_FILES = ['flotilla-agent.mjs', 'flotilla-agent.mjs.map', 'flotilla-agent.mjs.LEGAL.txt'] as const;
+/** Next to the bundle, where the agent looks for it (agent/kustomize.ts). */
+export const KUSTOMIZE_PATH = `${APP_DIR}/kustomize`;
 export const ENTRYPOINT = [NODE_PATH, ...AGENT_NODE_FLAGS, `${APP_DIR}/${BUNDLE_FILES[0]}`];
 const OCI_CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
 // zlib's default: level 9 takes twice as long for 0.5 % less (node: 43.8 vs 43.6 MiB).
@@ -247,6 +252,24 @@ async function nodeLayer(inputs: string, arch: Arch, node: Buffer): Promise<Laye
   );
 }
 
+/** kustomize for `arch`: a static executable (nothing from the base layer), for that machine. */
+async function kustomizeLayer(inputs: string, arch: Arch): Promise<Layer> {
+  const dir = join(inputs, 'kustomize');
+  const binaryPath = join(dir, arch, 'kustomize');
+  if (!existsSync(binaryPath)) throw new Error(`no kustomize for ${arch} at ${binaryPath}: run FLOTILLA_ENV_ONLY=kustomize npm run env:setup`);
+  const binary = await readFile(binaryPath);
+  const elf = elfDependencies(binary, `kustomize (${arch})`);
+  if (elf.machine !== MULTIARCH[arch].elfMachine) throw new Error(`kustomize for ${arch} is built for ELF machine ${elf.machine}, not ${MULTIARCH[arch].elfMachine}`);
+  if (elf.interpreter || elf.needed.length > 0) throw new Error(`kustomize for ${arch} is not static (it needs ${elf.interpreter ?? elf.needed.join(', ')})`);
+  return tarLayer(
+    'kustomize',
+    new Map([
+      [KUSTOMIZE_PATH, { data: binary, mode: 0o755 }],
+      ['/usr/local/share/doc/kustomize/LICENSE', { data: await readFile(join(dir, 'LICENSE')), mode: 0o644 }],
+    ]),
+  );
+}
+
 async function agentLayer(bundleDir: string): Promise<Layer> {
   const files = new Map<string, { data: Uint8Array; mode: number }>();
   for (const name of BUNDLE_FILES) {
@@ -295,8 +318,8 @@ export async function buildImage(options: ImageOptions): Promise<BuiltImage> {
       const nodePath = join(inputs, arch, 'node', 'bin', 'node');
       if (!existsSync(nodePath)) throw new Error(`no Node for ${arch} at ${nodePath}: run FLOTILLA_ENV_ONLY=image npm run env:setup`);
       const node = await readFile(nodePath);
-      const [base, runtime] = await Promise.all([baseLayer(inputs, arch, node), nodeLayer(inputs, arch, node)]);
-      return { arch, layers: [base, runtime, agent] };
+      const [base, runtime, kustomize] = await Promise.all([baseLayer(inputs, arch, node), nodeLayer(inputs, arch, node), kustomizeLayer(inputs, arch)]);
+      return { arch, layers: [base, runtime, kustomize, agent] };
     }),
   );
   const platforms: PlatformImage[] = [];

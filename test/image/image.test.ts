@@ -15,7 +15,7 @@ import { AGENT_IMAGE_REPOSITORY, AGENT_UID, AGENT_VERSION, DEFAULT_AGENT_IMAGE, 
 import { RegistryClient } from '../../lib/oci/client.ts';
 import { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, type Descriptor } from '../../lib/oci/manifest.ts';
 import { buildAgent } from '../../scripts/build.ts';
-import { AGENT_NODE_FLAGS, ARCHES, BUNDLE_FILES, ENTRYPOINT, buildImage, defaultInputsDir } from '../../scripts/image.ts';
+import { AGENT_NODE_FLAGS, ARCHES, BUNDLE_FILES, ENTRYPOINT, KUSTOMIZE_PATH, buildImage, defaultInputsDir, elfDependencies } from '../../scripts/image.ts';
 import { requireTestEnv } from '../env/inject.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../support/cluster.ts';
 
@@ -25,6 +25,8 @@ const env = requireTestEnv();
 const registry = env.registries.anonymous;
 const MAX_PLATFORM_BYTES = 80 * 1024 * 1024;
 const BUILD_MS = 300_000;
+/** The kustomize test/env/setup pins, which the image ships. */
+const KUSTOMIZE_VERSION = /^KUSTOMIZE_VERSION=(v\S+)/m.exec(await readFile(join(ROOT, 'test/env/setup'), 'utf8'))?.[1];
 
 const work = await mkdtemp(join(tmpdir(), 'flotilla-image-'));
 afterAll(() => rm(work, { recursive: true, force: true }));
@@ -151,7 +153,7 @@ describe('the pushed image', () => {
       const entries = (await Promise.all(image.layerFiles.map(listLayer))).flat();
       const paths = entries.map((entry) => entry.path);
       expect(paths.filter((path) => /\.test\.|\.ts$|(^|\/)node_modules(\/|$)|(^|\/)test\//.test(path))).toEqual([]);
-      expect(paths.filter((path) => path.startsWith('app/') && path !== 'app/').sort()).toEqual(BUNDLE_FILES.map((name) => `app/${name}`).sort());
+      expect(paths.filter((path) => path.startsWith('app/') && path !== 'app/').sort()).toEqual([...BUNDLE_FILES.map((name) => `app/${name}`), 'app/kustomize'].sort());
       const triplet = image.arch === 'amd64' ? 'x86_64-linux-gnu' : 'aarch64-linux-gnu';
       expect(paths).toEqual(
         expect.arrayContaining([
@@ -168,11 +170,27 @@ describe('the pushed image', () => {
       expect(new Set(entries.map((entry) => entry.owner))).toEqual(new Set(['0/0']));
       expect(entries.find((entry) => entry.path === 'tmp/')?.mode).toBe('drwxrwxrwt');
       expect(entries.find((entry) => entry.path === 'usr/local/bin/node')?.mode).toBe('-rwxr-xr-x');
+      expect(entries.find((entry) => entry.path === KUSTOMIZE_PATH.slice(1))?.mode).toBe('-rwxr-xr-x');
+      expect(paths).toContain('usr/local/share/doc/kustomize/LICENSE');
     }
     const root = join(work, 'amd64-etc');
     await extractRootfs('amd64', root);
     expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toMatch(new RegExp(`^nonroot:x:${AGENT_UID}:${AGENT_UID}:`, 'm'));
     expect(await readFile(join(root, 'etc/group'), 'utf8')).toMatch(new RegExp(`^nonroot:x:${AGENT_UID}:`, 'm'));
+  });
+
+  test("ships kustomize next to the bundle: static, for each platform's machine, in a layer of its own", async () => {
+    expect(KUSTOMIZE_PATH).toBe('/app/kustomize');
+    for (const image of pulled) {
+      const layers = image.manifest.layers.length;
+      expect(layers).toBe(4); // base, node, kustomize, agent
+      const dir = join(work, `${image.arch}-kustomize`);
+      await mkdir(dir, { recursive: true });
+      await execFileAsync('tar', ['-xzf', image.layerFiles[2]!, '-C', dir]);
+      const elf = elfDependencies(await readFile(join(dir, 'app/kustomize')));
+      expect(elf.machine).toBe(image.arch === 'amd64' ? 62 : 183);
+      expect([elf.interpreter, elf.needed]).toEqual([undefined, []]);
+    }
   });
 
   test('stays small: under 80 MB compressed per platform', () => {
@@ -212,6 +230,16 @@ describe('the amd64 root filesystem', () => {
     const resolved = [...stdout.matchAll(/=> (\S+)/g)].map((match) => match[1]!);
     expect(resolved.length).toBeGreaterThanOrEqual(6);
     for (const path of resolved) expect(path.startsWith(rootfs), `${path} is outside the image`).toBe(true);
+  });
+
+  test(`runs the image's kustomize (${KUSTOMIZE_VERSION}) with an empty environment`, async () => {
+    const kustomize = join(rootfs, KUSTOMIZE_PATH);
+    expect((await execFileAsync(kustomize, ['version'], { env: {} })).stdout.trim()).toBe(KUSTOMIZE_VERSION);
+    const dir = join(work, 'kustomization');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'kustomization.yaml'), 'namePrefix: image-\nconfigMapGenerator: [{name: c, literals: [a=b]}]\n');
+    const { stdout } = await execFileAsync(kustomize, ['build', '--load-restrictor', 'LoadRestrictionsRootOnly', '.'], { env: {}, cwd: dir });
+    expect(stdout).toMatch(/^  name: image-c-[a-z0-9]{10}$/m);
   });
 
   test("runs the image's Node 24 and the bundle, which stops on missing settings in one line", async () => {
@@ -323,6 +351,8 @@ describe.skipIf(!canRunContainers)('the image as a container (crun)', () => {
     expect(secret, `no identity Secret after 30 s; container output:\n${output}`).toBeTruthy();
     // Registration goes to a control plane that is not there: the agent waits for it, and says so.
     expect(output).toMatch(/"msg":"agent starting".*"namespace":"[^"]+".*"apiserver":"https:\/\/127\.0\.0\.1:\d+\/"/);
+    // It found the kustomize the image ships next to the bundle.
+    expect(output).toMatch(/"msg":"agent starting".*"kustomize":"\/app\/kustomize"/);
     const metrics = await fetch(`http://127.0.0.1:${agentPort}/metrics`);
     // The ops server answers from inside the container (no loop has finished yet: no samples).
     expect(metrics.status).toBe(200);
@@ -358,5 +388,7 @@ describe('the default image reference', () => {
     expect(runtime).toMatch(/^ENV NODE_ENV=production$/m);
     expect(runtime).toMatch(/^WORKDIR \/app$/m);
     expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/agent\/ \/app\/$/m);
+    expect(runtime).toMatch(/^COPY --from=kustomize \/out\/kustomize \/app\/kustomize$/m);
+    expect(dockerfile).toContain(`sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}\n`);
   });
 });
