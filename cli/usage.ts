@@ -26,9 +26,9 @@ Fleet
   events [--app A] [--cluster C] [--env E] [--type T] [--limit N] [--all]   newest first page, or --all
   suspend|resume <cluster> [--app A] --reason R [--until TIME]
 Setup (admin)
-  app create <name> --repository REPO [--namespace NS] [--path P]
+  app create <name> --repository REPO [--namespace NS] [--path P] [--verify-key cosign.pub]
   env create <name> [--upstream ENV] [--config FILE]   FILE: JSON with gates, waves, autoRollback, windows
-  policy <app> <env> (--track RANGE | --manual)
+  policy <app> <env> (--track RANGE | --manual) [--verify-key cosign.pub]
   cluster create <name> --env ENV --region R [--label k=v ...]
   cluster token <name>                             one-time agent registration token
   cluster revoke <name> --reason R

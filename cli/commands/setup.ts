@@ -31,18 +31,29 @@ async function readEnvironmentConfig(path: string): Promise<z.output<typeof Envi
   throw new CliError(`--config ${path}: ${problems.join('; ')}`, 2);
 }
 
+/** `--verify-key cosign.pub`: the key file's text, for the control plane to validate (a bad key is its 400, exit 2). */
+async function readVerifyKey(path: string | undefined): Promise<{ verify: { provider: 'cosign'; publicKey: string } } | Record<string, never>> {
+  if (path === undefined) return {};
+  try {
+    return { verify: { provider: 'cosign', publicKey: await readFile(path, 'utf8') } };
+  } catch (err) {
+    throw new CliError(`cannot read --verify-key ${path}: ${(err as Error).message}`, 2);
+  }
+}
+
 export const setupCommands: Record<string, Command> = {
-  app: withVerbs('usage: flotilla app create <name> --repository REPO', {
+  app: withVerbs('usage: flotilla app create <name> --repository REPO [--verify-key cosign.pub]', {
     create: command(
-      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' } },
+      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, 'verify-key': { type: 'string' } },
       async ({ api, values, args, print }) => {
         const name = need(args[0], '<name>');
         const app = await api.putApp(name, {
           repository: need(values.repository, '--repository'),
           ...(values.namespace ? { namespace: values.namespace } : {}),
           ...(values.path ? { path: values.path } : {}),
+          ...(await readVerifyKey(values['verify-key'])),
         });
-        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}`, app);
+        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}${app.verify ? ', cosign signature required' : ''}`, app);
       },
     ),
   }),
@@ -57,11 +68,12 @@ export const setupCommands: Record<string, Command> = {
     }),
   }),
 
-  policy: command({ track: { type: 'string' }, manual: { type: 'boolean' } }, async ({ api, values, args, print }) => {
+  policy: command({ track: { type: 'string' }, manual: { type: 'boolean' }, 'verify-key': { type: 'string' } }, async ({ api, values, args, print }) => {
     if (!values.manual && !values.track) throw new CliError('give --track RANGE or --manual', 2);
     const app = need(args[0], '<app>');
-    const view = await api.putPolicy(app, need(args[1], '<env>'), { track: values.manual ? null : (values.track ?? null) });
-    print(`${view.app} in ${view.environment}: ${view.track ? `tracks ${view.track}` : 'manual'}, resolves to ${view.resolved.version ?? 'nothing'}`, view);
+    const view = await api.putPolicy(app, need(args[1], '<env>'), { track: values.manual ? null : (values.track ?? null), ...(await readVerifyKey(values['verify-key'])) });
+    const signed = view.verify ? ', cosign signature required' : '';
+    print(`${view.app} in ${view.environment}: ${view.track ? `tracks ${view.track}` : 'manual'}${signed}, resolves to ${view.resolved.version ?? 'nothing'}`, view);
   }),
 
   token: withVerbs('usage: flotilla token create --subject S --role ROLE', {
