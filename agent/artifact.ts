@@ -14,6 +14,8 @@ export type ArtifactPuller = (repository: string, digest: string) => Promise<Art
 
 export type FetchFailureReason =
   | 'ArtifactDigestMismatch'
+  /** A required cosign signature is missing, by another key, or for another digest (agent/verify.ts). */
+  | 'VerificationFailed'
   | 'UnsafeArtifact'
   | 'ArtifactTooLarge'
   | 'ArtifactNotFound'

@@ -15,6 +15,7 @@ import { DependencyTracker, dependencyOrder } from './dependencies.ts';
 import { driftReportedNote, needsWrite, planned, reportedDrift, splitDrifted } from './report-only.ts';
 import type { FailureReason, Reason } from './reasons.ts';
 import type { AppliedObject, ApplyResult } from './ssa/apply.ts';
+import { requiredKeys, type SignatureVerifier } from './verify.ts';
 import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
 import { hasStatus } from './ssa/health.ts';
@@ -25,6 +26,8 @@ export interface ReconcilerOptions {
   client: KubeClient;
   inventory: InventoryStore;
   pull: ArtifactPuller;
+  /** Checks required cosign signatures before a pull; without it, an app that requires signatures fails. */
+  verify?: SignatureVerifier;
   logger: Logger;
   metrics: Metrics;
   cache?: ArtifactCache;
@@ -78,6 +81,8 @@ export class Reconciler {
   private readonly memory = new Map<string, AppMemory>();
   private readonly backoff = new Map<string, FetchBackoff>();
   private readonly dependencies = new DependencyTracker();
+  /** Digest + keys whose signatures verified: a digest is immutable, so is its verdict (signatures are not revoked here). */
+  private readonly verified = new Set<string>();
   private readonly healthBudgetMs: number;
   private readonly fetchBackoff: { baseMs: number; maxMs: number };
 
@@ -162,17 +167,32 @@ export class Reconciler {
     return { ...health, message, conditions: [...health.conditions, note.condition], drift, counts };
   }
 
-  /** fetch: the pinned artifact, from the cache or the registry; failed pulls back off per app. */
+
+  /**
+   * fetch: the pinned artifact, from the cache or the registry; failed pulls back off per app.
+   * Required signatures are verified first, before any layer is pulled (and before a cached copy
+   * is used: the cache is shared by apps that may not require them).
+   */
   private async fetch(app: DesiredApp): Promise<ArtifactFiles> {
+    const keys = requiredKeys(app);
+    const verdict = keys.length ? `${app.digest} ${keys.map((key) => key.publicKey).join(' ')}` : '';
+    const verified = !verdict || this.verified.has(verdict);
     const cached = this.cache.get(app.digest);
-    if (cached) return cached;
+    if (cached && verified) return cached;
     const waiting = this.backoff.get(app.name);
     if (waiting && waiting.digest === app.digest && Date.now() < waiting.retryAt) {
       const seconds = Math.ceil((waiting.retryAt - Date.now()) / 1000);
       throw new StepFailure(waiting.error.reason, `${waiting.error.message} (retrying in ${seconds}s; objects from the last applied version stay as they are)`);
     }
     try {
-      const files = await this.options.pull(app.repository, app.digest);
+      if (!verified) {
+        if (!this.options.verify) throw new FetchError('VerificationFailed', 'the app requires cosign signatures and this agent has no verifier', false);
+        await this.options.verify(app.repository, app.digest, keys);
+        if (this.verified.size >= 1_000) this.verified.clear();
+        this.verified.add(verdict);
+        this.options.logger.info('cosign signature verified', { app: app.name, digest: app.digest, keys: keys.map((key) => key.name) });
+      }
+      const files = cached ?? (await this.options.pull(app.repository, app.digest));
       this.cache.set(app.digest, files);
       this.backoff.delete(app.name);
       return files;

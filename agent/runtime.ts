@@ -12,6 +12,7 @@ import type { KubeClient } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
+import { registryVerifier } from './verify.ts';
 import { AgentStateStore } from './state.ts';
 
 export interface AgentConfig {
@@ -52,6 +53,7 @@ export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metric
     client: config.kube,
     inventory: new InventoryStore(config.kube, config.namespace),
     pull: registryPuller(registry),
+    verify: registryVerifier(registry),
     logger: config.logger,
     metrics,
     healthBudgetMs: config.healthBudgetMs,

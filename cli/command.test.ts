@@ -38,6 +38,7 @@ describe('the command table', () => {
       config: { type: 'string' },
       track: { type: 'string' },
       manual: { type: 'boolean' },
+      'verify-key': { type: 'string' },
       label: { type: 'string', multiple: true },
       subject: { type: 'string' },
       role: { type: 'string' },

@@ -26,11 +26,11 @@ Fleet
   events [--app A] [--cluster C] [--env E] [--type T] [--limit N] [--all]   newest first page, or --all
   suspend|resume <cluster> [--app A] --reason R [--until TIME]
 Setup (admin)
-  app create <name> --repository REPO [--namespace NS] [--path P] [--depends-on A,B] [--drift correct|report]
-  app update <name> [--repository REPO] [--namespace NS] [--path P] [--depends-on A,B] [--drift correct|report]
+  app create <name> --repository REPO [--namespace NS] [--path P] [--depends-on A,B] [--drift correct|report] [--verify-key cosign.pub]
+  app update <name> [--repository REPO] [--namespace NS] [--path P] [--depends-on A,B] [--drift correct|report] [--verify-key F]
                                                    update: the stored app with these changed; --depends-on '' clears
   env create <name> [--upstream ENV] [--config FILE]   FILE: JSON with gates, waves, autoRollback, windows
-  policy <app> <env> (--track RANGE | --manual)
+  policy <app> <env> (--track RANGE | --manual) [--verify-key cosign.pub]
   cluster create <name> --env ENV --region R [--label k=v ...]
   cluster token <name>                             one-time agent registration token
   cluster revoke <name> --reason R

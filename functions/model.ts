@@ -2,7 +2,7 @@
 // releases, promotion records, events) are in lib/api/schemas.ts; these are the ones that carry
 // more than the API shows (keys, bookkeeping) or exist only inside the control plane.
 import type { JWK } from 'jose';
-import type { AppSpec, AppStatusSummary, Grant } from '../lib/api/schemas.ts';
+import type { AppSpec, AppStatusSummary, Grant, SignatureVerification } from '../lib/api/schemas.ts';
 
 /** Who suspended reconciliation, why, since and until when (null: until resumed). */
 export interface Suspension {
@@ -98,6 +98,8 @@ export interface PolicyRecord {
   app: string;
   environment: string;
   track: string | null;
+  /** The environment's signature requirement for this app (on top of the app's own); absent: none. */
+  verify?: SignatureVerification | null;
   updatedAt: string;
 }
 
@@ -110,6 +112,8 @@ export interface DesiredEntry {
   regions: Record<string, { version: string; digest: string }>;
   /** Pins of rollout waves that group clusters by label selector, in wave order. */
   groups?: { name: string; selector: Record<string, string>; version: string; digest: string }[];
+  /** The environment's signature requirement (the policy's `verify`); the app's own is in `spec`. */
+  verify?: SignatureVerification;
 }
 
 /** An API token the control plane issued (the token itself is never stored). */

@@ -32,10 +32,20 @@ async function readEnvironmentConfig(path: string): Promise<z.output<typeof Envi
   throw new CliError(`--config ${path}: ${problems.join('; ')}`, 2);
 }
 
+/** `--verify-key cosign.pub`: the key file's text, for the control plane to validate (a bad key is its 400, exit 2). */
+async function readVerifyKey(path: string | undefined): Promise<{ verify: { provider: 'cosign'; publicKey: string } } | Record<string, never>> {
+  if (path === undefined) return {};
+  try {
+    return { verify: { provider: 'cosign', publicKey: await readFile(path, 'utf8') } };
+  } catch (err) {
+    throw new CliError(`cannot read --verify-key ${path}: ${(err as Error).message}`, 2);
+  }
+}
+
 export const setupCommands: Record<string, Command> = {
-  app: withVerbs('usage: flotilla app create|update <name> --repository REPO', {
+  app: withVerbs('usage: flotilla app create|update <name> --repository REPO [--verify-key cosign.pub]', {
     create: command(
-      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, ...APP_DEPENDENCY_OPTIONS },
+      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, 'verify-key': { type: 'string' }, ...APP_DEPENDENCY_OPTIONS },
       async ({ api, values, args, print }) => {
         const name = need(args[0], '<name>');
         const app = await api.putApp(name, {
@@ -43,13 +53,14 @@ export const setupCommands: Record<string, Command> = {
           ...(values.namespace ? { namespace: values.namespace } : {}),
           ...(values.path ? { path: values.path } : {}),
           ...appDependencyFields(values),
+          ...(await readVerifyKey(values['verify-key'])),
         });
-        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}${describeAppDependencies(app)}`, app);
+        print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}${describeAppDependencies(app)}${app.verify ? ', cosign signature required' : ''}`, app);
       },
     ),
     /** The stored app with the given flags changed; every other field kept. */
     update: command(
-      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, ...APP_DEPENDENCY_OPTIONS },
+      { repository: { type: 'string' }, namespace: { type: 'string' }, path: { type: 'string' }, 'verify-key': { type: 'string' }, ...APP_DEPENDENCY_OPTIONS },
       async ({ api, values, args, print }) => {
         const name = need(args[0], '<name>');
         const { name: _name, createdAt: _created, updatedAt: _updated, ...spec } = await api.getApp(name);
@@ -59,6 +70,7 @@ export const setupCommands: Record<string, Command> = {
           ...(values.namespace ? { namespace: values.namespace } : {}),
           ...(values.path ? { path: values.path } : {}),
           ...appDependencyFields(values),
+          ...(await readVerifyKey(values['verify-key'])),
         });
         print(`app ${app.name}: ${app.repository} → namespace ${app.namespace}${describeAppDependencies(app)}`, app);
       },
@@ -75,11 +87,12 @@ export const setupCommands: Record<string, Command> = {
     }),
   }),
 
-  policy: command({ track: { type: 'string' }, manual: { type: 'boolean' } }, async ({ api, values, args, print }) => {
+  policy: command({ track: { type: 'string' }, manual: { type: 'boolean' }, 'verify-key': { type: 'string' } }, async ({ api, values, args, print }) => {
     if (!values.manual && !values.track) throw new CliError('give --track RANGE or --manual', 2);
     const app = need(args[0], '<app>');
-    const view = await api.putPolicy(app, need(args[1], '<env>'), { track: values.manual ? null : (values.track ?? null) });
-    print(`${view.app} in ${view.environment}: ${view.track ? `tracks ${view.track}` : 'manual'}, resolves to ${view.resolved.version ?? 'nothing'}`, view);
+    const view = await api.putPolicy(app, need(args[1], '<env>'), { track: values.manual ? null : (values.track ?? null), ...(await readVerifyKey(values['verify-key'])) });
+    const signed = view.verify ? ', cosign signature required' : '';
+    print(`${view.app} in ${view.environment}: ${view.track ? `tracks ${view.track}` : 'manual'}${signed}, resolves to ${view.resolved.version ?? 'nothing'}`, view);
   }),
 
   token: withVerbs('usage: flotilla token create --subject S --role ROLE', {

@@ -1,5 +1,5 @@
 // Environments (with their upstream chain) and the policy of an app in an environment.
-import type { App, Environment, EnvironmentSpec, PolicyView } from '../../lib/api/schemas.ts';
+import type { App, Environment, EnvironmentSpec, PolicyView, SignatureVerification } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { collections } from '../storage/keys.ts';
@@ -71,18 +71,25 @@ export async function requireAppAndEnvironment(services: Services, app: string, 
 }
 
 /** Sets the policy (track a range, or manual with null) and answers with the resulting view. */
-export async function setPolicy(services: Services, actor: string, app: string, environment: string, track: string | null): Promise<PolicyView> {
+export async function setPolicy(
+  services: Services,
+  actor: string,
+  app: string,
+  environment: string,
+  track: string | null,
+  verify: SignatureVerification | null = null,
+): Promise<PolicyView> {
   const { storage } = services;
   await requireAppAndEnvironment(services, app, environment);
-  await storage.environments.putPolicy(app, environment, track, services.now().toISOString());
+  await storage.environments.putPolicy(app, environment, track, services.now().toISOString(), verify);
   await refreshDesired(storage, app, [environment]);
   await recordEvent(services, {
     type: 'policy.updated',
     actor,
     app,
     environment,
-    message: `${actor} set ${app} in ${environment} to ${track ? `track ${track}` : 'manual'}`,
-    data: { track },
+    message: `${actor} set ${app} in ${environment} to ${track ? `track ${track}` : 'manual'}${verify ? ', cosign signature required' : ''}`,
+    data: { track, ...(verify ? { verify } : {}) },
   });
   return policyView(services, app, environment);
 }
@@ -107,6 +114,7 @@ async function policyView(services: Services, app: string, environment: string):
     app,
     environment,
     track: policy?.track ?? null,
+    verify: policy?.verify ?? null,
     pins: pins.map((pin) => ({ region: pin.region, version: pin.toVersion, digest: pin.digest, seq: pin.seq, at: pin.at })),
     resolved: {
       version: entry?.version?.version ?? null,

@@ -55,7 +55,7 @@ export function buildDesiredEntry(
     .sort((a, b) => (a.waveIndex ?? 0) - (b.waveIndex ?? 0) || a.group!.localeCompare(b.group!))
     .map((pin) => ({ name: pin.group!, selector: pin.selector ?? {}, version: pin.toVersion, digest: pin.digest }));
   const { name: _name, createdAt: _c, updatedAt: _u, ...spec } = app;
-  return { app: app.name, spec, version, regions, ...(groups.length ? { groups } : {}) };
+  return { app: app.name, spec, version, regions, ...(groups.length ? { groups } : {}), ...(policy?.verify ? { verify: policy.verify } : {}) };
 }
 
 /** What one cluster runs: its region's pin, else the first wave group it belongs to, else the environment-wide version. */
@@ -76,6 +76,17 @@ export function selectorMatches(selector: Record<string, string> | undefined, la
 
 export function isSuspensionActive(suspension: { until: string | null } | null | undefined, now: Date): boolean {
   return !!suspension && (suspension.until === null || Date.parse(suspension.until) > now.getTime());
+}
+
+/**
+ * The signatures a cluster requires of an app's artifacts: the app's key, and its environment's key
+ * on top of it. An environment adds a requirement and never lifts the app's: both must verify.
+ */
+export function verificationOf(entry: DesiredEntry): Pick<DesiredApp, 'verify'> {
+  const keys: NonNullable<DesiredApp['verify']>['keys'] = [];
+  if (entry.spec.verify) keys.push({ from: 'app', publicKey: entry.spec.verify.publicKey });
+  if (entry.verify && entry.verify.publicKey !== entry.spec.verify?.publicKey) keys.push({ from: 'environment', publicKey: entry.verify.publicKey });
+  return keys.length ? { verify: { provider: 'cosign', keys } } : {};
 }
 
 export function resolveDesiredState(
@@ -104,6 +115,7 @@ export function resolveDesiredState(
       suspended: isSuspensionActive(cluster.suspendedApps[entry.app], now),
       dependsOn: entry.spec.dependsOn ?? [],
       drift: entry.spec.drift ?? 'correct',
+      ...verificationOf(entry),
     });
   }
   apps.sort((a, b) => a.name.localeCompare(b.name));

@@ -126,7 +126,8 @@ export function registerEnvironmentRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(putPolicy, async function putPolicyHandler(c) {
     const { app: name, env } = c.req.valid('param');
     const actor = authorize(c, 'admin');
-    return c.json(await setPolicy(c.get('services'), actor, name, env, c.req.valid('json').track), 200);
+    const spec = c.req.valid('json');
+    return c.json(await setPolicy(c.get('services'), actor, name, env, spec.track, spec.verify ?? null), 200);
   });
 
   app.openapi(getPolicyRoute, async function getPolicyHandler(c) {

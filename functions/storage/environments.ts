@@ -1,5 +1,5 @@
 // Environments (ENV#<env> / #ENV) and the policy of each app in each (APP#<app> / POLICY#<env>).
-import type { Environment, EnvironmentSpec } from '../../lib/api/schemas.ts';
+import type { Environment, EnvironmentSpec, SignatureVerification } from '../../lib/api/schemas.ts';
 import type { PolicyRecord } from '../model.ts';
 import { collections, keys, prefixes } from './keys.ts';
 import type { CollectionPage, Table } from './table.ts';
@@ -28,8 +28,8 @@ export class EnvironmentStorage {
     return this.table.collectionPage<Environment>(collections.environments, page);
   }
 
-  async putPolicy(app: string, environment: string, track: string | null, now: string): Promise<PolicyRecord> {
-    const policy: PolicyRecord = { app, environment, track, updatedAt: now };
+  async putPolicy(app: string, environment: string, track: string | null, now: string, verify: SignatureVerification | null = null): Promise<PolicyRecord> {
+    const policy: PolicyRecord = { app, environment, track, ...(verify ? { verify } : {}), updatedAt: now };
     await this.table.put({ ...keys.policy(app, environment), type: 'policy', ...policy });
     return policy;
   }

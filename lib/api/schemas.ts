@@ -5,6 +5,7 @@ import { z } from '@hono/zod-openapi';
 import { LIMITS } from '../limits.ts';
 import { normalizeVersion, isValidRange } from '../semver.ts';
 import { DependsOn, DriftMode } from './dependencies.ts';
+import { CosignKeyError, MAX_COSIGN_PUBLIC_KEY_CHARS, canonicalCosignPublicKey } from '../oci/cosign-key.ts';
 
 /**
  * Keys that would collide with what every JavaScript object already has (`constructor`, `toString`,
@@ -83,6 +84,35 @@ const InputTimestamp = z.iso
   .openapi({ type: 'string', format: 'date-time', example: '2026-11-26T02:00:00Z' });
 const Reason = z.string().max(1000).regex(/\S/, 'a reason is required').trim();
 
+/** A cosign public key (cosign.pub from `cosign generate-key-pair`: PEM, ECDSA P-256), stored in canonical PEM. */
+export const CosignPublicKey = z
+  .string()
+  .max(MAX_COSIGN_PUBLIC_KEY_CHARS)
+  .transform((value, ctx) => {
+    try {
+      return canonicalCosignPublicKey(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof CosignKeyError ? error.message : 'is not a valid public key' });
+      return z.NEVER;
+    }
+  })
+  .openapi({
+    type: 'string',
+    maxLength: MAX_COSIGN_PUBLIC_KEY_CHARS,
+    description: 'PEM ECDSA P-256 public key (cosign.pub, as `cosign generate-key-pair` writes it)',
+    example: '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE…\n-----END PUBLIC KEY-----\n',
+  });
+
+/**
+ * Signature verification an app requires: artifacts must carry a cosign signature by this key
+ * (checked by the agent against the manifest digest before it pulls a layer).
+ */
+export const SignatureVerification = z
+  .object({ provider: z.literal('cosign').default('cosign'), publicKey: CosignPublicKey })
+  .strict()
+  .openapi('SignatureVerification');
+export type SignatureVerification = z.infer<typeof SignatureVerification>;
+
 // Each resource's fields are declared once; the input schema is the strict form (unknown fields
 // are a 400), the output schema extends the plain form (an extended strict object would publish an
 // allOf of two closed objects that nothing can satisfy).
@@ -98,6 +128,8 @@ const appFields = {
     clusterSelector: Labels.optional(),
     dependsOn: DependsOn.optional(),
     drift: DriftMode.optional(),
+    /** Require a cosign signature by this key on every release, in every environment. */
+    verify: SignatureVerification.optional(),
 };
 export const AppSpec = z.object(appFields).strict().openapi('AppSpec');
 export type AppSpec = z.infer<typeof AppSpec>;
@@ -199,7 +231,14 @@ export const Environment = z
 export type Environment = z.infer<typeof Environment>;
 
 /** `track` follows the highest non-blocked release in range; null means manual (moved only by promotions). */
-export const PolicySpec = z.object({ track: SemverRange.nullable() }).strict().openapi('PolicySpec');
+export const PolicySpec = z
+  .object({
+    track: SemverRange.nullable(),
+    /** In this environment, also require a cosign signature by this key (on top of the app's own `verify`). */
+    verify: SignatureVerification.nullable().optional(),
+  })
+  .strict()
+  .openapi('PolicySpec');
 export type PolicySpec = z.infer<typeof PolicySpec>;
 
 export const PromotionKind = z.enum(['promote', 'rollback', 'auto', 'break-glass']);
@@ -271,6 +310,8 @@ export const PolicyView = z
     app: Name,
     environment: Name,
     track: z.string().nullable(),
+    /** The environment's signature requirement; the app's own `verify` applies as well. */
+    verify: SignatureVerification.nullable(),
     pins: z.array(Pin),
     /** What a cluster without a region pin runs, and per pinned region. */
     resolved: z.object({ version: z.string().nullable(), regions: z.record(z.string(), z.string()) }),
@@ -355,6 +396,16 @@ export const DesiredApp = z
     dependsOn: z.array(z.string()).optional(),
     /** `report`: drift is reported and left in place; absent means `correct`. */
     drift: DriftMode.optional(),
+    /**
+     * Signatures the artifact must carry before the agent pulls a layer: one valid cosign signature
+     * per key (the app's and its environment's). Absent: none required.
+     */
+    verify: z
+      .object({
+        provider: z.literal('cosign'),
+        keys: z.array(z.object({ from: z.enum(['app', 'environment']), publicKey: z.string() })).min(1).max(2),
+      })
+      .optional(),
   })
   .openapi('DesiredApp');
 export type DesiredApp = z.infer<typeof DesiredApp>;

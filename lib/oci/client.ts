@@ -365,6 +365,39 @@ export class RegistryClient {
     return digest;
   }
 
+  /**
+   * The OCI 1.1 referrers of a manifest (an image index of descriptors whose `subject` is `digest`),
+   * filtered by `artifactType` when given. Null when the registry has no referrers API (404 or 405
+   * on the endpoint): the caller falls back to the referrers tag schema (`sha256-<hex>`).
+   */
+  async listReferrers(
+    repository: Repository,
+    digest: string,
+    options: RequestOptions & { artifactType?: string } = {},
+  ): Promise<Descriptor[] | null> {
+    const what = `referrers of ${formatRepository(repository)}@${digest}`;
+    if (!isDigest(digest)) throw new InvalidReferenceError(`${what}: not a digest`);
+    const url = this.repositoryUrl(repository, `referrers/${digest}`);
+    if (options.artifactType) url.searchParams.set('artifactType', options.artifactType);
+    const response = await this.send({
+      method: 'GET',
+      url,
+      headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+      auth: this.scope(repository, false),
+      signal: options.signal,
+    });
+    if (response.status === 404 || response.status === 405) {
+      await discardBody(response);
+      return null;
+    }
+    if (!response.ok) throw await errorForResponse(response, what);
+    const index = await readJson<{ manifests?: unknown }>(response, DEFAULT_MAX_MANIFEST_BYTES, what);
+    if (!Array.isArray(index.manifests)) return [];
+    return (index.manifests as Descriptor[]).filter(
+      (entry) => typeof entry === 'object' && entry !== null && typeof entry.digest === 'string' && isDigest(entry.digest) && typeof entry.mediaType === 'string',
+    );
+  }
+
   /** Every tag of a repository, following the registry's Link pagination (`n` per page when given). */
   async listTags(repository: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
     const tags: string[] = [];
