@@ -17,6 +17,7 @@ import { ApplyError, messageOf } from './ssa/errors.ts';
 import { hasStatus } from './ssa/health.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
 import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
+import { SubstitutionError, loadVariables, maskSecretValues, substituteObjects } from './substitute.ts';
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -72,6 +73,8 @@ export class Reconciler {
   private readonly cache: ArtifactCache;
   private readonly memory = new Map<string, AppMemory>();
   private readonly backoff = new Map<string, FetchBackoff>();
+  /** Per app, the values its Secrets (valuesFrom) gave the last time they were read: masked in its reports. */
+  private readonly secretValues = new Map<string, string[]>();
   private readonly healthBudgetMs: number;
   private readonly fetchBackoff: { baseMs: number; maxMs: number };
 
@@ -97,13 +100,13 @@ export class Reconciler {
     } catch (error) {
       outcome = failedOutcome(error);
     }
-    return this.report(app, outcome, Date.now() - started);
+    return this.report(app, maskSecretValues(outcome, this.secretValues.get(app.name) ?? []), Date.now() - started);
   }
 
   /** fetch → build → apply → prune → health. When suspended, apply only plans and nothing is pruned. */
   private async pipeline(app: DesiredApp, suspended: boolean): Promise<Outcome> {
     const files = await this.fetch(app);
-    const objects = this.build(app, files);
+    const objects = await this.substitute(app, this.build(app, files));
     const manager = this.managerFor(app.name);
     const previous = await this.options.inventory.get(app.name);
     const applied = await this.apply(manager, app, objects, previous, suspended);
@@ -161,6 +164,25 @@ export class Reconciler {
     }
     this.refuseAgentNamespace(app, objects);
     return objects;
+  }
+
+  /**
+   * substitute (after the build, as Flux's postBuild): the app's variables in every object that
+   * does not opt out; a variable without a value fails the app and nothing is applied.
+   */
+  private async substitute(app: DesiredApp, objects: KubeObject[]): Promise<KubeObject[]> {
+    try {
+      const variables = await loadVariables(app, this.options.client, this.options.inventory.namespace);
+      if (!variables) return objects;
+      this.secretValues.set(app.name, variables.secretValues);
+      const substituted = substituteObjects(objects, variables);
+      // A namespace may come from a variable: checked again on what will be applied.
+      this.refuseAgentNamespace(app, substituted);
+      return substituted;
+    } catch (error) {
+      if (error instanceof SubstitutionError) throw new StepFailure('SubstitutionFailed', error.message);
+      throw error;
+    }
   }
 
   /**
@@ -338,6 +360,7 @@ export class Reconciler {
         await this.options.inventory.delete(name);
         this.memory.delete(name);
         this.backoff.delete(name);
+        this.secretValues.delete(name);
         this.options.metrics.remove(AGENT_METRICS.appPhase, { app: name });
         this.options.logger.info(
           inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',

@@ -110,6 +110,8 @@ export interface DesiredEntry {
   regions: Record<string, { version: string; digest: string }>;
   /** Pins of rollout waves that group clusters by label selector, in wave order. */
   groups?: { name: string; selector: Record<string, string>; version: string; digest: string }[];
+  /** The app's variables: this environment's, and every cluster's (each cluster picks its own). */
+  values?: { environment: Record<string, string>; clusters: Record<string, Record<string, string>> };
 }
 
 /** An API token the control plane issued (the token itself is never stored). */

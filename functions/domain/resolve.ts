@@ -2,6 +2,7 @@
 import type { App, DesiredApp, DesiredState, PromotionRecord, Release } from '../../lib/api/schemas.ts';
 import { highestInRange } from '../../lib/semver.ts';
 import { pinName, type ClusterRecord, type DesiredEntry, type PolicyRecord } from '../model.ts';
+import { substitutionFor } from './variables.ts';
 
 /** The highest non-blocked release inside the range, like Flux's `ref.semver`. */
 export function trackedRelease(releases: Release[], range: string): Release | null {
@@ -102,6 +103,7 @@ export function resolveDesiredState(
       timeoutSeconds: entry.spec.timeoutSeconds,
       recreate: entry.spec.recreate,
       suspended: isSuspensionActive(cluster.suspendedApps[entry.app], now),
+      ...substitutionFor(cluster, entry),
     });
   }
   apps.sort((a, b) => a.name.localeCompare(b.name));
