@@ -605,9 +605,20 @@ export const VariableName = z
   .regex(VARIABLE_NAME, 'must be a variable name ([_a-zA-Z][_a-zA-Z0-9]*)')
   .refine((name) => !isReservedKey(name), 'is a reserved word');
 export const Variables = z
-  .record(VariableName, z.string().max(LIMITS.maxVariableValueChars))
-  .refine((variables) => Object.keys(variables).length <= LIMITS.maxVariablesPerScope, `at most ${LIMITS.maxVariablesPerScope} variables`)
-  .openapi('Variables', { example: { replicas: '3', log_level: 'info' } });
+  .record(z.string(), z.string().max(LIMITS.maxVariableValueChars))
+  .superRefine((variables, ctx) => {
+    const names = Object.keys(variables);
+    if (names.length > LIMITS.maxVariablesPerScope) ctx.addIssue({ code: 'custom', message: `at most ${LIMITS.maxVariablesPerScope} variables` });
+    // Checked here rather than as the record's key schema, so the message names the variable and says why.
+    for (const name of names) {
+      const checked = VariableName.safeParse(name);
+      if (!checked.success) ctx.addIssue({ code: 'custom', path: [name], message: checked.error.issues[0]!.message });
+    }
+  })
+  .openapi('Variables', {
+    description: `Variable name → value; names match ${VARIABLE_NAME.source} (at most ${LIMITS.maxVariableNameChars} characters), values at most ${LIMITS.maxVariableValueChars} characters`,
+    example: { replicas: '3', log_level: 'info' },
+  });
 export type Variables = z.infer<typeof Variables>;
 
 
