@@ -173,8 +173,7 @@ export class Reconciler {
   private async substitute(app: DesiredApp, objects: KubeObject[]): Promise<KubeObject[]> {
     try {
       const variables = await loadVariables(app, this.options.client, this.options.inventory.namespace);
-      if (!variables) return objects;
-      this.secretValues.set(app.name, variables.secretValues);
+      if (variables) this.secretValues.set(app.name, variables.secretValues);
       const substituted = substituteObjects(objects, variables);
       // A namespace may come from a variable: checked again on what will be applied.
       this.refuseAgentNamespace(app, substituted);

@@ -1,7 +1,11 @@
 // Variable substitution: Flux's postBuild.substitute semantics on built objects.
 import { describe, expect, it } from 'vitest';
+import { buildObjects } from './artifact.ts';
 import type { KubeObject } from './kube/client.ts';
-import { MASK, SubstitutionError, maskSecretValues, substituteObject, substituteText } from './substitute.ts';
+import { MASK, SubstitutionError, maskSecretValues, substituteObject, substituteObjects, substituteText } from './substitute.ts';
+
+/** Objects as the agent builds them from an artifact's YAML. */
+const built = (yaml: string) => buildObjects(new Map([['manifests.yaml', Buffer.from(yaml)]]), '.');
 
 const vars = (entries: Record<string, string>) => new Map(Object.entries(entries));
 const configMap = (data: Record<string, unknown>, metadata: Record<string, unknown> = {}): KubeObject =>
@@ -67,20 +71,44 @@ describe('substituteText', () => {
 });
 
 describe('substituteObject', () => {
-  it('substitutes keys and values in the serialized form; whole-scalar values take their YAML type, as Flux does', () => {
-    const object = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web-${cluster_name}', namespace: 'web', labels: { region: '${cluster_region}' } },
-      spec: { replicas: '${replicas:=1}', paused: '${paused:=false}', template: { metadata: { annotations: { '${key}': 'v', note: 'replicas ${replicas}' } } } },
-    } as unknown as KubeObject;
-    const result = substituteObject(object, vars({ cluster_name: 'prod-us-1', cluster_region: 'us', replicas: '3', key: 'team' })) as any;
-    expect(result.metadata).toEqual({ name: 'web-prod-us-1', namespace: 'web', labels: { region: 'us' } });
+  it('substitutes keys and values; a reference written as a plain scalar takes its YAML type, a quoted one stays a string, as in Flux', () => {
+    const [object] = built(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web-\${cluster_name}
+  namespace: web
+  labels:
+    region: \${cluster_region}
+    zone: "\${zone}"
+spec:
+  replicas: \${replicas:=1}
+  paused: \${paused:=false}
+  progressDeadlineSeconds: \${missing_number:=600}
+  template:
+    metadata:
+      annotations:
+        \${key}: v
+        note: replicas \${replicas}
+        port: "\${port}"
+        single: '\${replicas}'
+        empty: \${nothing:=}
+`) as [any];
+    const result = substituteObject(object, vars({ cluster_name: 'prod-us-1', cluster_region: 'us', zone: '1', replicas: '3', key: 'team', port: '8080' })) as any;
+    expect(result.metadata).toEqual({ name: 'web-prod-us-1', namespace: 'web', labels: { region: 'us', zone: '1' } });
     expect(result.spec.replicas).toBe(3);
     expect(result.spec.paused).toBe(false);
-    expect(result.spec.template.metadata.annotations).toEqual({ team: 'v', note: 'replicas 3' });
-    // The input object is not changed.
-    expect(object.metadata.name).toBe('web-${cluster_name}');
+    expect(result.spec.progressDeadlineSeconds).toBe(600);
+    expect(result.spec.template.metadata.annotations).toEqual({ team: 'v', note: 'replicas 3', port: '8080', single: '3', empty: null });
+    // Whatever is substituted, the object is plain JSON again, and the one built is not changed.
+    expect(JSON.parse(JSON.stringify(result))).toEqual(result);
+    expect(String(object.metadata.name)).toBe('web-${cluster_name}');
+  });
+
+  it('gives back plain strings where nothing is substituted (substitution off, or the object opted out)', () => {
+    const objects = built('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  script: ${HOME}\n');
+    const [off] = substituteObjects(objects, null) as [any];
+    expect(off.data.script).toBe('${HOME}');
+    expect(typeof off.data.script).toBe('string');
   });
 
   it('keeps multi-line strings multi-line and removes nothing else', () => {
@@ -107,23 +135,21 @@ describe('substituteObject', () => {
   });
 
   it('fails the app naming the object when the result is no longer an object', () => {
-    const object = configMap({ a: 'x: ${v}' });
-    // A value that closes the quoting of the scalar it lands in.
-    expect(failure(() => substituteObject(object, vars({ v: "it's" })))).toMatch(/^ConfigMap\/web\/settings: not a valid object after substitution: /);
+    const twoKeys = configMap({ '${a}': 'x', b: 'y' });
+    expect(failure(() => substituteObject(twoKeys, vars({ a: 'b' })))).toBe('ConfigMap/web/settings: two keys at /data are "b" after substitution');
     const named = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: '${name}' } } as KubeObject;
     expect(failure(() => substituteObject(named, vars({ name: '' })))).toBe('ConfigMap/${name}: not a valid object after substitution (it needs apiVersion, kind and metadata.name)');
   });
 
-  it('substitutes within the scalar a reference stands in: YAML in a value fails the object instead of changing its shape', () => {
-    // Newlines are removed from values when they are loaded (loadVariables, as Flux does), so a
-    // value cannot add lines; what it could still break is the scalar it lands in.
-    expect(substituteObject(configMap({ a: 'prefix ${v}' }), vars({ v: 'x,y [z]' })).data).toEqual({ a: 'prefix x,y [z]' });
-    expect(failure(() => substituteObject(configMap({ a: 'prefix ${v}' }), vars({ v: 'x: y' })))).toMatch(/^ConfigMap\/web\/settings: not a valid object after substitution: bad indentation/);
+  it('substitutes within the scalar a reference stands in: a value cannot add fields, lines or structure', () => {
+    const [object] = built('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  inline: prefix ${v}\n  whole: ${v}\n  quote: "${q}"\n');
+    const result = substituteObject(object!, vars({ v: '{evil: true}\nx: y', q: "it's \"quoted\"" })) as any;
+    expect(result.data).toEqual({ inline: 'prefix {evil: true}\nx: y', whole: '{evil: true}\nx: y', quote: 'it\'s "quoted"' });
   });
 
   it('bounds each object after substitution', () => {
     const object = configMap(Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`k${i}`, '${big}'])));
-    expect(failure(() => substituteObject(object, vars({ big: 'x'.repeat(4096) })))).toMatch(/^ConfigMap\/web\/settings: more than \d+ characters after substitution$/);
+    expect(failure(() => substituteObject(object, vars({ big: 'x'.repeat(4096) })))).toMatch(/^ConfigMap\/web\/settings: more than \d+ characters added by substitution$/);
   });
 });
 

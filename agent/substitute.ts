@@ -1,6 +1,7 @@
 // Variable substitution in the built objects, as Flux's kustomize-controller does it after its build
-// (postBuild.substitute, drone/envsubst style): each object's serialized form (YAML, as Flux's
-// `AsYAML`) has `${var}` replaced, then is parsed back. Values come from the desired state (the
+// (postBuild.substitute, drone/envsubst style): every key and string of each object has `${var}`
+// replaced; a reference the artifact wrote as a plain YAML scalar takes the YAML type of its
+// result, as in Flux (see SUBSTITUTION_SCHEMA). Values come from the desired state (the
 // cluster's own, its environment's and its own values, resolved by the control plane) and, above
 // those, from Secrets in the agent's namespace the app names (`valuesFrom`), which never leave the
 // cluster and are masked in what the agent reports.
@@ -15,7 +16,7 @@
 // newlines are removed, as Flux does, so a value cannot add lines to the YAML. An object labelled or
 // annotated `kustomize.toolkit.fluxcd.io/substitute: disabled` (or `app.flotilla.dev/substitute:
 // disabled`) is left as it is.
-import { CORE_SCHEMA, dump, load } from 'js-yaml';
+import { CORE_SCHEMA, NOT_RESOLVED, defineMappingTag, defineScalarTag, load, mapTag } from 'js-yaml';
 import type { DesiredApp } from '../lib/api/schemas.ts';
 import { VARIABLE_NAME } from '../lib/api/schemas.ts';
 import { LIMITS } from '../lib/limits.ts';
@@ -108,58 +109,130 @@ export function substituteText(text: string, values: ReadonlyMap<string, string>
   return parts.join('');
 }
 
+/**
+ * What the artifact's YAML said as a plain (unquoted) scalar holding a reference, e.g.
+ * `replicas: ${replicas}`: the build keeps it as a boxed String, so that after substitution it takes
+ * the YAML type of its text (3, true), as in Flux, where the build's YAML keeps its quoting; a
+ * quoted `"${port}"` is a plain string and stays one. buildObjects parses with this schema.
+ */
+const keyOf = (key: unknown) => (key instanceof String ? key.valueOf() : key);
+export const SUBSTITUTION_SCHEMA = CORE_SCHEMA.withTags(
+  defineScalarTag('tag:flotilla.dev,2026:plain-reference', {
+    implicit: true,
+    implicitFirstChars: ['$'],
+    resolve: (source) => (source.includes('${') ? new String(source) : NOT_RESOLVED),
+    identify: () => false,
+  }),
+  // Keys are text whatever they say: a plain `${key}:` stays a string key.
+  defineMappingTag(mapTag.tagName, {
+    create: mapTag.create,
+    addPair: (carrier, key, value) => mapTag.addPair(carrier, keyOf(key), value),
+    has: (carrier, key) => mapTag.has(carrier, keyOf(key)),
+    keys: mapTag.keys,
+    get: (result, key) => mapTag.get(result, keyOf(key)),
+    identify: mapTag.identify,
+    represent: mapTag.represent,
+  }),
+);
+
 /** Whether any key or string of `value` holds a `${` (nothing else can change). */
 function hasReference(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('${');
+  if (value instanceof String) return true;
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.some(hasReference);
   return Object.entries(value).some(([key, child]) => key.includes('${') || hasReference(child));
 }
 
+/** `value` with its boxed plain scalars (see SUBSTITUTION_SCHEMA) as the strings they are. */
+function unboxed(value: unknown): unknown {
+  if (value instanceof String) return value.valueOf();
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(unboxed);
+  return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, unboxed(child)]));
+}
+
+function hasBoxed(value: unknown): boolean {
+  if (value instanceof String) return true;
+  if (value === null || typeof value !== 'object') return false;
+  return (Array.isArray(value) ? value : Object.values(value)).some(hasBoxed);
+}
+
+/** The object as built, without substitution (the app or the object opted out). */
+export function unboxObject(object: KubeObject): KubeObject {
+  return hasBoxed(object) ? (unboxed(object) as KubeObject) : object;
+}
+
+/** A substituted plain scalar read as YAML reads it: a number, a boolean or null; else the text. */
+function plainScalar(text: string): unknown {
+  if (text === '') return null;
+  if (!/^[-+.~0-9a-zA-Z_]+$/.test(text)) return text;
+  try {
+    const value = load(text, { schema: CORE_SCHEMA });
+    return value === undefined ? null : typeof value === 'number' || typeof value === 'boolean' || value === null ? value : text;
+  } catch {
+    return text;
+  }
+}
+
 export function substitutionDisabled(object: KubeObject): boolean {
   const { labels, annotations } = object.metadata ?? {};
-  return SUBSTITUTE_OPT_OUT_KEYS.some((key) => labels?.[key] === SUBSTITUTE_DISABLED || annotations?.[key] === SUBSTITUTE_DISABLED);
+  return SUBSTITUTE_OPT_OUT_KEYS.some((key) => String(labels?.[key]) === SUBSTITUTE_DISABLED || String(annotations?.[key]) === SUBSTITUTE_DISABLED);
 }
 
 /**
- * One object substituted: serialized (YAML, one line per scalar), substituted, parsed back. The
- * result must still be one Kubernetes object, else the app fails naming it.
+ * One object substituted: every key and string (its serialized form, scalar by scalar, so a value
+ * lands inside the scalar its reference stands in and can never add fields or lines). The result
+ * must still be one Kubernetes object, else the app fails naming it. The object after
+ * substitution is at most LIMITS.maxSubstitutedObjectBytes characters larger than before.
  */
 export function substituteObject(object: KubeObject, values: ReadonlyMap<string, string>): KubeObject {
-  if (substitutionDisabled(object) || !hasReference(object)) return object;
+  if (substitutionDisabled(object)) return unboxObject(object);
+  if (!hasReference(object)) return object;
   const subject = subjectOf(object);
-  let text: string;
+  let budget = LIMITS.maxSubstitutedObjectBytes;
+  const text = (source: string) => {
+    if (!source.includes('${')) return source;
+    const result = substituteText(source, values, source.length + budget);
+    budget -= Math.max(0, result.length - source.length);
+    return result;
+  };
+  const walk = (value: unknown, path: string): unknown => {
+    if (typeof value === 'string') return text(value);
+    if (value instanceof String) return plainScalar(text(value.valueOf()));
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((child, index) => walk(child, `${path}/${index}`));
+    const result: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(value)) {
+      const name = text(key);
+      if (Object.hasOwn(result, name)) throw new SubstitutionError(`two keys at ${path || '/'} are "${name}" after substitution`);
+      Object.defineProperty(result, name, { value: walk(child, `${path}/${key}`), enumerable: true, writable: true, configurable: true });
+    }
+    return result;
+  };
+  let candidate: KubeObject;
   try {
-    text = substituteText(dump(object, { schema: CORE_SCHEMA, lineWidth: -1, noRefs: true }), values);
+    candidate = walk(object, '') as KubeObject;
   } catch (error) {
-    throw new SubstitutionError(`${subject}: ${(error as Error).message}`);
+    if (!(error instanceof SubstitutionError)) throw error;
+    throw new SubstitutionError(`${subject}: ${error.message.startsWith('more than') ? `more than ${LIMITS.maxSubstitutedObjectBytes} characters added by substitution` : error.message}`);
   }
-  let result: unknown;
-  try {
-    result = load(text, { schema: CORE_SCHEMA, maxAliases: 0 });
-  } catch (error) {
-    // Only the first line: the rest quotes the text, which may hold a Secret's value.
-    throw new SubstitutionError(`${subject}: not a valid object after substitution: ${(error as Error).message.split('\n')[0]}`);
-  }
-  const candidate = result as KubeObject | null;
   const valid =
-    candidate !== null &&
-    typeof candidate === 'object' &&
-    !Array.isArray(candidate) &&
     typeof candidate.apiVersion === 'string' &&
     candidate.apiVersion !== '' &&
     typeof candidate.kind === 'string' &&
     candidate.kind !== '' &&
     candidate.metadata !== null &&
     typeof candidate.metadata === 'object' &&
+    !Array.isArray(candidate.metadata) &&
     typeof candidate.metadata.name === 'string' &&
     candidate.metadata.name !== '';
   if (!valid) throw new SubstitutionError(`${subject}: not a valid object after substitution (it needs apiVersion, kind and metadata.name)`);
   return candidate;
 }
 
-export function substituteObjects(objects: KubeObject[], variables: AppVariables): KubeObject[] {
-  return objects.map((object) => substituteObject(object, variables.values));
+export function substituteObjects(objects: KubeObject[], variables: AppVariables | null): KubeObject[] {
+  return variables ? objects.map((object) => substituteObject(object, variables.values)) : objects.map(unboxObject);
 }
 
 /**
