@@ -119,6 +119,9 @@ spec:
 
   it('names the object and the variable when a variable is missing', () => {
     expect(failure(() => substituteObject(configMap({ a: '${db_host}' }), vars({})))).toBe('ConfigMap/web/settings: variable ${db_host} has no value and no default');
+    expect(failure(() => substituteObject(configMap({ a: '${db_host}', b: ['${db_port} ${db_host}'] }, { labels: { '${team}': 'x' } }), vars({})))).toBe(
+      'ConfigMap/web/settings: variables ${team}, ${db_host}, ${db_port} have no value and no default',
+    );
   });
 
   it('leaves an object that opts out (the Flux annotation or label, or the Flotilla one) as it is', () => {

@@ -57,7 +57,7 @@ const EXPRESSION = /^([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-=])([^]*))?$/;
  * without a value (strict), a reference that is not one of the forms above, or an output past
  * `maxChars`.
  */
-export function substituteText(text: string, values: ReadonlyMap<string, string>, maxChars: number = LIMITS.maxSubstitutedObjectBytes): string {
+export function substituteText(text: string, values: ReadonlyMap<string, string>, maxChars: number = LIMITS.maxSubstitutedObjectBytes, unset?: string[]): string {
   const parts: string[] = [];
   let size = 0;
   const emit = (part: string) => {
@@ -65,7 +65,7 @@ export function substituteText(text: string, values: ReadonlyMap<string, string>
     if (size > maxChars) throw new SubstitutionError(`more than ${maxChars} characters after substitution`);
     parts.push(part);
   };
-  const missing: string[] = [];
+  const missing = unset ?? [];
   let last = 0;
   let at = text.indexOf('$');
   while (at !== -1) {
@@ -102,9 +102,7 @@ export function substituteText(text: string, values: ReadonlyMap<string, string>
     last = close + 1;
     at = text.indexOf('$', last);
   }
-  if (missing.length > 0) {
-    throw new SubstitutionError(`variable${missing.length > 1 ? 's' : ''} ${missing.map((name) => `\${${name}}`).join(', ')} ${missing.length > 1 ? 'have' : 'has'} no value and no default`);
-  }
+  if (!unset) throwUnset(missing);
   emit(text.slice(last));
   return parts.join('');
 }
@@ -134,6 +132,12 @@ export const SUBSTITUTION_SCHEMA = CORE_SCHEMA.withTags(
     represent: mapTag.represent,
   }),
 );
+
+/** Strict: the variables without a value and without a default, named. */
+function throwUnset(missing: string[]): void {
+  if (missing.length === 0) return;
+  throw new SubstitutionError(`variable${missing.length > 1 ? 's' : ''} ${missing.map((name) => `\${${name}}`).join(', ')} ${missing.length > 1 ? 'have' : 'has'} no value and no default`);
+}
 
 /** Whether any key or string of `value` holds a `${` (nothing else can change). */
 function hasReference(value: unknown): boolean {
@@ -191,9 +195,10 @@ export function substituteObject(object: KubeObject, values: ReadonlyMap<string,
   if (!hasReference(object)) return object;
   const subject = subjectOf(object);
   let budget = LIMITS.maxSubstitutedObjectBytes;
+  const unset: string[] = [];
   const text = (source: string) => {
     if (!source.includes('${')) return source;
-    const result = substituteText(source, values, source.length + budget);
+    const result = substituteText(source, values, source.length + budget, unset);
     budget -= Math.max(0, result.length - source.length);
     return result;
   };
@@ -213,6 +218,7 @@ export function substituteObject(object: KubeObject, values: ReadonlyMap<string,
   let candidate: KubeObject;
   try {
     candidate = walk(object, '') as KubeObject;
+    throwUnset(unset);
   } catch (error) {
     if (!(error instanceof SubstitutionError)) throw error;
     throw new SubstitutionError(`${subject}: ${error.message.startsWith('more than') ? `more than ${LIMITS.maxSubstitutedObjectBytes} characters added by substitution` : error.message}`);
