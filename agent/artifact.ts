@@ -1,10 +1,12 @@
 // Fetch and build: the pinned artifact's files (pulled by digest and unpacked by lib/oci), cached by
 // digest, and the Kubernetes objects under the app's `path`. Every document is parsed before any
 // object reaches the apiserver, so invalid YAML fails the app without touching the cluster.
-import { CORE_SCHEMA, loadAll } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import type { KubeObject } from './kube/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
 import { KustomizeError, artifactDir, kustomizationIn, kustomizeBuild, type KustomizeOptions } from './kustomize.ts';
+// Plain `${var}` scalars stay recognisable until substitution (agent/substitute.ts).
+import { SUBSTITUTION_SCHEMA } from './substitute.ts';
 
 /** Files of an unpacked artifact, relative path → content. */
 export type ArtifactFiles = Map<string, Buffer>;
@@ -116,7 +118,7 @@ function prefixOf(path: string): string {
  * distinct object once and stopping past `limit`; a cycle counts as unbounded.
  */
 function expandedNodes(value: unknown, limit: number, sizes = new Map<object, number>()): number {
-  if (value === null || typeof value !== 'object') return 1;
+  if (value === null || typeof value !== 'object' || value instanceof String) return 1;
   const known = sizes.get(value);
   if (known !== undefined) return known;
   sizes.set(value, Number.POSITIVE_INFINITY); // in progress: meeting it again is a cycle
@@ -179,7 +181,7 @@ function parseManifests(name: string, source: string, objects: KubeObject[]): Ku
   let documents: unknown[];
   try {
     documents = [];
-    loadAll(source, (document) => documents.push(document), { schema: CORE_SCHEMA, maxAliases: MAX_ALIASES, maxDepth: MAX_DEPTH, filename: name });
+    loadAll(source, (document) => documents.push(document), { schema: SUBSTITUTION_SCHEMA, maxAliases: MAX_ALIASES, maxDepth: MAX_DEPTH, filename: name });
   } catch (error) {
     throw new BuildError(`${name}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
   }

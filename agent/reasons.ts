@@ -9,6 +9,8 @@ export type FailureReason =
   | FetchFailureReason
   /** build: a document under the app's path is not valid YAML. */
   | 'BuildFailed'
+  /** substitute: a variable has no value (strict), a reference is malformed, a valuesFrom Secret is missing, or an object is no longer one after substitution. */
+  | 'SubstitutionFailed'
   /** apply: an object was refused, before or (for objects behind a new Namespace or CRD) after writing. */
   | ApplyFailureReason
   /** prune: an object that left the artifact could not be deleted; prune is tried again next time. */

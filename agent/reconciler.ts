@@ -21,6 +21,7 @@ import { ApplyError, messageOf } from './ssa/errors.ts';
 import { hasStatus } from './ssa/health.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
 import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
+import { SubstitutionError, loadVariables, maskSecretValues, substituteObjects } from './substitute.ts';
 
 export interface ReconcilerOptions {
   client: KubeClient;
@@ -83,6 +84,8 @@ export class Reconciler {
   private readonly dependencies = new DependencyTracker();
   /** Digest + keys whose signatures verified: a digest is immutable, so is its verdict (signatures are not revoked here). */
   private readonly verified = new Set<string>();
+  /** Per app, the values its Secrets (valuesFrom) gave the last time they were read: masked in its reports. */
+  private readonly secretValues = new Map<string, string[]>();
   private readonly healthBudgetMs: number;
   private readonly fetchBackoff: { baseMs: number; maxMs: number };
 
@@ -115,7 +118,7 @@ export class Reconciler {
     } catch (error) {
       outcome = failedOutcome(error);
     }
-    const report = this.report(app, outcome, Date.now() - started);
+    const report = this.report(app, maskSecretValues(outcome, this.secretValues.get(app.name) ?? []), Date.now() - started);
     this.dependencies.record(report);
     return report;
   }
@@ -123,7 +126,7 @@ export class Reconciler {
   /** fetch → build → apply → prune → health. When suspended, apply only plans and nothing is pruned. */
   private async pipeline(app: DesiredApp, suspended: boolean): Promise<Outcome> {
     const files = await this.fetch(app);
-    const objects = await this.build(app, files);
+    const objects = await this.substitute(app, await this.build(app, files));
     const manager = this.managerFor(app.name);
     const previous = await this.options.inventory.get(app.name);
     if (!suspended && app.drift === 'report') return this.reportOnlyPipeline(manager, app, objects, previous);
@@ -220,6 +223,24 @@ export class Reconciler {
     }
     this.refuseAgentNamespace(app, objects);
     return objects;
+  }
+
+  /**
+   * substitute (after the build, as Flux's postBuild): the app's variables in every object that
+   * does not opt out; a variable without a value fails the app and nothing is applied.
+   */
+  private async substitute(app: DesiredApp, objects: KubeObject[]): Promise<KubeObject[]> {
+    try {
+      const variables = await loadVariables(app, this.options.client, this.options.inventory.namespace);
+      if (variables) this.secretValues.set(app.name, variables.secretValues);
+      const substituted = substituteObjects(objects, variables);
+      // A namespace may come from a variable: checked again on what will be applied.
+      this.refuseAgentNamespace(app, substituted);
+      return substituted;
+    } catch (error) {
+      if (error instanceof SubstitutionError) throw new StepFailure('SubstitutionFailed', error.message);
+      throw error;
+    }
   }
 
   /**
@@ -398,6 +419,7 @@ export class Reconciler {
         this.memory.delete(name);
         this.backoff.delete(name);
         this.dependencies.forget(name);
+        this.secretValues.delete(name);
         this.options.metrics.remove(AGENT_METRICS.appPhase, { app: name });
         this.options.logger.info(
           inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',

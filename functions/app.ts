@@ -16,6 +16,7 @@ import { registerEnvironmentRoutes } from './routes/environments.ts';
 import { registerOverviewRoutes } from './routes/overview.ts';
 import { registerRolloutRoutes } from './routes/rollouts.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { registerValuesRoutes } from './routes/values.ts';
 import { usageScope } from './usage.ts';
 
 const health = createRoute({
@@ -115,6 +116,7 @@ export function createApp(services: Services) {
     return c.json(services.tokens.publicJwks, 200);
   });
   registerAppRoutes(app);
+  registerValuesRoutes(app);
   registerEnvironmentRoutes(app);
   registerClusterRoutes(app);
   registerTokenRoutes(app);

@@ -114,6 +114,8 @@ export interface DesiredEntry {
   groups?: { name: string; selector: Record<string, string>; version: string; digest: string }[];
   /** The environment's signature requirement (the policy's `verify`); the app's own is in `spec`. */
   verify?: SignatureVerification;
+  /** The app's variables: this environment's, and every cluster's (each cluster picks its own). */
+  values?: { environment: Record<string, string>; clusters: Record<string, Record<string, string>> };
 }
 
 /** An API token the control plane issued (the token itself is never stored). */

@@ -19,6 +19,7 @@ const BODIES: Record<string, unknown> = {
   'POST /v1/apps/{app}/releases/{version}/unblock': { reason: 'r' },
   'PUT /v1/environments/{env}': {},
   'PUT /v1/apps/{app}/environments/{env}': { track: '^2.0.0' },
+  'PUT /v1/apps/{app}/values': { environments: { dev: { greeting: 'hello' } } },
   'POST /v1/apps/{app}/promotions': { environment: 'prod', version: '1.0.0', reason: 'r' },
   'POST /v1/apps/{app}/rollbacks': { environment: 'prod', reason: 'r' },
   'PUT /v1/clusters/{cluster}': { environment: 'dev', region: 'eu' },

@@ -37,4 +37,12 @@ export const LIMITS = {
   /** The audit log: events per page and the widest time window one query may span. */
   maxEventsPerPage: 1000,
   maxEventWindowDays: 92,
+  /** Per-cluster variables: a name, a value, variables per environment or cluster, scopes per app, the whole document. */
+  maxVariableNameChars: 128,
+  maxVariableValueChars: 4 * KiB,
+  maxVariablesPerScope: 200,
+  maxValueScopes: 1000,
+  maxAppValuesBytes: 128 * KiB,
+  /** An object after substitution (etcd keeps at most 1.5 MiB per object). */
+  maxSubstitutedObjectBytes: 1.5 * MiB,
 } as const;

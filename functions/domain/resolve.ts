@@ -2,6 +2,7 @@
 import type { App, DesiredApp, DesiredState, PromotionRecord, Release } from '../../lib/api/schemas.ts';
 import { highestInRange } from '../../lib/semver.ts';
 import { pinName, type ClusterRecord, type DesiredEntry, type PolicyRecord } from '../model.ts';
+import { substitutionFor } from './variables.ts';
 
 /** The highest non-blocked release inside the range, like Flux's `ref.semver`. */
 export function trackedRelease(releases: Release[], range: string): Release | null {
@@ -116,6 +117,7 @@ export function resolveDesiredState(
       dependsOn: entry.spec.dependsOn ?? [],
       drift: entry.spec.drift ?? 'correct',
       ...verificationOf(entry),
+      ...substitutionFor(cluster, entry),
     });
   }
   apps.sort((a, b) => a.name.localeCompare(b.name));

@@ -15,6 +15,7 @@ import { FleetStorage } from './fleet.ts';
 import { PromotionStorage } from './promotions.ts';
 import { Table } from './table.ts';
 import { TokenStorage } from './tokens.ts';
+import { ValuesStorage } from './values.ts';
 
 export { ConflictError } from './table.ts';
 export type { EventQuery } from './events.ts';
@@ -36,6 +37,7 @@ export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client },
     rollouts: new RolloutStorage(table),
     approvals: new ApprovalStorage(table),
     freeze: new FreezeStorage(table),
+    values: new ValuesStorage(table),
     reports: new ReportStorage(clients.s3, names.bucket),
   };
 }

@@ -6,6 +6,7 @@
 //   APP#<app>          REL#<version>      release                               byCollection RELEASES#<app> / <version sort key>
 //   APP#<app>          #RELEASE-INDEX     marker: every release is in that collection
 //   APP#<app>          POLICY#<env>       policy of the app in an environment
+//   APP#<app>          #VALUES            the app's variables per environment and per cluster
 //   ENV#<env>          #ENV               environment                           byCollection ENVS / <env>
 //   ENV#<env>          DESIRED#<app>      precomputed desired entry
 //   PINS#<app>#<env>   <region|*>#<seq>   promotion record (append-only; head = pin)
@@ -37,6 +38,7 @@ export const keys = {
   /** Present once every release of the app is in the releases collection (see AppStorage). */
   releaseIndex: (app: string): Key => ({ pk: `APP#${app}`, sk: '#RELEASE-INDEX' }),
   policy: (app: string, environment: string): Key => ({ pk: `APP#${app}`, sk: `POLICY#${environment}` }),
+  appValues: (app: string): Key => ({ pk: `APP#${app}`, sk: '#VALUES' }),
   environment: (environment: string): Key => ({ pk: `ENV#${environment}`, sk: '#ENV' }),
   desired: (environment: string, app: string): Key => ({ pk: `ENV#${environment}`, sk: `DESIRED#${app}` }),
   promotion: (app: string, environment: string, region: string | null, n: number, group?: string): Key => ({

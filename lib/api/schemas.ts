@@ -112,6 +112,18 @@ export const SignatureVerification = z
   .strict()
   .openapi('SignatureVerification');
 export type SignatureVerification = z.infer<typeof SignatureVerification>;
+/** A Secret in the agent's namespace whose data keys are variables (read by the agent, never sent to the control plane). */
+export const ValuesFrom = z
+  .object({
+    secret: z
+      .string()
+      .max(253)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a Secret name (a DNS subdomain)'),
+    optional: z.boolean().default(false).openapi({ description: 'A missing Secret is skipped instead of failing the app' }),
+  })
+  .strict()
+  .openapi('ValuesFrom');
+export type ValuesFrom = z.infer<typeof ValuesFrom>;
 
 // Each resource's fields are declared once; the input schema is the strict form (unknown fields
 // are a 400), the output schema extends the plain form (an extended strict object would publish an
@@ -130,6 +142,10 @@ const appFields = {
     drift: DriftMode.optional(),
     /** Require a cosign signature by this key on every release, in every environment. */
     verify: SignatureVerification.optional(),
+    /** Secrets in the agent's namespace whose data are variables (highest precedence); never read by the control plane. */
+    valuesFrom: z.array(ValuesFrom).max(16).optional(),
+    /** Variable substitution in the built objects (default on, strict); false leaves every `${…}` as it is. */
+    substitute: z.boolean().optional(),
 };
 export const AppSpec = z.object(appFields).strict().openapi('AppSpec');
 export type AppSpec = z.infer<typeof AppSpec>;
@@ -406,6 +422,10 @@ export const DesiredApp = z
         keys: z.array(z.object({ from: z.enum(['app', 'environment']), publicKey: z.string() })).min(1).max(2),
       })
       .optional(),
+    /** This cluster's variables (cluster < environment < cluster values); absent: no substitution. */
+    variables: z.record(z.string(), z.string()).optional(),
+    /** Secrets in the agent's namespace whose data are variables too, over the ones above. */
+    valuesFrom: z.array(z.object({ secret: z.string(), optional: z.boolean() })).optional(),
   })
   .openapi('DesiredApp');
 export type DesiredApp = z.infer<typeof DesiredApp>;
@@ -631,3 +651,53 @@ export const Rollout = z
   .openapi('Rollout');
 export type Rollout = z.infer<typeof Rollout>;
 export const RolloutAction = z.object({ reason: Reason }).strict().openapi('RolloutActionInput');
+
+// Per-cluster variables (Flux postBuild.substitute): values an app's objects are substituted with,
+// per environment and per cluster, set through PUT /v1/apps/{app}/values. Sensitive values come
+// from Secrets in the cluster (AppSpec.valuesFrom) and never reach the control plane.
+export const VARIABLE_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+export const VariableName = z
+  .string()
+  .max(LIMITS.maxVariableNameChars)
+  .regex(VARIABLE_NAME, 'must be a variable name ([_a-zA-Z][_a-zA-Z0-9]*)')
+  .refine((name) => !isReservedKey(name), 'is a reserved word');
+export const Variables = z
+  .record(z.string(), z.string().max(LIMITS.maxVariableValueChars))
+  .superRefine((variables, ctx) => {
+    const names = Object.keys(variables);
+    if (names.length > LIMITS.maxVariablesPerScope) ctx.addIssue({ code: 'custom', message: `at most ${LIMITS.maxVariablesPerScope} variables` });
+    // Checked here rather than as the record's key schema, so the message names the variable and says why.
+    for (const name of names) {
+      const checked = VariableName.safeParse(name);
+      if (!checked.success) ctx.addIssue({ code: 'custom', path: [name], message: checked.error.issues[0]!.message });
+    }
+  })
+  .openapi('Variables', {
+    description: `Variable name → value; names match ${VARIABLE_NAME.source} (at most ${LIMITS.maxVariableNameChars} characters), values at most ${LIMITS.maxVariableValueChars} characters`,
+    example: { replicas: '3', log_level: 'info' },
+  });
+export type Variables = z.infer<typeof Variables>;
+
+
+const valuesFields = {
+  environments: z
+    .record(Name, Variables)
+    .refine((map) => Object.keys(map).length <= LIMITS.maxValueScopes, `at most ${LIMITS.maxValueScopes} environments`)
+    .default({})
+    .openapi({ description: 'Per environment: variables every cluster of the environment gets' }),
+  clusters: z
+    .record(Name, Variables)
+    .refine((map) => Object.keys(map).length <= LIMITS.maxValueScopes, `at most ${LIMITS.maxValueScopes} clusters`)
+    .default({})
+    .openapi({ description: 'Per cluster: variables that override the environment\'s' }),
+};
+export const AppValuesInput = z
+  .object(valuesFields)
+  .strict()
+  .refine((values) => Buffer.byteLength(JSON.stringify(values)) <= LIMITS.maxAppValuesBytes, `the values take at most ${LIMITS.maxAppValuesBytes} bytes as JSON`)
+  .openapi('AppValuesInput');
+export type AppValuesInput = z.infer<typeof AppValuesInput>;
+export const AppValues = z
+  .object({ ...valuesFields, app: Name, updatedAt: Timestamp.nullable(), updatedBy: z.string().nullable() })
+  .openapi('AppValues');
+export type AppValues = z.infer<typeof AppValues>;
