@@ -143,6 +143,8 @@ export class Agent {
       }
       await this.pause(this.nextDelayMs());
     }
+    // A drift reconcile in progress finishes (and reports) before the loop is over.
+    await this.queue;
   }
 
   stop(): void {

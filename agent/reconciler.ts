@@ -99,7 +99,8 @@ export class Reconciler {
 
   /**
    * Every desired app, dependencies first, then the removal of apps that left the desired state;
-   * one report per desired app, in the desired state's order.
+   * one report per desired app, in the desired state's order. `reuse` may answer for an app with
+   * its last report (a watched app between full checks, agent.ts): it is then not reconciled.
    */
   async reconcileAll(state: DesiredState, reuse?: (app: DesiredApp) => AppReport | undefined): Promise<AppReport[]> {
     const reports = new Map<string, AppReport>();

@@ -16,7 +16,7 @@ import { KubeClient, type KubeObject } from './kube/client.ts';
 import { jsonLogger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { buildAgent } from './runtime.ts';
-import type { ObjectWatcher } from './watch.ts';
+import { changedByAgent, type ObjectWatcher } from './watch.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 import { publishFiles } from '../test/support/registry.ts';
 
@@ -246,5 +246,138 @@ describe('drift in seconds: watches on owned objects', () => {
     watcher.track(reportApp, []);
     expect(Number(metrics.render().match(/^flotilla_agent_watches (\d+)$/m)?.[1])).toBe(0);
     expect(watcher.covers(app)).toBe(false);
+  });
+});
+
+describe('drift without watches: RBAC forbids them', () => {
+  it('logs it once and corrects drift by the full check of every loop', async () => {
+    const target = inject('testEnv').clusters.find((candidate) => candidate.name === 'prod-us')!;
+    const user = uniqueName('flotilla-no-watch');
+    // Everything the agent does, except watch.
+    await cluster.client.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+      body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: user }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] }] },
+    });
+    await cluster.client.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: user },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: user },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      },
+    });
+    const ca = target.caFile ? await readFile(target.caFile) : undefined;
+    const kube = new KubeClient({
+      server: new URL(target.server),
+      tls: { ca },
+      credentials: async () => ({ headers: { Authorization: `Bearer ${target.token}`, 'Impersonate-User': user } }),
+    });
+    const lines: Record<string, unknown>[] = [];
+    const second = buildAgent({
+      kube,
+      namespace: agentNamespace,
+      controlPlaneUrl: controlPlane.url,
+      intervalMs: 500,
+      resyncMs: 300_000,
+      healthBudgetMs: 500,
+      watch: { backoff: { baseMs: 200, maxMs: 2_000 } },
+      logger: jsonLogger({ level: 'debug', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }),
+    });
+    try {
+      await second.agent.start();
+      const loop = second.agent.run();
+      try {
+        await within(20, 'the watches were refused', () => lines.some((line) => /not allowed/.test(String(line['msg']))));
+        expect(second.watcher!.covers(app)).toBe(false);
+        await handEdit('configmap', 'settings', { data: { value: 'unwatched-edit' } });
+        await within(20, 'the loop\'s full check reverted the edit', async () => (await liveValue('settings')) === 'desired');
+        expect(second.metrics.render()).not.toMatch(/flotilla_agent_drift_reconciles_total/);
+        expect(second.metrics.render()).not.toMatch(/flotilla_agent_full_checks_skipped_total/);
+        expect(lines.filter((line) => /not allowed/.test(String(line['msg'])))).toHaveLength(1);
+      } finally {
+        second.agent.stop();
+        await loop.catch(() => {});
+      }
+    } finally {
+      kube.close();
+      await cluster.client.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${user}`, { allowStatus: [404] });
+      await cluster.client.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${user}`, { allowStatus: [404] });
+    }
+  });
+});
+
+describe('the full check of watched apps', () => {
+  it('runs every resync interval, not every loop, while every kind is watched', async () => {
+    const third = buildAgent({
+      kube: cluster.client,
+      namespace: agentNamespace,
+      controlPlaneUrl: controlPlane.url,
+      intervalMs: 300,
+      resyncMs: 300_000,
+      healthBudgetMs: 500,
+      watch: true,
+      logger: jsonLogger({ level: 'warn', write: () => {} }),
+    });
+    await third.agent.start();
+    const loop = third.agent.run();
+
+    try {
+      const skipped = () => Number(third.metrics.render().match(/^flotilla_agent_full_checks_skipped_total (\d+)$/m)?.[1] ?? 0);
+      await within(30, 'loops reuse the last full check', () => skipped() >= 6);
+      const rendered = third.metrics.render();
+      // One full check per app (the first loop), however many loops ran since.
+      expect(rendered).toMatch(new RegExp(`^flotilla_agent_reconcile_total\\{app="${app}",phase="Ready"\\} 1$`, 'm'));
+      await handEdit('configmap', 'settings', { data: { value: 'between-full-checks' } });
+      await within(20, 'the watch reverted the edit', async () => (await liveValue('settings')) === 'desired');
+      expect(third.metrics.render()).toMatch(new RegExp(`^flotilla_agent_drift_reconciles_total\\{app="${app}"\\} [1-9]`, 'm'));
+
+    } finally {
+      third.agent.stop();
+      await loop.catch(() => {});
+    }
+  });
+});
+
+describe('telling the agent\'s own changes apart, and reading watch streams', () => {
+  const object = (managedFields: unknown[]): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', managedFields } });
+
+  it('counts a change as the agent\'s only when its newest managedFields entry is the agent\'s alone', () => {
+    const agentEntry = (time: string) => ({ manager: 'flotilla-agent', operation: 'Apply', time });
+    expect(changedByAgent(object([agentEntry('2026-01-01T00:00:02Z'), { manager: 'kubectl-edit', operation: 'Update', time: '2026-01-01T00:00:01Z' }]))).toBe(true);
+    expect(changedByAgent(object([agentEntry('2026-01-01T00:00:01Z'), { manager: 'kubectl-edit', operation: 'Update', time: '2026-01-01T00:00:02Z' }]))).toBe(false);
+    // The same second: someone else's change, to be safe (a reconcile too many writes nothing).
+    expect(changedByAgent(object([agentEntry('2026-01-01T00:00:01Z'), { manager: 'kubectl-edit', operation: 'Update', time: '2026-01-01T00:00:01Z' }]))).toBe(false);
+    // Status written by a controller is not a change to what the agent applied.
+    expect(changedByAgent(object([agentEntry('2026-01-01T00:00:01Z'), { manager: 'kube-controller-manager', operation: 'Update', subresource: 'status', time: '2026-01-01T00:00:09Z' }]))).toBe(true);
+    // A scale through the scale subresource is.
+    expect(changedByAgent(object([agentEntry('2026-01-01T00:00:01Z'), { manager: 'kubectl', operation: 'Update', subresource: 'scale', time: '2026-01-01T00:00:09Z' }]))).toBe(false);
+    expect(changedByAgent(object([]))).toBe(false);
+  });
+
+  it('splits a chunked stream into lines and refuses a line over the cap', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200);
+      if (req.url?.startsWith('/long')) {
+        res.write('{"type":"BOOKMARK"}\n');
+        res.end('x'.repeat(64 * 1024));
+        return;
+      }
+      res.write('{"a":');
+      setTimeout(() => res.end('1}\n{"b":2}\n\n{"c":3}\n'), 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new KubeClient({ server: new URL(`http://127.0.0.1:${port}`), tls: {}, credentials: async () => ({ headers: {} }) });
+    try {
+      const lines: string[] = [];
+      await client.stream('/ok', { maxLineBytes: 1024, onLine: (line) => lines.push(line) });
+      expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+      const long: string[] = [];
+      await expect(client.stream('/long', { maxLineBytes: 1024, onLine: (line) => long.push(line) })).rejects.toThrow(/exceeds 1024 bytes/);
+      expect(long).toEqual(['{"type":"BOOKMARK"}']);
+    } finally {
+      client.close();
+      server.close();
+    }
   });
 });
