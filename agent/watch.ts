@@ -321,6 +321,8 @@ export class ObjectWatcher {
       },
       signal,
       maxLineBytes: this.options.maxLineBytes ?? 4 * 1024 * 1024,
+      // The server ends every watch after timeoutSeconds: silence for longer is a dead connection.
+      idleTimeoutMs: ((this.options.watchTimeoutSeconds ?? 300) + 60) * 1000,
       onLine: (line) => this.onEvent(watch, JSON.parse(line) as WatchEvent),
     });
   }

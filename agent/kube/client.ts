@@ -153,7 +153,10 @@ export class KubeClient {
    * ends the response; rejects with a KubeApiError for a non-2xx status. Watches get a connection of
    * their own (no keep-alive pool), so long-lived streams never take sockets from applies.
    */
-  async stream(path: string, options: { query?: Record<string, string | undefined>; signal?: AbortSignal; maxLineBytes: number; onLine: (line: string) => void }): Promise<void> {
+  async stream(
+    path: string,
+    options: { query?: Record<string, string | undefined>; signal?: AbortSignal; maxLineBytes: number; onLine: (line: string) => void; idleTimeoutMs?: number },
+  ): Promise<void> {
     const url = new URL(path, this.server);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, value);
@@ -166,6 +169,8 @@ export class KubeClient {
       const req = transport.request(url, { method: 'GET', headers, agent: false, signal: options.signal, ...tls }, (res) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
+          // A rejected exec credential is asked for again on the next attempt.
+          if (status === 401) this.connection.unauthorized?.();
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => reject(toApiError(status, Buffer.concat(chunks).toString('utf8'), `GET ${url.pathname}`)));
@@ -209,6 +214,8 @@ export class KubeClient {
         res.on('error', reject);
         res.on('aborted', () => reject(new Error(`GET ${url.pathname}: the watch was cut off`)));
       });
+      // A connection that died without a word (no FIN, no RST) must not hold a watch forever.
+      req.setTimeout(options.idleTimeoutMs ?? REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`GET ${url.pathname}: no data for ${options.idleTimeoutMs ?? REQUEST_TIMEOUT_MS} ms`)));
       req.on('error', reject);
       req.end();
     });
