@@ -2,7 +2,7 @@
 // interval so a fleet restarted together does not poll in lockstep. The desired state is persisted
 // in the cluster on every change, so an unreachable control plane (or a restart while it is
 // unreachable) never stops reconciliation; a revoked cluster stops the agent.
-import type { AppReport, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
+import type { AppReport, DesiredApp, DesiredState, DriftEntry } from '../lib/api/schemas.ts';
 import { sleep } from '../lib/sleep.ts';
 import { adoptPendingKey, bootstrap, rotateKey, type Credentials } from './bootstrap.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
@@ -13,6 +13,7 @@ import type { Reconciler } from './reconciler.ts';
 import { fitReport } from './report.ts';
 import { messageOf } from './ssa/errors.ts';
 import type { AgentStateStore, StoredDesiredState } from './state.ts';
+import type { ObjectWatcher } from './watch.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -31,7 +32,24 @@ export interface AgentOptions {
   reportHeartbeatMs?: number;
   /** Overrides the heartbeat interval the control plane asks for. */
   heartbeatMs?: number;
+  /**
+   * Watches on the apps' objects (watch.ts): a change someone else makes reconciles its app within
+   * seconds, and an app whose objects are all watched gets its full check (a dry-run of every
+   * object) only every `resyncMs` instead of every loop.
+   */
+  watcher?: ObjectWatcher;
+  /** The full check's interval for watched apps (default 5 min); unwatched apps are checked every loop. */
+  resyncMs?: number;
 }
+
+/** What the agent last reported for an app, and for which desired app (and cluster suspension) it was. */
+interface LastReport {
+  report: AppReport;
+  desired: string;
+  checkedAt: number;
+}
+
+export const DEFAULT_RESYNC_MS = 5 * 60_000;
 
 /** Thrown out of the loop when the control plane says this cluster is revoked. */
 export class RevokedError extends Error {
@@ -43,6 +61,10 @@ export class RevokedError extends Error {
 
 export type CheckInResult = 'changed' | 'unchanged' | 'unreachable';
 
+function desiredKey(app: DesiredApp, suspended: boolean): string {
+  return JSON.stringify([app, suspended]);
+}
+
 export class Agent {
   private credentials: Credentials | null = null;
   private desired: StoredDesiredState | null = null;
@@ -52,6 +74,10 @@ export class Agent {
   /** Drift found while reports could not be delivered, per app, oldest first. */
   private readonly undeliveredDrift = new Map<string, DriftEntry[]>();
   private stopped = false;
+  /** Per desired app, its last report: reused between full checks, and the rest of a drift reconcile's report. */
+  private readonly lastReports = new Map<string, LastReport>();
+  /** Reconciles (the loop's and drift-triggered ones) run one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
   /** The pause between iterations in progress, which stop() cuts short. */
   private pausing: AbortController | null = null;
   /** For /healthz: set when the loop ends for good (revoked, or a bootstrap failure). */
@@ -83,8 +109,15 @@ export class Agent {
     const started = Date.now();
     const checkIn = await this.checkIn();
     let reports: AppReport[] = [];
-    if (this.desired) {
-      reports = await this.options.reconciler.reconcileAll(this.desired.state);
+    const desired = this.desired;
+    if (desired) {
+      reports = await this.exclusive(async () => {
+        const { state } = desired;
+        const result = await this.options.reconciler.reconcileAll(state, (app) => this.reusable(app, state.suspended));
+        for (const app of state.apps) this.remember(app, state.suspended, result[state.apps.indexOf(app)]!);
+        for (const name of this.lastReports.keys()) if (!state.apps.some((app) => app.name === name)) this.lastReports.delete(name);
+        return result;
+      });
       if (checkIn === 'unreachable') this.rememberDrift(reports);
       else await this.report(reports);
     }
@@ -110,11 +143,62 @@ export class Agent {
       }
       await this.pause(this.nextDelayMs());
     }
+    // A drift reconcile in progress finishes (and reports) before the loop is over.
+    await this.queue;
   }
 
   stop(): void {
     this.stopped = true;
     this.pausing?.abort();
+    this.options.watcher?.stop();
+  }
+
+  /**
+   * A watch saw someone else change or delete one of the app's objects: the app alone is reconciled
+   * now, with the last desired state (no check-in), and the report sent with the others' last ones.
+   */
+  async reconcileDrifted(name: string): Promise<void> {
+    await this.exclusive(async () => {
+      const state = this.desired?.state;
+      const app = state?.apps.find((candidate) => candidate.name === name);
+      // Before the first loop has reconciled every app, the loop itself is about to do it.
+      if (this.stopped || !state || !app || !state.apps.every((candidate) => this.lastReports.has(candidate.name))) return;
+      this.options.metrics.inc(AGENT_METRICS.driftReconciles, { app: name });
+      this.options.logger.info('an owned object was changed or deleted outside the agent; reconciling its app', { app: name });
+      const report = await this.options.reconciler.reconcileApp(app, state.suspended, state.apps);
+      this.remember(app, state.suspended, report);
+      try {
+        await this.report(state.apps.map((candidate) => this.lastReports.get(candidate.name)!.report));
+      } catch (error) {
+        // Revocation is the loop's to act on, at its next check-in.
+        this.options.logger.warn('report after a drift reconcile failed', { app: name, error: messageOf(error) });
+      }
+    });
+  }
+
+  /** The last report, when the app's objects are watched, nothing about it changed and its full check is recent. */
+  private reusable(app: DesiredApp, suspended: boolean): AppReport | undefined {
+    const { watcher } = this.options;
+    const last = this.lastReports.get(app.name);
+    if (!watcher || !last || !watcher.covers(app.name)) return undefined;
+    if (last.desired !== desiredKey(app, suspended) || Date.now() - last.checkedAt >= (this.options.resyncMs ?? DEFAULT_RESYNC_MS)) return undefined;
+    // Anything still converging (health, a retry, a dependency) or drifted is checked every loop.
+    if (!(last.report.phase === 'Ready' || last.report.phase === 'Suspended') || last.report.drift.length > 0) return undefined;
+    this.options.metrics.inc(AGENT_METRICS.fullChecksSkipped, {});
+    return last.report;
+  }
+
+  private remember(app: DesiredApp, suspended: boolean, report: AppReport): void {
+    const last = this.lastReports.get(app.name);
+    // A reused report keeps the time of the check that produced it.
+    if (last?.report === report) return;
+    this.lastReports.set(app.name, { report, desired: desiredKey(app, suspended), checkedAt: Date.now() });
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   async rotateKey(): Promise<void> {

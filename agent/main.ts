@@ -71,10 +71,12 @@ async function main(settings: AgentSettings): Promise<void> {
     intervalMs: intervalSeconds === undefined ? undefined : intervalSeconds * 1000,
     logger,
     kustomize: { binary: kustomize },
+    watch: settings.FLOTILLA_WATCH,
+    resyncMs: settings.FLOTILLA_RESYNC_SECONDS * 1000,
   });
   const maxLoopAgeMs = Math.max(10 * 60_000, (intervalSeconds ?? 30) * 1000 * 10);
   const { server } = await startOpsServer({ metrics, health: agent, maxLoopAgeMs, port: settings.FLOTILLA_LISTEN_PORT });
-  logger.info('agent starting', { namespace, controlPlaneUrl, apiserver: kube.serverUrl, kustomize: kustomize ?? null });
+  logger.info('agent starting', { namespace, controlPlaneUrl, apiserver: kube.serverUrl, kustomize: kustomize ?? null, watch: settings.FLOTILLA_WATCH, resyncSeconds: settings.FLOTILLA_RESYNC_SECONDS });
 
   function shutdown(signal: NodeJS.Signals): void {
     logger.info('shutting down', { signal });

@@ -101,5 +101,12 @@ export const AGENT_METRICS = {
   reports: counter<'result'>('flotilla_agent_reports_total', 'Reports sent by result.'),
   lastLoopTimestamp: gauge('flotilla_agent_last_loop_timestamp_seconds', 'When the last loop iteration finished.'),
   loopSeconds: counter('flotilla_agent_loop_duration_seconds_total', 'Time spent in loop iterations.'),
+  watchEvents: counter<'kind' | 'type'>('flotilla_agent_watch_events_total', 'Watch events received, per watched kind and event type.'),
+  watchRelists: counter<'kind' | 'reason'>('flotilla_agent_watch_relists_total', 'Lists behind a watch, per kind and reason (start, expired: 410 Gone, error: after a failed watch).'),
+  watchErrors: counter<'kind'>('flotilla_agent_watch_errors_total', 'Watches that failed and were retried (or found forbidden), per kind.'),
+  watches: gauge('flotilla_agent_watches', 'Watches currently established.'),
+  watchedObjects: gauge('flotilla_agent_watched_objects', 'Objects tracked by the watches (app, uid and resourceVersion each).'),
+  driftReconciles: counter<'app'>('flotilla_agent_drift_reconciles_total', 'Reconciles of one app asked for by a watch event (a change or deletion the agent did not make).'),
+  fullChecksSkipped: counter('flotilla_agent_full_checks_skipped_total', 'Loop reconciles of an app skipped because its objects are watched and its last full check is recent.'),
   revoked: gauge('flotilla_agent_revoked', 'Whether the control plane revoked this cluster (the agent has stopped).'),
 } as const;

@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   manager?: Partial<Omit<ManagerOptions, 'ownerLabels'>>;
   /** The kustomize binary and the build's bounds, for apps whose path holds a kustomization (kustomize.ts). */
   kustomize?: KustomizeOptions;
+  /** Told which objects each app owns (an empty list when it has none left): the watches follow it (watch.ts). */
+  onInventory?: (app: string, entries: readonly InventoryEntry[]) => void;
 }
 
 const HEALTH_POLL_MS = 500;
@@ -97,11 +99,12 @@ export class Reconciler {
 
   /**
    * Every desired app, dependencies first, then the removal of apps that left the desired state;
-   * one report per desired app, in the desired state's order.
+   * one report per desired app, in the desired state's order. `reuse` may answer for an app with
+   * its last report (a watched app between full checks, agent.ts): it is then not reconciled.
    */
-  async reconcileAll(state: DesiredState): Promise<AppReport[]> {
+  async reconcileAll(state: DesiredState, reuse?: (app: DesiredApp) => AppReport | undefined): Promise<AppReport[]> {
     const reports = new Map<string, AppReport>();
-    for (const app of dependencyOrder(state.apps)) reports.set(app.name, await this.reconcileApp(app, state.suspended, state.apps));
+    for (const app of dependencyOrder(state.apps)) reports.set(app.name, reuse?.(app) ?? (await this.reconcileApp(app, state.suspended, state.apps)));
     this.dependencies.retain(new Set(state.apps.map((app) => app.name)));
     if (!state.suspended) await this.removeUndesiredApps(new Set(state.apps.map((app) => app.name)));
     return state.apps.map((app) => reports.get(app.name)!);
@@ -129,6 +132,7 @@ export class Reconciler {
     const objects = await this.substitute(app, await this.build(app, files));
     const manager = this.managerFor(app.name);
     const previous = await this.options.inventory.get(app.name);
+    if (previous) this.options.onInventory?.(app.name, previous.entries);
     if (!suspended && app.drift === 'report') return this.reportOnlyPipeline(manager, app, objects, previous);
     const applied = await this.apply(manager, app, objects, previous, suspended);
     const drift = this.detectDrift(app, applied.objects, previous, suspended);
@@ -307,6 +311,8 @@ export class Reconciler {
   /** prune: old inventory minus new. The new inventory is recorded here, whether or not anything is pruned. */
   private async prune(manager: ResourceManager, app: DesiredApp, previous: Inventory | null, applied: ApplyResult): Promise<ChangeSetEntry[]> {
     const entries = applied.objects.map((item) => entryOf(item.object));
+    // Before anything is pruned: the deletions that follow are the agent's, not drift.
+    this.options.onInventory?.(app.name, entries);
     const stale = previous ? staleEntries(previous.entries, entries) : [];
     if (stale.length === 0 || !app.prune) {
       await this.saveInventory(app, previous, entries);
@@ -413,6 +419,7 @@ export class Reconciler {
       if (desired.has(name)) continue;
       try {
         const inventory = await this.options.inventory.get(name);
+        this.options.onInventory?.(name, []);
         // An app with prune: false keeps its objects when it goes, as it keeps them when they leave its artifact.
         const entries = inventory?.prune ? await this.managerFor(name).deleteAll(inventory.entries.map(refOfEntry)) : [];
         await this.options.inventory.delete(name);

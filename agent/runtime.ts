@@ -14,6 +14,7 @@ import { Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { registryVerifier } from './verify.ts';
 import { AgentStateStore } from './state.ts';
+import { ObjectWatcher, type WatcherOptions } from './watch.ts';
 
 export interface AgentConfig {
   kube: KubeClient;
@@ -30,6 +31,10 @@ export interface AgentConfig {
   fetchBackoff?: { baseMs: number; maxMs: number };
   /** kustomize for apps holding a kustomization; without a binary such apps fail with BuildFailed. */
   kustomize?: KustomizeOptions;
+  /** Watch the apps' objects and revert drift within seconds (main.ts: on unless FLOTILLA_WATCH=false; off by default here). */
+  watch?: boolean | Partial<Omit<WatcherOptions, 'client' | 'logger' | 'metrics' | 'onDrift'>>;
+  /** The full check's interval for watched apps (FLOTILLA_RESYNC_SECONDS). */
+  resyncMs?: number;
 }
 
 /** A pull that trickles bytes must not stall every app behind it: each pull has a deadline. */
@@ -40,8 +45,18 @@ export function registryPuller(client: RegistryClient, timeoutMs = PULL_TIMEOUT_
     (await pullArtifact(client, repository, digest, {}, { signal: AbortSignal.timeout(timeoutMs) })).files;
 }
 
-export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metrics; reconciler: Reconciler; store: AgentStateStore } {
+export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metrics; reconciler: Reconciler; store: AgentStateStore; watcher?: ObjectWatcher } {
   const metrics = new Metrics();
+  let agent: Agent | undefined;
+  const watcher = config.watch
+    ? new ObjectWatcher({
+        ...(config.watch === true ? {} : config.watch),
+        client: config.kube,
+        logger: config.logger,
+        metrics,
+        onDrift: (app) => void agent?.reconcileDrifted(app).catch((error: unknown) => config.logger.error('drift reconcile failed', { app, error: String(error) })),
+      })
+    : undefined;
   // A short in-cycle retry; longer outages are handled by the reconciler's backoff across cycles.
   const registry = new RegistryClient({
     credentials: config.registryCredentials,
@@ -59,9 +74,10 @@ export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metric
     healthBudgetMs: config.healthBudgetMs,
     fetchBackoff: config.fetchBackoff,
     kustomize: config.kustomize,
+    onInventory: watcher ? (app, entries) => watcher.track(app, entries) : undefined,
   });
   const store = new AgentStateStore(config.kube, config.namespace);
-  const agent = new Agent({
+  agent = new Agent({
     store,
     controlPlane: new ControlPlaneClient(config.controlPlaneUrl),
     reconciler,
@@ -69,6 +85,8 @@ export function buildAgent(config: AgentConfig): { agent: Agent; metrics: Metric
     metrics,
     registrationToken: config.registrationToken,
     intervalMs: config.intervalMs,
+    watcher,
+    resyncMs: config.resyncMs,
   });
-  return { agent, metrics, reconciler, store };
+  return { agent, metrics, reconciler, store, watcher };
 }

@@ -13,6 +13,8 @@ describe('agent settings', () => {
       FLOTILLA_LISTEN_PORT: 8080,
       FLOTILLA_LOG_LEVEL: 'info',
       FLOTILLA_PLAIN_HTTP_REGISTRIES: false,
+      FLOTILLA_WATCH: true,
+      FLOTILLA_RESYNC_SECONDS: 300,
     });
   });
 
@@ -27,6 +29,17 @@ describe('agent settings', () => {
     });
     expect(settings).toMatchObject({ FLOTILLA_INTERVAL_SECONDS: 2.5, FLOTILLA_LISTEN_PORT: 0, FLOTILLA_LOG_LEVEL: 'debug', FLOTILLA_PLAIN_HTTP_REGISTRIES: true });
     expect(settings.FLOTILLA_NAMESPACE).toBeUndefined();
+  });
+
+  it('reads the watch settings and bounds the full check interval', () => {
+    const base = { FLOTILLA_CONTROL_PLANE_URL: 'https://flotilla.example.com' };
+    expect(parseSettings('flotilla-agent', AgentSettings, { ...base, FLOTILLA_WATCH: 'false', FLOTILLA_RESYNC_SECONDS: '600' })).toMatchObject({
+      FLOTILLA_WATCH: false,
+      FLOTILLA_RESYNC_SECONDS: 600,
+    });
+    expect(() => parseSettings('flotilla-agent', AgentSettings, { ...base, FLOTILLA_RESYNC_SECONDS: '5' })).toThrow(/FLOTILLA_RESYNC_SECONDS: must be at least 30/);
+    expect(() => parseSettings('flotilla-agent', AgentSettings, { ...base, FLOTILLA_RESYNC_SECONDS: '100000' })).toThrow(/FLOTILLA_RESYNC_SECONDS: must be at most 86400/);
+    expect(() => parseSettings('flotilla-agent', AgentSettings, { ...base, FLOTILLA_RESYNC_SECONDS: 'often' })).toThrow(/FLOTILLA_RESYNC_SECONDS: must be a number/);
   });
 
   it('names every bad setting in one message', () => {

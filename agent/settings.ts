@@ -13,6 +13,14 @@ export const AgentSettings = z.object({
   FLOTILLA_NAMESPACE: z.string().optional(),
   /** Overrides the check-in interval the control plane asks for. */
   FLOTILLA_INTERVAL_SECONDS: z.coerce.number({ message: 'must be a number' }).positive('must be a positive number').optional(),
+  /** Watch the objects the agent owns and revert drift within seconds; false leaves drift to the full check of every loop. */
+  FLOTILLA_WATCH: boolSetting.default(true),
+  /** How often apps whose objects are all watched get the full check (a dry-run of every object), in seconds: 30 s to a day. */
+  FLOTILLA_RESYNC_SECONDS: z.coerce
+    .number({ message: 'must be a number' })
+    .min(30, 'must be at least 30 (seconds)')
+    .max(86_400, 'must be at most 86400 (a day)')
+    .default(300),
   /** Port of /metrics and /healthz. */
   FLOTILLA_LISTEN_PORT: portSetting.default(8080),
   FLOTILLA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'must be debug, info, warn or error' }).default('info'),

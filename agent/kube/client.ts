@@ -147,6 +147,80 @@ export class KubeClient {
     });
   }
 
+  /**
+   * A streaming GET (a watch): the response body is split into lines as it arrives and each line is
+   * handed to `onLine`; a line longer than `maxLineBytes` aborts the stream. Resolves when the server
+   * ends the response; rejects with a KubeApiError for a non-2xx status. Watches get a connection of
+   * their own (no keep-alive pool), so long-lived streams never take sockets from applies.
+   */
+  async stream(
+    path: string,
+    options: { query?: Record<string, string | undefined>; signal?: AbortSignal; maxLineBytes: number; onLine: (line: string) => void; idleTimeoutMs?: number },
+  ): Promise<void> {
+    const url = new URL(path, this.server);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, value);
+    }
+    const credentials = await this.connection.credentials();
+    const headers: Record<string, string> = { Accept: 'application/json', ...credentials.headers };
+    const transport = url.protocol === 'https:' ? https : http;
+    const tls = url.protocol === 'https:' ? { ...this.connection.tls, ...credentials.certificate } : {};
+    await new Promise<void>((resolve, reject) => {
+      const req = transport.request(url, { method: 'GET', headers, agent: false, signal: options.signal, ...tls }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          // A rejected exec credential is asked for again on the next attempt.
+          if (status === 401) this.connection.unauthorized?.();
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => reject(toApiError(status, Buffer.concat(chunks).toString('utf8'), `GET ${url.pathname}`)));
+          res.on('error', reject);
+          return;
+        }
+        let pending: Buffer[] = [];
+        let pendingBytes = 0;
+        /** Why the stream was cut here: it wins over an `end` that may still follow. */
+        let failure: Error | undefined;
+        const fail = (error: Error) => {
+          failure ??= error;
+          reject(failure);
+          req.destroy(failure);
+        };
+        res.on('data', (chunk: Buffer) => {
+          if (failure) return;
+          let start = 0;
+          for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
+            pending.push(chunk.subarray(start, newline));
+            const line = Buffer.concat(pending).toString('utf8');
+            pending = [];
+            pendingBytes = 0;
+            start = newline + 1;
+            if (line.trim()) {
+              try {
+                options.onLine(line);
+              } catch (error) {
+                fail(error instanceof Error ? error : new Error(String(error)));
+                return;
+              }
+            }
+          }
+          if (start < chunk.length) {
+            pending.push(chunk.subarray(start));
+            pendingBytes += chunk.length - start;
+            if (pendingBytes > options.maxLineBytes) fail(new Error(`GET ${url.pathname}: a watch event exceeds ${options.maxLineBytes} bytes`));
+          }
+        });
+        res.on('end', () => (failure ? reject(failure) : resolve()));
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error(`GET ${url.pathname}: the watch was cut off`)));
+      });
+      // A connection that died without a word (no FIN, no RST) must not hold a watch forever.
+      req.setTimeout(options.idleTimeoutMs ?? REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`GET ${url.pathname}: no data for ${options.idleTimeoutMs ?? REQUEST_TIMEOUT_MS} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
   /** Resolves a kind to its resource and scope through discovery; a miss refreshes the group-version once (new CRDs). */
   async resourceFor(apiVersion: string, kind: string): Promise<ResourceInfo> {
     let kinds = this.discovery.get(apiVersion);
