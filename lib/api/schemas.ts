@@ -327,7 +327,9 @@ export const PolicyView = z
     environment: Name,
     track: z.string().nullable(),
     /** The environment's signature requirement; the app's own `verify` applies as well. */
-    verify: SignatureVerification.nullable(),
+    // A union, not .nullable(): SignatureVerification is also used non-null, and zod-to-openapi would
+    // render .nullable() as allOf [$ref, null-or-object], which no null satisfies (schemathesis found it).
+    verify: z.union([SignatureVerification, z.null()]),
     pins: z.array(Pin),
     /** What a cluster without a region pin runs, and per pinned region. */
     resolved: z.object({ version: z.string().nullable(), regions: z.record(z.string(), z.string()) }),
