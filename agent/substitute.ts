@@ -18,8 +18,7 @@
 // disabled`) is left as it is.
 import { CORE_SCHEMA, NOT_RESOLVED, defineMappingTag, defineScalarTag, load, mapTag } from 'js-yaml';
 import type { DesiredApp } from '../lib/api/schemas.ts';
-import { VARIABLE_NAME } from '../lib/api/schemas.ts';
-import { LIMITS } from '../lib/limits.ts';
+import { LIMITS, VARIABLE_NAME } from '../lib/limits.ts';
 import type { KubeClient, KubeObject } from './kube/client.ts';
 
 export const SUBSTITUTE_OPT_OUT_KEYS = ['kustomize.toolkit.fluxcd.io/substitute', 'app.flotilla.dev/substitute'] as const;

@@ -46,3 +46,9 @@ export const LIMITS = {
   /** An object after substitution (etcd keeps at most 1.5 MiB per object). */
   maxSubstitutedObjectBytes: 1.5 * MiB,
 } as const;
+
+/**
+ * A substitution variable's name (`${name}`), as Flux's postBuild.substitute takes it. Here, not
+ * in lib/api/schemas.ts, so the agent's build path does not load zod to read it.
+ */
+export const VARIABLE_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;

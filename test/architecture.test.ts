@@ -78,3 +78,23 @@ describe('the agent image', () => {
     expect(ignored).toContain('test/');
   });
 });
+
+describe("the agent's apply engine", () => {
+  // bench:agent's memory figures depend on it: zod and the API schemas cost about 6 MiB of RSS when
+  // loaded, and the build → substitute → apply path needs neither (only their types).
+  it('loads no zod and no API schemas on the build and apply path', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { bundleLikeAgent } = await import('../scripts/build.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'flotilla-arch-'));
+    try {
+      const built = await bundleLikeAgent('test/bench/agent-apply-worker.ts', join(dir, 'worker.mjs'));
+      const inputs = Object.keys(built.metafile.inputs);
+      expect(inputs.some((input) => input.endsWith('agent/artifact.ts'))).toBe(true);
+      expect(inputs.some((input) => input.endsWith('agent/substitute.ts'))).toBe(true);
+      expect(inputs.filter((input) => /node_modules\/(zod|@hono)\/|lib\/api\/schemas\.ts$/.test(input))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // Every request and response body of the REST API is one of these schemas; the
 // control plane derives /openapi.json from them, the agent and CLI parse with them.
 import { z } from '@hono/zod-openapi';
-import { LIMITS } from '../limits.ts';
+import { LIMITS, VARIABLE_NAME } from '../limits.ts';
 import { normalizeVersion, isValidRange } from '../semver.ts';
 import { DependsOn, DriftMode } from './dependencies.ts';
 import { CosignKeyError, MAX_COSIGN_PUBLIC_KEY_CHARS, canonicalCosignPublicKey } from '../oci/cosign-key.ts';
@@ -657,7 +657,7 @@ export const RolloutAction = z.object({ reason: Reason }).strict().openapi('Roll
 // Per-cluster variables (Flux postBuild.substitute): values an app's objects are substituted with,
 // per environment and per cluster, set through PUT /v1/apps/{app}/values. Sensitive values come
 // from Secrets in the cluster (AppSpec.valuesFrom) and never reach the control plane.
-export const VARIABLE_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+export { VARIABLE_NAME } from '../limits.ts';
 export const VariableName = z
   .string()
   .max(LIMITS.maxVariableNameChars)
