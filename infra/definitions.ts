@@ -77,7 +77,5 @@ export function functionEnvironment(refs: { table: unknown; bucket: unknown; sig
     FLOTILLA_OIDC: refs.oidc,
     FLOTILLA_ISSUER: `flotilla-${refs.stage}`,
     FLOTILLA_AUDIENCE: 'flotilla',
-    // Stack traces in logs point into functions/*.ts through the bundle's source map.
-    NODE_OPTIONS: '--enable-source-maps',
   };
 }

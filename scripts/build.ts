@@ -4,6 +4,7 @@
 //   dist/agent/flotilla-agent.mjs  the agent: one file that plain `node` runs (the agent image's entrypoint)
 // Options: --sdk=bundled|external (the AWS SDK in the Lambda bundle or taken from the runtime;
 // README, "Runtimes and bundles", says which is deployed and why), --outdir=dir.
+import { pathToFileURL } from 'node:url';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
@@ -66,12 +67,9 @@ export async function buildLambda(outdir = join(ROOT, 'dist', 'lambda'), sdk: Sd
   return built;
 }
 
-/** esbuild options of the agent bundle beyond the common ones (none today). */
-const AGENT_OPTIONS: BuildOptions = {};
-
 /** Bundles any entry (relative to the repository) exactly as the agent is bundled: bench:agent runs its worker this way. */
 export function bundleLikeAgent(entry: string, outfile: string): Promise<BuiltBundle> {
-  return bundle(entry, outfile, AGENT_OPTIONS);
+  return bundle(entry, outfile, {});
 }
 
 /**
@@ -95,7 +93,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
+// Run as a script (not imported by a test or bench); import.meta.main is Node ≥ 22.18 only.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     await main();
   } catch (error) {

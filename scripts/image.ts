@@ -16,6 +16,7 @@
 //
 //   npm run image -- [--output dist/image] [--push host/name:tag] [--platform linux/amd64,linux/arm64]
 //                    [--bundle dist/agent] [--inputs $CACHE/image] [--revision <git sha>]
+import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -455,7 +456,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
+// Run as a script (not imported by a test or bench); import.meta.main is Node ≥ 22.18 only.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     await main();
   } catch (error) {
