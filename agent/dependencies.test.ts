@@ -2,14 +2,10 @@
 // OCI registry (the style of reconciler.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppReport, DesiredApp, DesiredState } from '../lib/api/schemas.ts';
-import { RegistryClient } from '../lib/oci/client.ts';
 import { InventoryStore } from './inventory.ts';
-import { jsonLogger } from './log.ts';
-import { Metrics } from './metrics.ts';
-import { Reconciler } from './reconciler.ts';
-import { registryPuller } from './runtime.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 import { publishFiles } from '../test/support/registry.ts';
+import { configMapYaml, testDesiredApp, testReconciler } from '../test/support/agent-apps.ts';
 
 let cluster: AgentTestCluster;
 let registryHost: string;
@@ -18,18 +14,9 @@ const appNamespace = uniqueName('agent-deps-apps');
 const repo = uniqueName('agent-deps');
 const group = `${uniqueName('deps')}.flotilla.test`;
 
-function reconciler() {
-  return new Reconciler({
-    client: cluster.client,
-    inventory: new InventoryStore(cluster.client, agentNamespace),
-    pull: registryPuller(new RegistryClient({ retry: { maxRetries: 0 } })),
-    logger: jsonLogger({ level: 'error', write: () => {} }),
-    metrics: new Metrics(),
-    healthBudgetMs: 5_000,
-  });
-}
+const reconciler = () => testReconciler(cluster, agentNamespace, { healthBudgetMs: 5_000 });
 
-const configMap = (name: string, data: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata: {value: "${data}"}\n`;
+const configMap = (name: string, data: string) => configMapYaml(name, data);
 const secret = (name: string, password: string) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\nstringData: {password: ${password}}\n`;
 const crd = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -52,20 +39,7 @@ const widget = (size: number) => `apiVersion: ${group}/v1\nkind: Widget\nmetadat
 
 async function release(app: string, version: string, files: Record<string, string>, extra: Partial<DesiredApp> = {}): Promise<DesiredApp> {
   const digest = await publishFiles(registryHost, `${repo}/${app}`, version, files);
-  return {
-    name: app,
-    version,
-    digest,
-    repository: `${registryHost}/${repo}/${app}`,
-    path: '.',
-    namespace: appNamespace,
-    prune: true,
-    wait: true,
-    timeoutSeconds: 60,
-    recreate: false,
-    suspended: false,
-    ...extra,
-  };
+  return testDesiredApp(`${registryHost}/${repo}/${app}`, appNamespace, app, version, digest, extra);
 }
 
 const state = (apps: DesiredApp[]): DesiredState => ({ cluster: 'c', environment: 'e', region: 'r', suspended: false, interval: 30, apps });

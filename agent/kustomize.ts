@@ -99,6 +99,8 @@ class Scan {
   private readonly dirs = new Set<string>();
   /** Every kustomization the build reaches. */
   readonly seen = new Set<string>();
+  /** Plugin config files already checked: each is parsed once, however many entries name it. */
+  private readonly plugins = new Set<string>();
 
   constructor(private readonly files: ArtifactFiles) {
     for (const name of files.keys()) {
@@ -207,6 +209,8 @@ class Scan {
     } else {
       const { path, kind } = this.existing(file, field, entry);
       if (kind === 'dir') return this.kustomizationDir(file, field, path);
+      if (this.plugins.has(path)) return;
+      this.plugins.add(path);
       documents = parseYaml(path, this.files.get(path) as Buffer);
       where = `${file}: ${field} entry ${JSON.stringify(entry)}`;
     }

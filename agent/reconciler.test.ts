@@ -7,17 +7,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AppReport, DesiredApp } from '../lib/api/schemas.ts';
-import { RegistryClient } from '../lib/oci/client.ts';
 import { sleep } from '../lib/sleep.ts';
 import { ArtifactCache } from './artifact.ts';
 import { InventoryStore } from './inventory.ts';
-import { jsonLogger } from './log.ts';
-import { Metrics } from './metrics.ts';
-import { Reconciler } from './reconciler.ts';
-import { registryPuller } from './runtime.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 import { RegistryProxy, hostileLayer, publishFiles, publishLayer } from '../test/support/registry.ts';
 import { fluxHelperPath } from '../test/interop/helpers.ts';
+import { configMapYaml, testDesiredApp, testReconciler } from '../test/support/agent-apps.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,19 +25,10 @@ const appNamespace = uniqueName('agent-rec-apps');
 const repo = uniqueName('agent-rec');
 
 function reconciler(options: { fetchBackoff?: { baseMs: number; maxMs: number }; cache?: ArtifactCache } = {}) {
-  return new Reconciler({
-    client: cluster.client,
-    inventory: new InventoryStore(cluster.client, agentNamespace),
-    pull: registryPuller(new RegistryClient({ retry: { maxRetries: 0 } })),
-    logger: jsonLogger({ level: 'error', write: () => {} }),
-    metrics: new Metrics(),
-    healthBudgetMs: 1_000,
-    ...options,
-  });
+  return testReconciler(cluster, agentNamespace, { healthBudgetMs: 1_000, ...options });
 }
 
-const configMap = (name: string, data: string, namespace?: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}data: {value: "${data}"}\n`;
+const configMap = configMapYaml;
 
 /** Publishes `files` behind the proxy and returns the desired app pinned to it. */
 async function release(app: string, version: string, files: Record<string, string>, extra: Partial<DesiredApp> = {}): Promise<DesiredApp> {
@@ -50,20 +37,7 @@ async function release(app: string, version: string, files: Record<string, strin
 }
 
 function desiredApp(app: string, version: string, digest: string, extra: Partial<DesiredApp> = {}): DesiredApp {
-  return {
-    name: app,
-    version,
-    digest,
-    repository: `${proxy.host}/${repo}/${app}`,
-    path: '.',
-    namespace: appNamespace,
-    prune: true,
-    wait: true,
-    timeoutSeconds: 60,
-    recreate: false,
-    suspended: false,
-    ...extra,
-  };
+  return testDesiredApp(`${proxy.host}/${repo}/${app}`, appNamespace, app, version, digest, extra);
 }
 
 async function liveData(name: string, namespace = appNamespace) {

@@ -104,6 +104,12 @@ spec:
     expect(String(object.metadata.name)).toBe('web-${cluster_name}');
   });
 
+  it('keeps a plain scalar whose value YAML reads as .inf or .nan as text (JSON has no such number)', () => {
+    const [object] = built('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: ${a}\n  b: ${b}\n  c: ${c}\n') as [any];
+    const result = substituteObject(object, vars({ a: '.inf', b: '.nan', c: '-.Inf' })) as any;
+    expect(result.data).toEqual({ a: '.inf', b: '.nan', c: '-.Inf' });
+  });
+
   it('gives back plain strings where nothing is substituted (substitution off, or the object opted out)', () => {
     const objects = built('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  script: ${HOME}\n');
     const [off] = substituteObjects(objects, null) as [any];

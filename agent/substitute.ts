@@ -172,7 +172,8 @@ function plainScalar(text: string): unknown {
   if (!/^[-+.~0-9a-zA-Z_]+$/.test(text)) return text;
   try {
     const value = load(text, { schema: CORE_SCHEMA });
-    return value === undefined ? null : typeof value === 'number' || typeof value === 'boolean' || value === null ? value : text;
+    // .inf and .nan stay text: JSON has no such number (it would send null).
+    return value === undefined ? null : (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' || value === null ? value : text;
   } catch {
     return text;
   }

@@ -248,3 +248,13 @@ describe('cosign signatures', () => {
     expect(await liveValue('both')).toBe('one');
   });
 });
+
+describe('registryVerifier', () => {
+  it('refuses, without retrying, a required key that is not a P-256 public key', async () => {
+    const { FetchError } = await import('./artifact.ts');
+    const error = await registryVerifier(registry)('registry.test/app', `sha256:${'a'.repeat(64)}`, [{ name: "the app's key", publicKey: 'not a key' }]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(FetchError);
+    expect(error).toMatchObject({ reason: 'VerificationFailed', retryable: false });
+    expect((error as Error).message).toMatch(/^a required key must be a PEM public key/);
+  });
+});

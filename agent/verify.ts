@@ -5,6 +5,7 @@
 import type { DesiredApp } from '../lib/api/schemas.ts';
 import type { RegistryClient } from '../lib/oci/client.ts';
 import { CosignVerificationError, verifyCosign } from '../lib/oci/cosign.ts';
+import { CosignKeyError } from '../lib/oci/cosign-key.ts';
 import { parseRepository } from '../lib/oci/reference.ts';
 import { FetchError, toFetchError } from './artifact.ts';
 
@@ -34,6 +35,9 @@ export function registryVerifier(client: RegistryClient, timeoutMs = VERIFY_TIME
         // with the registry backoff. A signature by another key or for another digest stays bad.
         throw new FetchError('VerificationFailed', error.message, error.failure === 'unsigned');
       }
+      // A required key the agent cannot parse (the API refuses them; an older row may not be): no
+      // retry makes it verify, and it is no registry outage.
+      if (error instanceof CosignKeyError) throw new FetchError('VerificationFailed', `a required key ${error.message}`, false);
       if (error instanceof FetchError) throw error;
       throw toFetchError(error);
     }

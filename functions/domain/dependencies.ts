@@ -1,5 +1,12 @@
 // dependsOn at the API: every named app exists, and the graph stays acyclic (checked against the
 // stored apps on every create and update, like environments' upstreams).
+//
+// Limits, by design: the check reads the reachable apps one strongly consistent point read each,
+// level by level (one round of parallel reads per level), at most MAX_APPS_FOLLOWED reads per PUT.
+// It is not transactional: two concurrent PUTs can each pass and together close a cycle, and a
+// dependency may stop resolving later. The agent copes with both: dependencyOrder puts the apps of a
+// cycle last, and an app whose dependency is not desired or never Ready waits (DependencyNotReady)
+// with nothing applied — so a cycle or a missing dependency stalls only the apps involved.
 import { cycleThrough } from '../../lib/api/dependencies.ts';
 import type { Services } from '../context.ts';
 import { badRequest } from '../errors.ts';

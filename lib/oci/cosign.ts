@@ -162,7 +162,7 @@ async function bundleSignatures(client: RegistryClient, repository: Repository, 
   }
   // A registry may ignore the filter: keep only bundles, and only so many.
   const bundles = referrers
-    .filter((entry) => isObject(entry) && typeof entry.digest === 'string' && isDigest(entry.digest) && entry.artifactType?.startsWith(SIGSTORE_BUNDLE_PREFIX))
+    .filter((entry) => isObject(entry) && typeof entry.digest === 'string' && isDigest(entry.digest) && typeof entry.artifactType === 'string' && entry.artifactType.startsWith(SIGSTORE_BUNDLE_PREFIX))
     .slice(0, COSIGN_LIMITS.maxSignatures);
   const found: CosignSignature[] = [];
   for (const referrer of bundles) {
