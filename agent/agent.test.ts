@@ -15,6 +15,7 @@ import { startOpsServer } from './server.ts';
 import { IDENTITY_SECRET } from './state.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 import { publishFiles } from '../test/support/registry.ts';
+import { adminClient } from '../test/support/agent-fixture.ts';
 
 let cluster: AgentTestCluster;
 let controlPlane: LocalControlPlane;
@@ -28,18 +29,7 @@ const agentNamespace = uniqueName('agent-e2e-system');
 const appNamespace = uniqueName('agent-e2e-apps');
 const logLines: Record<string, unknown>[] = [];
 
-// Responses are only inspected through assertions, so they stay untyped.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function admin(method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(controlPlane.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${controlPlane.adminToken}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const admin = adminClient(() => controlPlane);
 
 function newAgent(registrationToken?: string) {
   return buildAgent({

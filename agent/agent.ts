@@ -114,8 +114,9 @@ export class Agent {
       reports = await this.exclusive(async () => {
         const { state } = desired;
         const result = await this.options.reconciler.reconcileAll(state, (app) => this.reusable(app, state.suspended));
-        for (const app of state.apps) this.remember(app, state.suspended, result[state.apps.indexOf(app)]!);
-        for (const name of this.lastReports.keys()) if (!state.apps.some((app) => app.name === name)) this.lastReports.delete(name);
+        state.apps.forEach((app, index) => this.remember(app, state.suspended, result[index]!));
+        const names = new Set(state.apps.map((app) => app.name));
+        for (const name of this.lastReports.keys()) if (!names.has(name)) this.lastReports.delete(name);
         return result;
       });
       if (checkIn === 'unreachable') this.rememberDrift(reports);

@@ -19,6 +19,7 @@ import { buildAgent } from './runtime.ts';
 import { changedByAgent, type ObjectWatcher } from './watch.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 import { publishFiles } from '../test/support/registry.ts';
+import { adminClient } from '../test/support/agent-fixture.ts';
 
 let cluster: AgentTestCluster;
 let controlPlane: LocalControlPlane;
@@ -38,17 +39,7 @@ const agentNamespace = uniqueName('watch-system');
 const appNamespace = uniqueName('watch-apps');
 const logLines: Record<string, unknown>[] = [];
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function admin(method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(controlPlane.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${controlPlane.adminToken}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const admin = adminClient(() => controlPlane);
 
 const deployment = (name: string) => `apiVersion: apps/v1
 kind: Deployment

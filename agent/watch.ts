@@ -42,7 +42,6 @@ interface Tracked {
 type WatchState = 'starting' | 'watching' | 'retrying' | 'forbidden';
 
 interface KindWatch {
-  key: string;
   apiVersion: string;
   kind: string;
   namespace: string;
@@ -127,7 +126,6 @@ export class ObjectWatcher {
       let watch = this.watches.get(key);
       if (!watch) {
         watch = {
-          key,
           apiVersion: group.apiVersion,
           kind: group.kind,
           namespace: group.namespace,
@@ -147,7 +145,12 @@ export class ObjectWatcher {
       }
     }
     if (wanted.size > 0) this.appKeys.set(app, new Set(wanted.keys()));
-    else this.appKeys.delete(app);
+    else {
+      this.appKeys.delete(app);
+      // A forgotten app has nothing left to reconcile.
+      clearTimeout(this.pending.get(app));
+      this.pending.delete(app);
+    }
     this.stopUnused();
   }
 
@@ -212,6 +215,7 @@ export class ObjectWatcher {
   private async run(watch: KindWatch): Promise<void> {
     const { client, logger, metrics } = this.options;
     let failures = 0;
+    let expiredInRow = 0;
     let listReason: 'start' | 'expired' | 'error' | null = 'start';
     while (!watch.stopped) {
       try {
@@ -224,20 +228,25 @@ export class ObjectWatcher {
         this.setState(watch, 'watching');
         const started = Date.now();
         await this.watchOnce(watch, path);
-        failures = 0;
-        // A server (or proxy) that ends watches at once must not make this a busy loop.
-        if (Date.now() - started < 1_000) await this.pause(watch, 1_000);
+        expiredInRow = 0;
+        // A server (or proxy) that ends watches at once must not make this a busy loop: back off as after an error.
+        if (Date.now() - started < 1_000) await this.pause(watch, Math.max(1_000, this.backoffMs(++failures)));
+        else failures = 0;
       } catch (error) {
         if (watch.stopped) break;
         if (error instanceof ExpiredError || (error instanceof KubeApiError && error.status === 410)) {
           logger.info('watch expired; listing again', { kind: watch.label, namespace: watch.namespace || undefined });
           listReason = 'expired';
+          // One re-list at once; a watch that keeps expiring right after it must not become a list storm.
+          if (expiredInRow++ > 0) await this.pause(watch, this.backoffMs(expiredInRow - 1));
           continue;
         }
         if (watch.abort.signal.aborted && watch.resumeFrom) {
           watch.resourceVersion = watch.resumeFrom;
           watch.resumeFrom = undefined;
           watch.abort = new AbortController();
+          // Resumed as asked, even when a list was cut short by it.
+          listReason = null;
           continue;
         }
         metrics.inc(AGENT_METRICS.watchErrors, { kind: watch.label });
@@ -254,22 +263,30 @@ export class ObjectWatcher {
           this.setState(watch, 'retrying');
           logger.warn('watch failed; reconnecting', { kind: watch.label, namespace: watch.namespace || undefined, error: messageOf(error), failures });
         }
-        const delay = forbidden ? (this.options.forbiddenRetryMs ?? 10 * 60_000) : Math.min(this.backoff.baseMs * 2 ** (failures - 1), this.backoff.maxMs);
-        await this.pause(watch, delay * (0.8 + Math.random() * 0.4));
+        await this.pause(watch, forbidden ? (this.options.forbiddenRetryMs ?? 10 * 60_000) * (0.8 + Math.random() * 0.4) : this.backoffMs(failures));
         // Events may have been missed while disconnected for long: a list tells what changed.
         listReason = 'error';
       }
     }
   }
 
+  /** The jittered reconnect delay after `failures` failures in a row. */
+  private backoffMs(failures: number): number {
+    return Math.min(this.backoff.baseMs * 2 ** (failures - 1), this.backoff.maxMs) * (0.8 + Math.random() * 0.4);
+  }
+
   private async pause(watch: KindWatch, ms: number): Promise<void> {
     if (watch.stopped) return;
+    const { signal } = watch.abort;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      watch.abort.signal.addEventListener('abort', () => {
+      const done = () => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         resolve();
-      }, { once: true });
+      };
+      // The controller outlives many pauses: a listener left behind by each would pile up.
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
     });
     if (!watch.stopped && watch.abort.signal.aborted) watch.abort = new AbortController();
   }
@@ -286,6 +303,7 @@ export class ObjectWatcher {
     do {
       const page = await this.options.client.request<{ items: KubeObject[]; metadata: { continue?: string; resourceVersion?: string } }>('GET', path, {
         query: { labelSelector: this.selector(), limit: LIST_PAGE, continue: next },
+        signal: watch.abort.signal,
       });
       for (const item of page?.items ?? []) {
         if (watch.objects.has(item.metadata.name)) seen.set(item.metadata.name, { uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion, object: item });

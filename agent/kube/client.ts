@@ -51,6 +51,8 @@ export interface RequestOptions {
   contentType?: string;
   /** Statuses that are returned as `null` instead of thrown (e.g. 404 on a lookup). */
   allowStatus?: number[];
+  /** Aborts the request (e.g. a watcher's list when it stops). */
+  signal?: AbortSignal;
 }
 
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -117,15 +119,15 @@ export class KubeClient {
       if (value !== undefined) url.searchParams.set(name, value);
     }
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    let { status, text } = await this.send(method, url, payload, options.contentType);
+    let { status, text } = await this.send(method, url, payload, options.contentType, options.signal);
     // A rejected exec credential (revoked, or expired early) is asked for again, once.
-    if (status === 401 && this.connection.unauthorized?.()) ({ status, text } = await this.send(method, url, payload, options.contentType));
+    if (status === 401 && this.connection.unauthorized?.()) ({ status, text } = await this.send(method, url, payload, options.contentType, options.signal));
     if (status >= 200 && status < 300) return text ? (JSON.parse(text) as T) : null;
     if (options.allowStatus?.includes(status)) return null;
     throw toApiError(status, text, `${method} ${url.pathname}`);
   }
 
-  private async send(method: string, url: URL, payload: Buffer | undefined, contentType: string | undefined): Promise<{ status: number; text: string }> {
+  private async send(method: string, url: URL, payload: Buffer | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<{ status: number; text: string }> {
     const credentials = await this.connection.credentials();
     const headers: Record<string, string> = { Accept: 'application/json', ...credentials.headers };
     if (payload) {
@@ -135,7 +137,7 @@ export class KubeClient {
     const agent = this.agentFor(credentials.certificate);
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = transport.request(url, { method, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const req = transport.request(url, { method, headers, agent, timeout: REQUEST_TIMEOUT_MS, signal }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -172,7 +174,12 @@ export class KubeClient {
           // A rejected exec credential is asked for again on the next attempt.
           if (status === 401) this.connection.unauthorized?.();
           const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          let bytes = 0;
+          // Only the start of an error body is kept: it is for a message, and the server may be anything.
+          res.on('data', (chunk: Buffer) => {
+            if (bytes < options.maxLineBytes) chunks.push(chunk.subarray(0, options.maxLineBytes - bytes));
+            bytes += chunk.length;
+          });
           res.on('end', () => reject(toApiError(status, Buffer.concat(chunks).toString('utf8'), `GET ${url.pathname}`)));
           res.on('error', reject);
           return;
@@ -186,10 +193,13 @@ export class KubeClient {
           reject(failure);
           req.destroy(failure);
         };
+        const tooLong = () => fail(new Error(`GET ${url.pathname}: a watch event exceeds ${options.maxLineBytes} bytes`));
         res.on('data', (chunk: Buffer) => {
           if (failure) return;
           let start = 0;
           for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
+            // The cap holds for every line, also one that ends in this chunk, before it is joined.
+            if (pendingBytes + newline - start > options.maxLineBytes) return tooLong();
             pending.push(chunk.subarray(start, newline));
             const line = Buffer.concat(pending).toString('utf8');
             pending = [];
@@ -205,9 +215,9 @@ export class KubeClient {
             }
           }
           if (start < chunk.length) {
+            if (pendingBytes + chunk.length - start > options.maxLineBytes) return tooLong();
             pending.push(chunk.subarray(start));
             pendingBytes += chunk.length - start;
-            if (pendingBytes > options.maxLineBytes) fail(new Error(`GET ${url.pathname}: a watch event exceeds ${options.maxLineBytes} bytes`));
           }
         });
         res.on('end', () => (failure ? reject(failure) : resolve()));
