@@ -241,6 +241,8 @@ export async function verifyCosign(
   keys: { name: string; publicKey: string }[],
   options: { signal?: AbortSignal } = {},
 ): Promise<CosignSignature[]> {
+  // Keys first: one that cannot be parsed fails before any request, whatever the registry says.
+  const parsed = keys.map((key) => ({ name: key.name, key: parseCosignPublicKey(key.publicKey) }));
   const signatures = await findCosignSignatures(client, repository, digest, options);
-  return keys.map((key) => verifyCosignSignatures(signatures, digest, key.publicKey, key.name));
+  return parsed.map((key) => verifyCosignSignatures(signatures, digest, key.key, key.name));
 }
