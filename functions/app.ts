@@ -13,6 +13,7 @@ import { registerAgentRoutes } from './routes/agent.ts';
 import { registerAppRoutes } from './routes/apps.ts';
 import { registerClusterRoutes } from './routes/clusters.ts';
 import { registerEnvironmentRoutes } from './routes/environments.ts';
+import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerOverviewRoutes } from './routes/overview.ts';
 import { registerRolloutRoutes } from './routes/rollouts.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
@@ -123,6 +124,7 @@ export function createApp(services: Services) {
   registerOverviewRoutes(app);
   registerRolloutRoutes(app);
   registerAgentRoutes(app);
+  registerNotificationRoutes(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -25,6 +25,29 @@ export interface Config {
   /** Largest accepted request body, except agent reports. */
   maxBodyBytes: number;
   maxReportBytes: number;
+  /** Notifications (functions/notify): see NotifyConfig. */
+  notify: NotifyConfig;
+}
+
+export interface NotifyConfig {
+  /** Address ranges (CIDR) destinations may be in although they are loopback, private or link-local. */
+  allowCidrs: string[];
+  /** The dashboard's base URL for links in messages (null: no links). */
+  publicUrl: string | null;
+  /** One attempt's deadline, connection to last byte. */
+  timeoutMs: number;
+  /** Retries: the first delay, doubling up to the largest, with jitter; dead-lettered after maxAgeSeconds or maxAttempts. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAgeSeconds: number;
+  maxAttempts: number;
+  /** Drift of one object is sent once per this many seconds per subscription. */
+  debounceSeconds: number;
+  maxSubscriptions: number;
+  /** Deliveries one dispatcher attempts at once. */
+  concurrency: number;
+  /** A claimed attempt's lease outlives its deadline by this much; then another dispatcher may retry it. */
+  leaseMarginMs: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -37,6 +60,19 @@ export const DEFAULT_CONFIG: Config = {
   registrationTokenTtlSeconds: 3600,
   maxBodyBytes: LIMITS.maxBodyBytes,
   maxReportBytes: LIMITS.maxReportBytes,
+  notify: {
+    allowCidrs: [],
+    publicUrl: null,
+    timeoutMs: 10_000,
+    retryBaseMs: 30_000,
+    retryMaxMs: 3_600_000,
+    maxAgeSeconds: 86_400,
+    maxAttempts: 50,
+    debounceSeconds: 600,
+    maxSubscriptions: 100,
+    concurrency: 8,
+    leaseMarginMs: 5_000,
+  },
 };
 
 /** What the domain works with: built once per process, shared by every request. */

@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, UpdateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
@@ -57,7 +57,8 @@ export async function connectStorage(endpoints: Endpoints, table: string, bucket
 
 async function bootstrapStorage(clients: { dynamo: DynamoDBClient; s3: S3Client }, table: string, bucket: string) {
   try {
-    await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
+    const { Table } = await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
+    await addMissingIndexes(clients.dynamo, table, new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName)));
   } catch (err) {
     if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
     await clients.dynamo.send(new CreateTableCommand(createTableInput(table)));
@@ -66,5 +67,21 @@ async function bootstrapStorage(clients: { dynamo: DynamoDBClient; s3: S3Client 
     await clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
   } catch {
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}
+
+/** A data directory from before an index existed (byDue, for notifications) gets it added. */
+async function addMissingIndexes(dynamo: DynamoDBClient, table: string, present: Set<string | undefined>) {
+  const input = createTableInput(table);
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    if (present.has(index.IndexName)) continue;
+    const names = new Set(index.KeySchema!.map((key) => key.AttributeName));
+    await dynamo.send(
+      new UpdateTableCommand({
+        TableName: table,
+        AttributeDefinitions: input.AttributeDefinitions!.filter((attribute) => names.has(attribute.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
   }
 }

@@ -11,7 +11,8 @@ import { createClients } from './clients.ts';
 import { runClock } from './clock.ts';
 import type { Services } from './context.ts';
 import { buildServices } from './services.ts';
-import { LambdaSettings, SigningKeyList } from './settings.ts';
+import { dispatchOnce } from './notify/dispatcher.ts';
+import { LambdaSettings, SigningKeyList, notifyConfig } from './settings.ts';
 
 const PROGRAM = 'flotilla control plane';
 
@@ -52,6 +53,7 @@ export async function servicesFromEnvironment(env: Record<string, string | undef
     issuer: settings.FLOTILLA_ISSUER,
     audience: settings.FLOTILLA_AUDIENCE,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
+    config: { notify: notifyConfig(settings) },
   });
 }
 
@@ -79,4 +81,13 @@ export const handler: ReturnType<typeof handle> = async (event, context) => {
 /** The EventBridge schedule's target (infra/): the same clock `npm start` runs on a timer. */
 export async function clock(): Promise<Awaited<ReturnType<typeof runClock>>> {
   return runClock(await environmentServices());
+}
+
+/**
+ * The notification dispatcher (infra/): on a schedule (retries come due with time) and on the
+ * table's stream when an event is written. Either way one run to the end, the same code
+ * `npm start` runs in process; concurrent runs are safe (each attempt holds a lease).
+ */
+export async function notify(): Promise<Awaited<ReturnType<typeof dispatchOnce>>> {
+  return dispatchOnce(await environmentServices());
 }

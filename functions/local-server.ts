@@ -15,7 +15,8 @@ import { generateSigningKey, type OidcIssuer } from './auth/tokens.ts';
 import type { Config, Services } from './context.ts';
 import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
 import { runClock } from './clock.ts';
-import { buildServices } from './services.ts';
+import { startLocalDispatcher, type LocalDispatcher } from './notify/dispatcher.ts';
+import { buildServices, type ConfigOverrides } from './services.ts';
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from './settings.ts';
 
 export const LOCAL_TABLE = 'flotilla';
@@ -25,11 +26,13 @@ export interface LocalOptions {
   dataDir?: string;
   port?: number;
   host?: string;
-  config?: Partial<Config>;
+  config?: ConfigOverrides;
   oidc?: OidcIssuer[];
   now?: () => Date;
   /** Seconds between runs of the clock (rollout deadlines and soaks); 0 turns it off. Default 15. */
   clockSeconds?: number;
+  /** Milliseconds between runs of the notification dispatcher, which also runs when an event is written; 0 turns it off. Default 1000. */
+  notifyIntervalMs?: number;
 }
 
 export interface LocalControlPlane {
@@ -38,6 +41,8 @@ export interface LocalControlPlane {
   adminTokenPath: string;
   dataDir: string;
   services: Services;
+  /** The in-process notification dispatcher (null when turned off). */
+  dispatcher: LocalDispatcher | null;
   /** The storage clients the services use (owned by this handle; closed by stop). */
   clients: { dynamo: DynamoDBClient; s3: S3Client };
   stop(): Promise<void>;
@@ -97,6 +102,10 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
   };
   const clock = clockSeconds > 0 ? setInterval(tick, clockSeconds * 1000) : undefined;
   clock?.unref();
+  // The in-process notification dispatcher: the same code the scheduled Lambda runs, woken by every event written.
+  const notifyIntervalMs = options.notifyIntervalMs ?? 1000;
+  const dispatcher = notifyIntervalMs > 0 ? startLocalDispatcher(services, notifyIntervalMs) : null;
+  if (dispatcher) services.storage.events.onWrite = dispatcher.kick;
   const server = createServer(getRequestListener(createApp(services).fetch));
   server.on('clientError', refuseMalformedRequest);
   let url: string;
@@ -104,6 +113,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     url = `http://${host}:${await listen(server, host, options.port)}`;
   } catch (err) {
     clearInterval(clock);
+    await dispatcher?.stop();
     dynamo.destroy();
     s3.destroy();
     await storage.stop();
@@ -116,10 +126,12 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     adminTokenPath,
     dataDir,
     services,
+    dispatcher,
     clients: { dynamo, s3 },
     async stop() {
       clearInterval(clock);
       await clockRun;
+      await dispatcher?.stop();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       dynamo.destroy();

@@ -2,7 +2,7 @@
 import { parseSettings } from '../lib/settings.ts';
 import type { OidcIssuer } from './auth/tokens.ts';
 import { startLocalControlPlane, type LocalControlPlane } from './local-server.ts';
-import { LocalSettings } from './settings.ts';
+import { LocalSettings, notifyConfig } from './settings.ts';
 
 // The AWS SDK warns on Node 20 that its future releases will need Node 22; the lockfile pins a
 // release that supports 20, so for the embedded default the notice is noise before the banner.
@@ -27,6 +27,8 @@ try {
     host: settings.HOST,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
     clockSeconds: settings.FLOTILLA_CLOCK_SECONDS,
+    notifyIntervalMs: settings.FLOTILLA_NOTIFY_SECONDS * 1000,
+    config: { notify: notifyConfig(settings) },
   });
 } catch (err) {
   console.error(startFailure(err, settings));

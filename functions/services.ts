@@ -6,6 +6,9 @@ import { TokenService, type OidcIssuer } from './auth/tokens.ts';
 import { DEFAULT_CONFIG, type Config, type Services } from './context.ts';
 import { createStorage } from './storage/index.ts';
 
+/** Settings that differ from DEFAULT_CONFIG; notification settings one by one too. */
+export type ConfigOverrides = Partial<Omit<Config, 'notify'>> & { notify?: Partial<Config['notify']> };
+
 export interface ServiceOptions {
   dynamo: DynamoDBClient;
   s3: S3Client;
@@ -15,7 +18,7 @@ export interface ServiceOptions {
   issuer: string;
   audience: string;
   oidc?: OidcIssuer[];
-  config?: Partial<Config>;
+  config?: ConfigOverrides;
   now?: () => Date;
 }
 
@@ -30,7 +33,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
       oidc: options.oidc,
       now,
     }),
-    config: { ...DEFAULT_CONFIG, ...options.config },
+    config: { ...DEFAULT_CONFIG, ...options.config, notify: { ...DEFAULT_CONFIG.notify, ...options.config?.notify } },
     now,
   };
 }

@@ -2,6 +2,7 @@
 // (lib/settings.ts says how a bad setting fails).
 import { z } from 'zod';
 import { intSetting, jsonSetting, portSetting, urlSetting } from '../lib/settings.ts';
+import { parseAllowedRanges } from './notify/ssrf.ts';
 
 /** The issuer of control-plane tokens when none is set; SST sets flotilla-<stage> (infra/definitions.ts). */
 export const DEFAULT_ISSUER = 'flotilla';
@@ -26,6 +27,34 @@ const OidcIssuers = jsonSetting(
   ),
 );
 
+/** Address ranges notification destinations may be in despite the SSRF rule, e.g. `10.0.0.0/8,fd00::/8`. */
+const AllowCidrs = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const ranges = value.split(',').map((range) => range.trim()).filter(Boolean);
+    try {
+      parseAllowedRanges(ranges);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+    return ranges;
+  });
+
+/** What notifications need of the environment, the same for both entry points. */
+const notify = {
+  FLOTILLA_NOTIFY_ALLOW_CIDRS: AllowCidrs,
+  /** The dashboard's base URL, for links in notifications. */
+  FLOTILLA_PUBLIC_URL: urlSetting.optional(),
+};
+
+/** The notification settings as the services take them. */
+export const notifyConfig = (settings: { FLOTILLA_NOTIFY_ALLOW_CIDRS: string[]; FLOTILLA_PUBLIC_URL?: string | undefined }) => ({
+  allowCidrs: settings.FLOTILLA_NOTIFY_ALLOW_CIDRS,
+  publicUrl: settings.FLOTILLA_PUBLIC_URL ?? null,
+});
+
 const identity = {
   FLOTILLA_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
   FLOTILLA_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
@@ -48,6 +77,7 @@ export const LambdaSettings = z
     FLOTILLA_S3_ENDPOINT: urlSetting.optional(),
     FLOTILLA_SSM_ENDPOINT: urlSetting.optional(),
     ...identity,
+    ...notify,
   })
   .refine((settings) => (settings.FLOTILLA_SIGNING_KEYS_PARAMETER === undefined) !== (settings.FLOTILLA_SIGNING_KEYS === undefined), {
     message: 'set exactly one of FLOTILLA_SIGNING_KEYS_PARAMETER (on AWS) and FLOTILLA_SIGNING_KEYS',
@@ -62,6 +92,9 @@ export const LocalSettings = z.object({
   /** Seconds between runs of the in-process clock (rollout soaks and deadlines); 0 turns it off. */
   FLOTILLA_CLOCK_SECONDS: intSetting(0, 3600).default(15),
   FLOTILLA_OIDC: OidcIssuers.default([]),
+  /** Seconds between runs of the in-process notification dispatcher (it also runs as soon as an event is written); 0 turns it off. */
+  FLOTILLA_NOTIFY_SECONDS: intSetting(0, 3600).default(1),
+  ...notify,
 });
 
 /** The operator commands (functions/keys.ts). */

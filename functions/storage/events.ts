@@ -1,7 +1,7 @@
 // The audit log (EVENTS#<day> / <at>#<id>), also indexed per app (byCollection EVTAPP#<app>) and
 // per cluster (byCluster EVTCLU#<cluster>).
 import type { Event } from '../../lib/api/schemas.ts';
-import { clusterIndex, collections, eventDayPartition, eventPosition, keys } from './keys.ts';
+import { clusterIndex, collections, due, eventDayPartition, eventPosition, keys } from './keys.ts';
 import { strip, type Item, type QueryInput, type Table } from './table.ts';
 
 export interface EventQuery {
@@ -32,12 +32,17 @@ const DAY_MS = 86_400_000;
 export class EventStorage {
   constructor(private readonly table: Table) {}
 
+  /** Called after events were written (the local dispatcher wakes up on it). */
+  onWrite: (() => void) | undefined;
+
   async put(event: Event): Promise<void> {
     await this.table.put(eventItem(event));
+    this.onWrite?.();
   }
 
   async putMany(events: Event[]): Promise<void> {
     await this.table.putMany(events.map(eventItem));
+    if (events.length) this.onWrite?.();
   }
 
   /**
@@ -143,6 +148,10 @@ function eventItem(event: Event): Item {
     type: 'event',
     ...(event.app ? { gsi1pk: collections.appEvents(event.app), gsi1sk: key.sk } : {}),
     ...(event.cluster ? { gsi2pk: clusterIndex.events(event.cluster), gsi2sk: key.sk } : {}),
+    // The notification outbox, in the same single-item write: the dispatcher fans the event out
+    // into deliveries, then removes these two (storage/notifications.ts).
+    gsi3pk: due.outbox,
+    gsi3sk: key.sk,
     eventType,
     ...rest,
   };

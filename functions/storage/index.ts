@@ -12,6 +12,7 @@ import { DesiredStorage } from './desired.ts';
 import { EnvironmentStorage } from './environments.ts';
 import { EventStorage } from './events.ts';
 import { FleetStorage } from './fleet.ts';
+import { NotificationStorage } from './notifications.ts';
 import { PromotionStorage } from './promotions.ts';
 import { Table } from './table.ts';
 import { TokenStorage } from './tokens.ts';
@@ -22,6 +23,7 @@ export type { EventQuery } from './events.ts';
 export type { RolloutRecord } from './rollouts.ts';
 export type { ApprovalRecord } from './approvals.ts';
 export type { FreezeRecord } from './freeze.ts';
+export type { DeliveryRecord, SubscriptionRecord } from './notifications.ts';
 
 export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client }, names: { table: string; bucket: string }) {
   const table = new Table(clients.dynamo, names.table);
@@ -38,6 +40,7 @@ export function createStorage(clients: { dynamo: DynamoDBClient; s3: S3Client },
     approvals: new ApprovalStorage(table),
     freeze: new FreezeStorage(table),
     values: new ValuesStorage(table),
+    notifications: new NotificationStorage(table),
     reports: new ReportStorage(clients.s3, names.bucket),
   };
 }

@@ -1,5 +1,5 @@
 // Every key of the single table, spelled once. Generic key attributes: pk/sk for items, gsi1pk/gsi1sk
-// for the byCollection index, gsi2pk/gsi2sk for byCluster (see schema.ts).
+// for the byCollection index, gsi2pk/gsi2sk for byCluster, gsi3pk/gsi3sk for byDue (see schema.ts).
 //
 //   pk                 sk                 item                                  index
 //   APP#<app>          #APP               app spec                              byCollection APPS / <app>
@@ -21,6 +21,10 @@
 //   ROLLOUT#<app>#<env> <seq>             rollout (waves, gates, status; rev)    byCollection ROLLOUTS / <app>#<env> while active
 //   APPROVAL#<app>#<v> <env>#<actor>      approval of a release for an environment
 //   ORG                #FREEZE            the org-wide freeze
+//   SUB#<id>           #SUB               notification subscription (secrets)   byCollection SUBS / <id>
+//   SUB#<id>           DLV#<eventId>      one delivery of one event, its attempts  byDue DUE / <next attempt>#<id>#<eventId> while pending
+//   SUB#<id>           DEBOUNCE#<object>  until when drift of that object is not sent again
+//   (events, above)                       an event not yet fanned out to deliveries  byDue OUTBOX / <at>#<id>
 
 export interface Key {
   pk: string;
@@ -55,6 +59,9 @@ export const keys = {
   rollout: (app: string, environment: string, n: number): Key => ({ pk: rolloutsPartition(app, environment), sk: seq(n) }),
   approval: (app: string, version: string, environment: string, actor: string): Key => ({ pk: approvalsPartition(app, version), sk: `${environment}#${actor}` }),
   freeze: (): Key => ({ pk: 'ORG', sk: '#FREEZE' }),
+  subscription: (id: string): Key => ({ pk: subscriptionPartition(id), sk: '#SUB' }),
+  delivery: (subscription: string, eventId: string): Key => ({ pk: subscriptionPartition(subscription), sk: `DLV#${eventId}` }),
+  debounce: (subscription: string, subject: string): Key => ({ pk: subscriptionPartition(subscription), sk: `DEBOUNCE#${subject}` }),
 };
 
 /** Sort-key prefixes of the items that share a partition with others. */
@@ -69,12 +76,14 @@ export const prefixes = {
   /** A wave's cluster-group pin: `@<wave>` sorts apart from regions (DNS labels) and `*`. */
   groupPin: (group: string) => `@${group}#`,
   approvalsFor: (environment: string) => `${environment}#`,
+  delivery: 'DLV#',
 };
 
 export const pinsPartition = (app: string, environment: string) => `PINS#${app}#${environment}`;
 export const rolloutsPartition = (app: string, environment: string) => `ROLLOUT#${app}#${environment}`;
 export const approvalsPartition = (app: string, version: string) => `APPROVAL#${app}#${version}`;
 export const clusterPartition = (name: string) => keys.cluster(name).pk;
+export const subscriptionPartition = (id: string) => `SUB#${id}`;
 export const fleetPartition = (environment: string) => `FLEET#${environment}`;
 export const environmentPartition = (environment: string) => keys.environment(environment).pk;
 export const eventDayPartition = (day: string) => `EVENTS#${day}`;
@@ -95,6 +104,15 @@ export const collections = {
   appStatuses: (environment: string, app: string) => `STATUS#${environment}#${app}`,
   /** Rollouts still running or paused, for the clock that advances them. */
   activeRollouts: 'ROLLOUTS',
+  subscriptions: 'SUBS',
+};
+
+/** Partitions of the byDue index (gsi3pk/gsi3sk): work the notification dispatcher has to do. */
+export const due = {
+  /** Events not yet fanned out into deliveries: the outbox is the event item itself. */
+  outbox: 'OUTBOX',
+  /** Deliveries waiting for their next attempt, by its time. */
+  deliveries: 'DUE',
 };
 
 /** Partitions of the byCluster index. */

@@ -10,6 +10,8 @@ export const TABLE = {
     byCollection: { partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
     /** Events of one cluster in time order. */
     byCluster: { partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    /** Notification work in time order: events not yet fanned out, deliveries due (sparse). */
+    byDue: { partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
   },
   /** Epoch seconds; DynamoDB TTL removes expired items eventually, code checks expiry itself. */
   ttlAttribute: 'expiresAt',

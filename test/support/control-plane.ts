@@ -11,11 +11,11 @@ import { createApp } from '../../functions/app.ts';
 import { generateSigningKey, type OidcIssuer } from '../../functions/auth/tokens.ts';
 import type { Config } from '../../functions/context.ts';
 import { connectStorage, startEmbeddedStorage } from '../../functions/embedded-storage.ts';
-import { buildServices } from '../../functions/services.ts';
+import { buildServices, type ConfigOverrides } from '../../functions/services.ts';
 import { requireTestEnv } from '../env/inject.ts';
 
 export interface FixtureOptions {
-  config?: Partial<Config>;
+  config?: ConfigOverrides;
   oidc?: OidcIssuer[];
   now?: () => Date;
   /** Kill the control plane at a write boundary (see CrashPlan). */

@@ -1,0 +1,50 @@
+// The rules of notifications, pure: which subscriptions want an event, when a failed delivery is
+// tried again, what a webhook receives and which dashboard page an event links to.
+import type { Event } from '../../lib/api/schemas.ts';
+import { SEVERITY_RANK, isNotificationEventType, severityOf, type NotificationFilter, type WebhookPayload } from '../../lib/api/notifications.ts';
+import type { NotifyConfig } from '../context.ts';
+
+/** Whether a subscription's filter takes the event. Test messages are never fanned out (the test route sends them). */
+export function matches(filter: NotificationFilter, event: Event): boolean {
+  if (!isNotificationEventType(event.type) || event.type === 'notification.test') return false;
+  if (filter.types && !filter.types.some((type) => type === event.type || (type.endsWith('.*') && event.type.startsWith(type.slice(0, -1))))) return false;
+  const within = (list: string[] | undefined, value: string | undefined) => !list || (value !== undefined && list.includes(value));
+  if (!within(filter.apps, event.app) || !within(filter.environments, event.environment) || !within(filter.clusters, event.cluster)) return false;
+  return SEVERITY_RANK[severityOf(event.type)] >= SEVERITY_RANK[filter.severity ?? 'info'];
+}
+
+/**
+ * The wait before attempt n+1 after n failed ones: exponential from retryBaseMs, at most
+ * retryMaxMs, with "equal jitter" (half fixed, half random) so receivers that come back are not
+ * hit by every delivery at once.
+ */
+export function retryDelayMs(failedAttempts: number, config: Pick<NotifyConfig, 'retryBaseMs' | 'retryMaxMs'>, random = Math.random): number {
+  const exponential = Math.min(config.retryMaxMs, config.retryBaseMs * 2 ** Math.min(failedAttempts - 1, 40));
+  return Math.round(exponential / 2 + (random() * exponential) / 2);
+}
+
+/** Where the next attempt goes after a failure, or null when the delivery is dead (deadline or attempts spent). */
+export function nextAttempt(failedAttempts: number, now: Date, deadline: string, config: NotifyConfig, random = Math.random): string | null {
+  if (failedAttempts >= config.maxAttempts) return null;
+  const at = now.getTime() + retryDelayMs(failedAttempts, config, random);
+  return at > Date.parse(deadline) ? null : new Date(at).toISOString();
+}
+
+/** The dashboard page of what the event is about, when a public URL is configured. */
+export function dashboardLink(publicUrl: string | null, event: Event): string | null {
+  if (!publicUrl) return null;
+  const base = publicUrl.replace(/\/+$/, '');
+  if (event.cluster) return `${base}/ui/clusters/${encodeURIComponent(event.cluster)}`;
+  if (event.app) return `${base}/ui/apps/${encodeURIComponent(event.app)}`;
+  return `${base}/ui/events`;
+}
+
+export function webhookPayload(event: Event, dashboard: string | null): WebhookPayload {
+  return { type: event.type as WebhookPayload['type'], timestamp: event.at, severity: severityOf(event.type), data: event, links: { dashboard } };
+}
+
+/** Drift of one object on one cluster: what the debounce window is per. */
+export function driftSubject(event: Event): string | null {
+  if (event.type !== 'drift.detected') return null;
+  return [event.cluster ?? '', event.app ?? '', String(event.data?.object ?? '')].join('#').slice(0, 900);
+}

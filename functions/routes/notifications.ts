@@ -1,0 +1,200 @@
+// Notifications (admin): the event types, subscriptions (webhook, Slack, GitHub), their secrets,
+// a test message, and each subscription's delivery log with a manual redeliver.
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import {
+  CreatedSubscription,
+  Delivery,
+  EVENT_TYPES,
+  EventTypeInfo,
+  NOTIFY_LIMITS,
+  RotateSecretInput,
+  Subscription,
+  SubscriptionInput,
+  WebhookPayload,
+} from '../../lib/api/notifications.ts';
+import { list } from '../../lib/api/schemas.ts';
+import { authorize } from '../auth/middleware.ts';
+import type { AppEnv } from '../context.ts';
+import {
+  createSubscription,
+  deleteSubscription,
+  getDelivery,
+  getSubscription,
+  listDeliveries,
+  listSubscriptions,
+  redeliver,
+  rotateSecret,
+  sendTest,
+} from '../domain/subscriptions.ts';
+import { Cursor, PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
+
+const TAG = ['notifications'];
+const SubscriptionParams = z.object({ id: z.string().regex(/^[0-9a-f]{12,40}$/, 'must be a subscription id') });
+const DeliveryParams = SubscriptionParams.extend({ delivery: z.string().regex(/^[0-9a-f]{12,40}$/, 'must be a delivery id') });
+const DeliveryPageQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(NOTIFY_LIMITS.maxDeliveriesPerPage)
+    .default(20)
+    .openapi({ description: `Deliveries per page (default 20, at most ${NOTIFY_LIMITS.maxDeliveriesPerPage}), newest first` }),
+  cursor: Cursor.optional().openapi({ description: 'nextCursor of the previous page' }),
+});
+
+const eventTypes = createRoute({
+  method: 'get',
+  path: '/v1/notifications/event-types',
+  tags: TAG,
+  summary: 'The event types a subscription can ask for, with their severity (payload: the WebhookPayload schema)',
+  security: bearerSecurity,
+  responses: { 200: jsonResponse(z.object({ items: z.array(EventTypeInfo) }), 'Event types'), ...errorResponses() },
+});
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/notifications/subscriptions',
+  tags: TAG,
+  summary: 'Subscribe a webhook, Slack or GitHub destination to events (admin); a webhook secret is shown once',
+  security: bearerSecurity,
+  request: { body: jsonBody(SubscriptionInput) },
+  responses: { 201: jsonResponse(CreatedSubscription, 'The subscription, with its secret this once'), ...errorResponses(409) },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/notifications/subscriptions',
+  tags: TAG,
+  summary: 'List subscriptions (admin); secrets and tokens are never shown',
+  security: bearerSecurity,
+  request: { query: PageQuery },
+  responses: { 200: jsonResponse(list(Subscription, 'SubscriptionList'), 'Subscriptions'), ...errorResponses() },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/notifications/subscriptions/{id}',
+  tags: TAG,
+  summary: 'One subscription (admin)',
+  security: bearerSecurity,
+  request: { params: SubscriptionParams },
+  responses: { 200: jsonResponse(Subscription, 'The subscription'), ...errorResponses(404) },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/v1/notifications/subscriptions/{id}',
+  tags: TAG,
+  summary: 'Delete a subscription (admin); its pending deliveries are cancelled',
+  security: bearerSecurity,
+  request: { params: SubscriptionParams },
+  responses: { 200: jsonResponse(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses(404) },
+});
+
+const rotate = createRoute({
+  method: 'post',
+  path: '/v1/notifications/subscriptions/{id}/rotate-secret',
+  tags: TAG,
+  summary: 'A new webhook secret, shown once; the old one keeps signing (a second signature) for previousSecretSeconds. GitHub: a new token (admin)',
+  security: bearerSecurity,
+  request: { params: SubscriptionParams, body: jsonBody(RotateSecretInput) },
+  responses: { 200: jsonResponse(CreatedSubscription, 'The subscription, with its new secret this once'), ...errorResponses(404) },
+});
+
+const test = createRoute({
+  method: 'post',
+  path: '/v1/notifications/subscriptions/{id}/test',
+  tags: TAG,
+  summary: 'Queue a notification.test message to the destination (admin)',
+  security: bearerSecurity,
+  request: { params: SubscriptionParams },
+  responses: { 202: jsonResponse(Delivery, 'The queued delivery; read it back for its attempts'), ...errorResponses(404) },
+});
+
+const deliveries = createRoute({
+  method: 'get',
+  path: '/v1/notifications/subscriptions/{id}/deliveries',
+  tags: TAG,
+  summary: "A subscription's deliveries, newest first, each with every attempt (status, response code, latency) (admin)",
+  security: bearerSecurity,
+  request: { params: SubscriptionParams, query: DeliveryPageQuery },
+  responses: { 200: jsonResponse(list(Delivery, 'DeliveryList'), 'Deliveries'), ...errorResponses(404) },
+});
+
+const deliveryRoute = createRoute({
+  method: 'get',
+  path: '/v1/notifications/subscriptions/{id}/deliveries/{delivery}',
+  tags: TAG,
+  summary: 'One delivery and its attempts (admin)',
+  security: bearerSecurity,
+  request: { params: DeliveryParams },
+  responses: { 200: jsonResponse(Delivery, 'The delivery'), ...errorResponses(404) },
+});
+
+const redeliverRoute = createRoute({
+  method: 'post',
+  path: '/v1/notifications/subscriptions/{id}/deliveries/{delivery}/redeliver',
+  tags: TAG,
+  summary: 'Send a delivery again now (delivered, dead-lettered or waiting), with a new round of retries (admin)',
+  security: bearerSecurity,
+  request: { params: DeliveryParams },
+  responses: { 202: jsonResponse(Delivery, 'The delivery, due now'), ...errorResponses(404, 409) },
+});
+
+export function registerNotificationRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.register('WebhookPayload', WebhookPayload);
+
+  app.openapi(eventTypes, function notificationEventTypesHandler(c) {
+    authorize(c, 'admin');
+    return c.json({ items: Object.entries(EVENT_TYPES).map(([type, [severity, description]]) => ({ type, severity, description })) }, 200);
+  });
+
+  app.openapi(create, async function createSubscriptionHandler(c) {
+    const actor = authorize(c, 'admin');
+    return c.json(await createSubscription(c.get('services'), actor, c.req.valid('json')), 201);
+  });
+
+  app.openapi(listRoute, async function listSubscriptionsHandler(c) {
+    authorize(c, 'admin');
+    return c.json(await listSubscriptions(c.get('services'), c.req.valid('query')), 200);
+  });
+
+  app.openapi(getRoute, async function getSubscriptionHandler(c) {
+    authorize(c, 'admin');
+    return c.json(await getSubscription(c.get('services'), c.req.valid('param').id), 200);
+  });
+
+  app.openapi(deleteRoute, async function deleteSubscriptionHandler(c) {
+    const actor = authorize(c, 'admin');
+    const { id } = c.req.valid('param');
+    await deleteSubscription(c.get('services'), actor, id);
+    return c.json({ id, deleted: true as const }, 200);
+  });
+
+  app.openapi(rotate, async function rotateSecretHandler(c) {
+    const actor = authorize(c, 'admin');
+    return c.json(await rotateSecret(c.get('services'), actor, c.req.valid('param').id, c.req.valid('json')), 200);
+  });
+
+  app.openapi(test, async function testSubscriptionHandler(c) {
+    const actor = authorize(c, 'admin');
+    return c.json(await sendTest(c.get('services'), actor, c.req.valid('param').id), 202);
+  });
+
+  app.openapi(deliveries, async function listDeliveriesHandler(c) {
+    authorize(c, 'admin');
+    return c.json(await listDeliveries(c.get('services'), c.req.valid('param').id, c.req.valid('query')), 200);
+  });
+
+  app.openapi(deliveryRoute, async function getDeliveryHandler(c) {
+    authorize(c, 'admin');
+    const { id, delivery } = c.req.valid('param');
+    return c.json(await getDelivery(c.get('services'), id, delivery), 200);
+  });
+
+  app.openapi(redeliverRoute, async function redeliverHandler(c) {
+    const actor = authorize(c, 'admin');
+    const { id, delivery } = c.req.valid('param');
+    return c.json(await redeliver(c.get('services'), actor, id, delivery), 202);
+  });
+}
