@@ -37,6 +37,8 @@ const BODIES: Record<string, unknown> = {
   'POST /v1/apps/{app}/releases/{version}/approvals': { environment: 'prod', reason: 'r' },
   'PUT /v1/freeze': { reason: 'r' },
   'POST /v1/freeze/lift': { reason: 'r' },
+  'POST /v1/notifications/subscriptions': { destination: { type: 'webhook', url: 'https://hooks.example.com/x' } },
+  'POST /v1/notifications/subscriptions/{id}/rotate-secret': {},
 };
 const PARAMS: Record<string, string> = { app: 'web', version: '1.0.0', env: 'dev', cluster: 'cluster-a', id: '00000000-0000-0000-0000-000000000000', rollout: 'prod-1' };
 const PUBLIC = new Set(['/healthz', '/.well-known/jwks.json', '/openapi.json']);

@@ -14,6 +14,9 @@ import type { StoredDestination } from '../storage/notifications.ts';
 import { recordEvent } from './events.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './paging.ts';
 
+/** Subscription and delivery (event) ids: what newId makes. */
+const EVENT_ID = /^[0-9a-f]{12,40}$/;
+
 /** A manual redeliver starts a new round of retries, up to this many attempts in all. */
 const MAX_LOGGED_ATTEMPTS = 200;
 
@@ -89,7 +92,7 @@ export async function createSubscription(services: Services, actor: string, inpu
 }
 
 async function existing(services: Services, id: string): Promise<SubscriptionRecord> {
-  const record = await services.storage.notifications.getSubscription(id, true);
+  const record = EVENT_ID.test(id) ? await services.storage.notifications.getSubscription(id, true) : null;
   if (!record) throw notFound(`subscription ${id}`);
   return record;
 }
@@ -179,8 +182,6 @@ export async function sendTest(services: Services, actor: string, id: string): P
   await services.storage.notifications.createDelivery(delivery);
   return deliveryView(delivery);
 }
-
-const EVENT_ID = /^[0-9a-f]{12,40}$/;
 
 export async function listDeliveries(services: Services, id: string, page: PageRequest): Promise<Page<Delivery>> {
   await existing(services, id);

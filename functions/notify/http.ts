@@ -29,6 +29,7 @@ export function send(target: string, init: { method?: string; headers: Record<st
   const max = options.maxResponseBytes ?? 4096;
   return new Promise((resolve) => {
     let settled = false;
+    let timer: NodeJS.Timeout | undefined;
     const done = (result: Omit<AttemptResult, 'latencyMs'>) => {
       if (settled) return;
       settled = true;
@@ -53,7 +54,7 @@ export function send(target: string, init: { method?: string; headers: Record<st
       lookup: guardedLookup(options.allowed),
       agent: false,
     });
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       fail(`no complete response within ${options.timeoutMs} ms`);
       request.destroy();
     }, options.timeoutMs);

@@ -29,8 +29,10 @@ import {
 import { Cursor, PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 const TAG = ['notifications'];
-const SubscriptionParams = z.object({ id: z.string().regex(/^[0-9a-f]{12,40}$/, 'must be a subscription id') });
-const DeliveryParams = SubscriptionParams.extend({ delivery: z.string().regex(/^[0-9a-f]{12,40}$/, 'must be a delivery id') });
+// Ids are checked loosely here (an unknown one is a 404 from the handler, after authorization).
+const Id = (what: string) => z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, `must be a ${what} id`);
+const SubscriptionParams = z.object({ id: Id('subscription') });
+const DeliveryParams = SubscriptionParams.extend({ delivery: Id('delivery') });
 const DeliveryPageQuery = z.object({
   limit: z.coerce
     .number()

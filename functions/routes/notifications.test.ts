@@ -1,0 +1,309 @@
+// The notifications API: admin only, bad input named in a 400, SSRF-checked destinations, bounded
+// lists, secrets never shown again; Slack (Block Kit within Slack's limits) and GitHub commit
+// statuses (checked against GitHub's published OpenAPI description) delivered to real receivers.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dispatchOnce } from '../notify/dispatcher.ts';
+import { blockKitProblems } from '../../test/support/block-kit.ts';
+import { digestOf, startFixture, type Fixture } from '../../test/support/control-plane.ts';
+import { startReceiver, type Receiver } from '../../test/support/receiver.ts';
+
+const SUBS = '/v1/notifications/subscriptions';
+let strict: Fixture;
+let local: Fixture;
+const receivers: Receiver[] = [];
+
+beforeAll(async () => {
+  strict = await startFixture({ config: { notify: { maxSubscriptions: 3 } } });
+  local = await startFixture({ config: { notify: { allowCidrs: ['127.0.0.0/8'], timeoutMs: 1000, retryBaseMs: 20, retryMaxMs: 50, publicUrl: 'https://flotilla.example.com' } } });
+});
+afterAll(async () => {
+  for (const receiver of receivers) await receiver.stop();
+  await strict.stop();
+  await local.stop();
+});
+
+async function receiver(status = 201) {
+  const started = await startReceiver(() => status);
+  receivers.push(started);
+  return started;
+}
+
+const webhook = (url: string, extra: Record<string, unknown> = {}) => ({ destination: { type: 'webhook', url }, ...extra });
+
+describe('who may manage subscriptions', () => {
+  it('admins only: other roles get 403 and no token 401, on reads too', async () => {
+    const created = await strict.admin('POST', SUBS, webhook('https://hooks.example.com/a'));
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    for (const role of ['viewer', 'publisher', 'promoter'] as const) {
+      const token = await strict.mint([{ role }]);
+      for (const [method, path, body] of [
+        ['GET', SUBS],
+        ['GET', `${SUBS}/${id}`],
+        ['GET', `${SUBS}/${id}/deliveries`],
+        ['GET', '/v1/notifications/event-types'],
+        ['POST', SUBS, webhook('https://hooks.example.com/b')],
+        ['DELETE', `${SUBS}/${id}`],
+        ['POST', `${SUBS}/${id}/rotate-secret`, {}],
+        ['POST', `${SUBS}/${id}/test`],
+      ] as const) {
+        const res = await strict.call(method, path, { token, body });
+        expect([`${role} ${method} ${path}`, res.status, res.body.error.code]).toEqual([`${role} ${method} ${path}`, 403, 'forbidden']);
+      }
+    }
+    expect((await strict.call('GET', SUBS)).status).toBe(401);
+    await strict.admin('DELETE', `${SUBS}/${id}`);
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    ['a malformed body', '{"destination":', 'body'],
+    ['an unknown destination type', { destination: { type: 'pagerduty', url: 'https://x.example.com' } }, 'body.destination.type'],
+    ['a URL that is not http(s)', webhook('ftp://hooks.example.com/x'), 'body.destination.url'],
+    ['a URL with credentials', webhook('https://user:pw@hooks.example.com/x'), 'body.destination.url'],
+    ['not a URL', webhook('hooks'), 'body.destination.url'],
+    ['a huge URL', webhook(`https://hooks.example.com/${'a'.repeat(5000)}`), 'body.destination.url'],
+    ['an unknown event type', webhook('https://hooks.example.com/x', { filter: { types: ['release.published', 'release.exploded'] } }), 'body.filter.types.1'],
+    ['an unknown family', webhook('https://hooks.example.com/x', { filter: { types: ['nothing.*'] } }), 'body.filter.types.0'],
+    ['an unknown severity', webhook('https://hooks.example.com/x', { filter: { severity: 'apocalyptic' } }), 'body.filter.severity'],
+    ['too many apps', webhook('https://hooks.example.com/x', { filter: { apps: Array.from({ length: 51 }, (_, i) => `a${i}`) } }), 'body.filter.apps'],
+    ['an app that is no name', webhook('https://hooks.example.com/x', { filter: { apps: ['Not A Name'] } }), 'body.filter.apps.0'],
+    ['an unknown field', webhook('https://hooks.example.com/x', { secret: 'whsec_mine' }), 'body'],
+    ['a prototype key', '{"destination":{"type":"webhook","url":"https://hooks.example.com/x"},"__proto__":{"admin":true}}', '"__proto__" is not allowed'],
+    ['a reserved name', webhook('https://hooks.example.com/x', { name: 'constructor' }), 'body.name'],
+    ['a GitHub destination without a token', { destination: { type: 'github' } }, 'body.destination.token'],
+  ])('%s is a 400 naming %s', async (_what, body, field) => {
+    const res = await strict.admin('POST', SUBS, body);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.code).toBe('bad_request');
+    expect(res.body.error.message.toLowerCase(), res.body.error.message).toContain(field.toLowerCase());
+  });
+
+  it('an oversized body is a 413', async () => {
+    const res = await strict.admin('POST', SUBS, webhook('https://hooks.example.com/x', { name: 'x'.repeat(300_000) }));
+    expect(res.status).toBe(413);
+  });
+
+  it.each([
+    ['limit=0', 'query.limit'],
+    ['limit=101', 'query.limit'],
+    ['limit=1e9', 'query.limit'],
+    ['cursor=***', 'query.cursor'],
+    ['cursor=bm90LWFuLWlk', 'query.cursor'],
+  ])('deliveries?%s is a 400 naming %s', async (query, field) => {
+    const created = await strict.admin('POST', SUBS, webhook('https://hooks.example.com/q'));
+    const res = await strict.admin('GET', `${SUBS}/${created.body.id}/deliveries?${query}`);
+    await strict.admin('DELETE', `${SUBS}/${created.body.id}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message.startsWith(field), res.body.error.message).toBe(true);
+  });
+
+  it('an unknown subscription or delivery is a 404', async () => {
+    for (const path of [`${SUBS}/0123456789abcdef`, `${SUBS}/nope/deliveries`, `${SUBS}/0123456789abcdef/deliveries/0123456789abcdef`]) {
+      const res = await strict.admin('GET', path);
+      expect([path, res.status, res.body.error.code]).toEqual([path, 404, 'not_found']);
+    }
+    expect((await strict.admin('DELETE', `${SUBS}/0123456789abcdef`)).status).toBe(404);
+  });
+
+  it('caps the subscriptions of the organisation', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await strict.admin('POST', SUBS, webhook(`https://hooks.example.com/${i}`));
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    const over = await strict.admin('POST', SUBS, webhook('https://hooks.example.com/4'));
+    expect(over.status).toBe(409);
+    expect(over.body.error.message).toMatch(/3 subscriptions/);
+    for (const id of ids) await strict.admin('DELETE', `${SUBS}/${id}`);
+  });
+});
+
+describe('destinations are checked against SSRF', () => {
+  it.each([
+    'http://127.0.0.1:8080/hook',
+    'http://localhost/hook',
+    'http://[::1]/hook',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://10.0.0.5/hook',
+    'http://192.168.1.1/hook',
+    'http://[fd00::1]/hook',
+    'http://[::ffff:127.0.0.1]/hook',
+    'http://2130706433/hook',
+  ])('refuses %s unless the configuration allows its range', async (url) => {
+    const res = await strict.admin('POST', SUBS, webhook(url));
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/^body\.destination\.url: refused: .*(loopback|private|link-local)/);
+  });
+
+  it('a GitHub API URL is checked too', async () => {
+    const res = await strict.admin('POST', SUBS, { destination: { type: 'github', token: 'ghp_x', apiUrl: 'http://127.0.0.1:1/api' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/^body\.destination\.apiUrl: refused/);
+  });
+
+  it('refuses at delivery time an address the configuration no longer allows, sending nothing', async () => {
+    const target = await receiver(200);
+    const sub = (await local.admin('POST', SUBS, webhook(target.url.replace('127.0.0.1', 'localhost')))).body;
+    expect(sub.id).toBeDefined();
+    const saved = local.services.config.notify.allowCidrs;
+    local.services.config.notify.allowCidrs = [];
+    try {
+      await local.admin('POST', `${SUBS}/${sub.id}/test`);
+      await dispatchOnce(local.services);
+    } finally {
+      local.services.config.notify.allowCidrs = saved;
+    }
+    const [delivery] = (await local.admin('GET', `${SUBS}/${sub.id}/deliveries`)).body.items;
+    await local.admin('DELETE', `${SUBS}/${sub.id}`);
+    expect(delivery.attempts[0]).toMatchObject({ outcome: 'failed', statusCode: null, error: expect.stringMatching(/refused: localhost: 127\.0\.0\.1 is a loopback/) });
+    expect(target.received).toHaveLength(0);
+  });
+});
+
+describe('lists', () => {
+  it('pages deliveries newest first with a cursor', async () => {
+    const target = await receiver(200);
+    const sub = (await local.admin('POST', SUBS, webhook(target.url))).body;
+    for (let i = 0; i < 5; i++) await local.admin('POST', `${SUBS}/${sub.id}/test`);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: { items: { id: string }[]; nextCursor: string | null } } = await local.admin('GET', `${SUBS}/${sub.id}/deliveries?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((item) => item.id));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(5);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    await local.admin('DELETE', `${SUBS}/${sub.id}`);
+  });
+
+  it('describes the event types and the payload in OpenAPI', async () => {
+    const types = (await local.admin('GET', '/v1/notifications/event-types')).body.items;
+    expect(types).toContainEqual({ type: 'drift.detected', severity: 'warning', description: expect.any(String) });
+    const spec = (await local.call('GET', '/openapi.json')).body;
+    expect(spec.components.schemas.WebhookPayload.properties.type.enum).toContain('reconcile.failed');
+    expect(spec.paths[SUBS].post).toBeDefined();
+    expect(spec.paths[`${SUBS}/{id}/deliveries/{delivery}/redeliver`].post).toBeDefined();
+  });
+});
+
+describe('Slack', () => {
+  it('sends a readable Block Kit message within Slack’s limits, with a link to the dashboard; the URL is never shown', async () => {
+    const slack = await receiver(200);
+    const url = `${slack.url}/services/T000/B000/very-secret-path`;
+    const created = await local.admin('POST', SUBS, { destination: { type: 'slack', url }, filter: { types: ['release.blocked'] } });
+    expect(created.status).toBe(201);
+    expect(created.body.secret).toBeNull();
+    expect(JSON.stringify(created.body)).not.toContain('very-secret-path');
+    expect(JSON.stringify((await local.admin('GET', `${SUBS}/${created.body.id}`)).body)).not.toContain('very-secret-path');
+    await local.admin('PUT', '/v1/apps/chat', { repository: '127.0.0.1:5000/team/chat' });
+    await local.admin('POST', '/v1/apps/chat/releases', { version: '1.0.0', digest: digestOf(77) });
+    // A long reason with mrkdwn control characters: cut to fit, escaped.
+    const reason = `<!channel> & ${'a very long reason '.repeat(40)}`;
+    expect((await local.admin('POST', '/v1/apps/chat/releases/1.0.0/block', { reason })).status).toBe(200);
+    await dispatchOnce(local.services);
+    const [request] = await slack.waitFor(1);
+    expect(request!.path).toBe('/services/T000/B000/very-secret-path');
+    const message = JSON.parse(request!.body);
+    expect(blockKitProblems(message)).toEqual([]);
+    expect(message.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text', text: 'release.blocked: chat' } });
+    expect(message.blocks[1].text.text).toContain('&lt;!channel&gt; &amp;');
+    expect(message.blocks[1].text.text).not.toContain('<!channel>');
+    const actions = message.blocks.find((block: { type: string }) => block.type === 'actions');
+    expect(actions.elements[0].url).toBe('https://flotilla.example.com/ui/apps/chat');
+    await local.admin('DELETE', `${SUBS}/${created.body.id}`);
+  });
+});
+
+describe('GitHub commit statuses', () => {
+  async function statusSchema() {
+    const require = createRequire(import.meta.url);
+    const spec = JSON.parse(await readFile(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8'));
+    return spec.paths['/repos/{owner}/{repo}/statuses/{sha}'].post.requestBody.content['application/json'].schema;
+  }
+
+  /** The OpenAPI 3.0 subset GitHub uses for this body: object, required, string, enum, nullable, no other keys. */
+  function conforms(schema: any, body: any): string[] {
+    const problems: string[] = [];
+    for (const name of schema.required ?? []) if (!(name in body)) problems.push(`${name} is required`);
+    for (const [name, value] of Object.entries(body)) {
+      const property = schema.properties[name];
+      if (!property) problems.push(`${name} is not in the schema`);
+      else if (value === null ? !property.nullable : typeof value !== property.type) problems.push(`${name} is not a ${property.type}`);
+      else if (property.enum && !property.enum.includes(value)) problems.push(`${name}: ${String(value)} is not one of ${property.enum.join(', ')}`);
+    }
+    return problems;
+  }
+
+  it('sets statuses on the release’s commit with the token, in the published schema; the token is never shown', async () => {
+    const github = await receiver(201);
+    const token = 'ghp_secretTokenValue123';
+    const created = await local.admin('POST', SUBS, { destination: { type: 'github', token, apiUrl: `${github.url}/api/v3` }, filter: { apps: ['shop'] } });
+    expect(created.status).toBe(201);
+    expect(created.body.destination).toEqual({ type: 'github', apiUrl: `${github.url}/api/v3`, context: null, tokenSet: true });
+    for (const path of [`${SUBS}/${created.body.id}`, `${SUBS}?limit=100`]) expect(JSON.stringify((await local.admin('GET', path)).body)).not.toContain(token);
+
+    const sha = 'a'.repeat(40);
+    await local.admin('PUT', '/v1/environments/dev', {});
+    await local.admin('PUT', '/v1/apps/shop', { repository: '127.0.0.1:5000/team/shop' });
+    await local.admin('PUT', '/v1/apps/shop/environments/dev', { track: null });
+    await local.admin('POST', '/v1/apps/shop/releases', { version: '2.0.0', digest: digestOf(88), source: 'https://github.com/acme/shop.git', revision: sha });
+    // A release without a revision gets no status.
+    await local.admin('POST', '/v1/apps/shop/releases', { version: '2.0.1', digest: digestOf(89), source: 'https://github.com/acme/shop' });
+    expect((await local.admin('POST', '/v1/apps/shop/promotions', { environment: 'dev', version: '2.0.0', reason: 'ship it '.repeat(30) })).status).toBe(201);
+    await dispatchOnce(local.services);
+    const requests = await github.waitFor(2);
+    await dispatchOnce(local.services);
+    expect(requests).toHaveLength(2);
+    const schema = await statusSchema();
+    for (const request of requests) {
+      expect(request.path).toBe(`/api/v3/repos/acme/shop/statuses/${sha}`);
+      expect(request.headers.authorization).toBe(`Bearer ${token}`);
+      const body = JSON.parse(request.body);
+      expect(conforms(schema, body)).toEqual([]);
+      // GitHub refuses descriptions over 140 characters.
+      expect(body.description.length).toBeLessThanOrEqual(140);
+    }
+    expect(requests.map((request) => JSON.parse(request.body)).map(({ state, context }) => [state, context])).toEqual([
+      ['pending', 'flotilla'],
+      ['success', 'flotilla/dev'],
+    ]);
+    expect(JSON.parse(requests[1]!.body).target_url).toBe('https://flotilla.example.com/ui/apps/shop');
+
+    const rotated = await local.admin('POST', `${SUBS}/${created.body.id}/rotate-secret`, { githubToken: 'ghp_newToken456' });
+    expect(rotated.status).toBe(200);
+    expect(JSON.stringify(rotated.body)).not.toContain('ghp_');
+    await local.admin('DELETE', `${SUBS}/${created.body.id}`);
+  });
+});
+
+describe('drift', () => {
+  it('is sent once per object per debounce window, and again for another object', async () => {
+    const target = await receiver(200);
+    const sub = (await local.admin('POST', SUBS, webhook(target.url, { filter: { types: ['drift.detected'] } }))).body;
+    const drift = (object: string, n: number) => ({
+      id: `${Date.now().toString(16).padStart(12, '0')}${String(n).padStart(4, '0')}${'0'.repeat(16)}`,
+      type: 'drift.detected',
+      at: new Date(Date.now() + n).toISOString(),
+      actor: 'agent:c1',
+      app: 'web',
+      cluster: 'c1',
+      message: `${object} drifted`,
+      data: { object, fields: [{ path: '/data/password', before: '***', after: '***' }] },
+    });
+    // as the agent route records them (functions/domain/agent.ts): straight into the event log
+    await local.services.storage.events.putMany([drift('Secret/web/db', 1), drift('Secret/web/db', 2), drift('ConfigMap/web/settings', 3)]);
+    await dispatchOnce(local.services);
+    await target.waitFor(2);
+    await dispatchOnce(local.services);
+    expect(target.received.map((request) => JSON.parse(request.body).data.data.object).sort()).toEqual(['ConfigMap/web/settings', 'Secret/web/db']);
+    expect(target.received.map((request) => request.body).join('')).not.toMatch(/hunter2/);
+    await local.admin('DELETE', `${SUBS}/${sub.id}`);
+  });
+});
