@@ -10,6 +10,9 @@ import {
   LAMBDA_HANDLER,
   LAMBDA_RUNTIME,
   NONCURRENT_VERSION_DAYS,
+  NOTIFY_HANDLER,
+  NOTIFY_SCHEDULE,
+  NOTIFY_STREAM_FILTER,
   bucketArgs,
   functionEnvironment,
   functionPermissions,
@@ -73,5 +76,15 @@ export function deployControlPlane() {
   const api = new sst.aws.Function('Api', { ...functionArgs, handler: LAMBDA_HANDLER, url: true });
   // The clock: rollout soaks and deadlines that pass with no request to notice them.
   new sst.aws.Cron('Clock', { schedule: CLOCK_SCHEDULE, function: { ...functionArgs, handler: CLOCK_HANDLER, timeout: '60 seconds' } });
+  // Notifications: the dispatcher wakes on a new event (the table's stream) and every minute (retries
+  // come due with time); links in messages point at this deployment's dashboard.
+  const notifier = {
+    ...functionArgs,
+    handler: NOTIFY_HANDLER,
+    timeout: '60 seconds',
+    environment: { ...functionArgs.environment, FLOTILLA_PUBLIC_URL: api.url },
+  };
+  new sst.aws.Cron('Notify', { schedule: NOTIFY_SCHEDULE, function: notifier });
+  table.subscribe('NotifyOnEvent', notifier, { filters: [NOTIFY_STREAM_FILTER] });
   return { url: api.url, table: table.name, bucket: bucket.name };
 }

@@ -10,6 +10,11 @@ export const LAMBDA_HANDLER = 'index.handler';
 /** The clock (rollout soaks and deadlines), on an EventBridge schedule. */
 export const CLOCK_HANDLER = 'index.clock';
 export const CLOCK_SCHEDULE = 'rate(1 minute)';
+/** The notification dispatcher: on the table's stream when an event is written, and on a schedule for retries. */
+export const NOTIFY_HANDLER = 'index.notify';
+export const NOTIFY_SCHEDULE = 'rate(1 minute)';
+/** Stream records that wake the dispatcher: items entering the outbox (a new event; storage/keys.ts `due`). */
+export const NOTIFY_STREAM_FILTER = { dynamodb: { NewImage: { gsi3pk: { S: ['OUTBOX'] } } } } as const;
 /** The stage whose data must survive a mistake: deletion protection, resources retained on removal. */
 export const PRODUCTION_STAGE = 'production';
 
@@ -22,6 +27,8 @@ export function tableArgs(stage: string) {
       Object.entries(TABLE.indexes).map(([name, index]) => [name, { hashKey: index.partitionKey, rangeKey: index.sortKey }]),
     ),
     ttl: TABLE.ttlAttribute,
+    // The notification dispatcher subscribes to it (infra/control-plane.ts).
+    stream: 'new-image' as const,
     deletionProtection: stage === PRODUCTION_STAGE,
     // SST turns point-in-time recovery on already; said here so no default can quietly change it.
     transform: { table: { pointInTimeRecovery: { enabled: true } } },

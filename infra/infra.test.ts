@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createTableInput, TABLE } from '../functions/storage/schema.ts';
 import * as lambdaEntry from '../functions/lambda.ts';
 import { deployControlPlane } from './control-plane.ts';
-import { CLOCK_HANDLER, LAMBDA_BUNDLE, LAMBDA_HANDLER, PRODUCTION_STAGE } from './definitions.ts';
+import { CLOCK_HANDLER, LAMBDA_BUNDLE, LAMBDA_HANDLER, NOTIFY_HANDLER, PRODUCTION_STAGE } from './definitions.ts';
 
 function recordSst(stage = 'test') {
   const created: Record<string, { type: string; args: any }> = {};
@@ -22,6 +22,9 @@ function recordSst(stage = 'test') {
         this.name = `${name}.name`;
         this.value = `${name}.value`;
         this.url = `${name}.url`;
+      }
+      subscribe(name: string, subscriber: unknown, args?: unknown) {
+        created[name] = { type: `${type}.subscribe`, args: { subscriber, ...(args as object) } };
       }
     };
   (globalThis as any).sst = {
@@ -162,6 +165,28 @@ describe('infrastructure', () => {
     expect(typeof (lambdaEntry as Record<string, unknown>)[CLOCK_HANDLER.split('.')[1]!]).toBe('function');
     expect(clock.args.function.environment).toEqual(created.Api!.args.environment);
     expect(clock.args.function.permissions).toEqual(created.Api!.args.permissions);
+  });
+
+  it('runs the notification dispatcher on the table stream and every minute, with the API function’s rights and settings plus the dashboard URL', () => {
+    const created = recordSst();
+    deployControlPlane();
+    expect(created.Table!.args.stream).toBe('new-image');
+    const schedule = created.Notify!;
+    expect(schedule.type).toBe('Cron');
+    expect(schedule.args.schedule).toBe('rate(1 minute)');
+    const stream = created.NotifyOnEvent!;
+    expect(stream.type).toBe('Dynamo.subscribe');
+    // only items entering the outbox (new events) wake it; the dispatcher ignores the records themselves
+    expect(stream.args.filters).toEqual([{ dynamodb: { NewImage: { gsi3pk: { S: ['OUTBOX'] } } } }]);
+    expect(TABLE.indexes.byDue.partitionKey).toBe('gsi3pk');
+    for (const fn of [schedule.args.function, stream.args.subscriber]) {
+      expect(fn.handler).toBe(NOTIFY_HANDLER);
+      expect(fn.bundle).toBe(LAMBDA_BUNDLE);
+      expect(typeof (lambdaEntry as Record<string, unknown>)[NOTIFY_HANDLER.split('.')[1]!]).toBe('function');
+      expect(fn.permissions).toEqual(created.Api!.args.permissions);
+      expect(fn.environment).toEqual({ ...created.Api!.args.environment, FLOTILLA_PUBLIC_URL: 'Api.url' });
+      expect(fn.timeout).toBe('60 seconds');
+    }
   });
 
   it('has an sst.config.ts that deploys this module, with deploy building the bundle first', async () => {

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
 import { buildLambda } from '../../scripts/build.ts';
+import { Webhook } from 'standardwebhooks';
 import { requireTestEnv } from '../env/inject.ts';
+import { startReceiver } from '../support/receiver.ts';
 import { deployOnMoto, type Deployment } from './deployment.ts';
 import { asHttpResponse, functionUrlEvent, startEmulator, type Emulator, type FunctionUrlRequest, type FunctionUrlResult } from './emulator.ts';
 
@@ -19,6 +21,8 @@ let dir: string;
 let deployment: Deployment;
 let emulator: Emulator;
 let adminToken: string;
+/** Notification receivers of these tests listen on loopback, which the SSRF rule refuses unless allowed. */
+const NOTIFY_LOOPBACK = { FLOTILLA_NOTIFY_ALLOW_CIDRS: '127.0.0.0/8' };
 
 /** One HTTP request to the Function URL, through the emulator. */
 async function request(req: FunctionUrlRequest) {
@@ -64,7 +68,7 @@ beforeAll(async () => {
   const [, deployed] = await Promise.all([buildLambda(join(dir, 'task')), deployOnMoto(moto, stage)]);
   deployment = deployed;
   adminToken = await deployment.adminToken();
-  emulator = await startEmulator({ taskRoot: join(dir, 'task'), environment: deployment.environment });
+  emulator = await startEmulator({ taskRoot: join(dir, 'task'), environment: { ...deployment.environment, ...NOTIFY_LOOPBACK } });
 });
 
 afterAll(async () => {
@@ -208,6 +212,35 @@ describe('the clock export', () => {
       expect(clock.initDurations()).toHaveLength(1);
     } finally {
       await clock.stop();
+    }
+  });
+});
+
+describe('the notify export', () => {
+  it('delivers a signed webhook for an event the API function recorded (handler index.notify, woken by a stream record)', async () => {
+    const receiver = await startReceiver();
+    const notify = await startEmulator({
+      taskRoot: join(dir, 'task'),
+      handler: 'index.notify',
+      environment: { ...deployment.environment, ...NOTIFY_LOOPBACK, FLOTILLA_PUBLIC_URL: 'https://flotilla.example.com' },
+      timeoutSeconds: 60,
+    });
+    try {
+      const created = await admin('POST', '/v1/notifications/subscriptions', { destination: { type: 'webhook', url: receiver.url }, filter: { types: ['release.published'] } });
+      expect(created.status).toBe(201);
+      await admin('PUT', '/v1/apps/notified', { repository: '127.0.0.1:5000/team/notified' });
+      expect((await admin('POST', '/v1/apps/notified/releases', { version: '1.0.0', digest: `sha256:${'e'.repeat(64)}` })).status).toBe(201);
+      // What the table's stream sends (the dispatcher reads the outbox, not the records).
+      const { payload } = await notify.invoke<{ delivered: number }>({ Records: [{ eventName: 'INSERT', eventSource: 'aws:dynamodb', dynamodb: {} }] });
+      expect(payload).toMatchObject({ delivered: 1 });
+      const [request] = await receiver.waitFor(1);
+      const body = new Webhook(created.json.secret).verify(request!.body, request!.headers as Record<string, string>) as { type: string; links: { dashboard: string } };
+      expect(body).toMatchObject({ type: 'release.published', links: { dashboard: 'https://flotilla.example.com/ui/apps/notified' } });
+      const deliveries = await admin('GET', `/v1/notifications/subscriptions/${created.json.id}/deliveries`);
+      expect(deliveries.json.items[0]).toMatchObject({ state: 'delivered', attempts: [{ outcome: 'delivered', statusCode: 200 }] });
+    } finally {
+      await notify.stop();
+      await receiver.stop();
     }
   });
 });
