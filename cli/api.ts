@@ -34,10 +34,12 @@ import {
   type SuspendInput,
   type TokenInput,
 } from '../lib/api/schemas.ts';
+import { CreatedSubscription, Delivery, Subscription, type RotateSecretInput, type SubscriptionInput } from '../lib/api/notifications.ts';
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../lib/sleep.ts';
 import { CliError } from './errors.ts';
 
+const SUBSCRIPTIONS = '/v1/notifications/subscriptions';
 const EXIT_BY_STATUS: Record<number, number> = { 400: 2, 401: 3, 403: 3, 404: 4, 409: 5, 413: 2, 503: 6 };
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Attempts of a request that is safe to repeat (it carries an Idempotency-Key), and the pause between. */
@@ -54,6 +56,8 @@ const PromotionList = list(PromotionRecord, 'PromotionList');
 const EventList = list(Event, 'EventList');
 const ClusterList = list(Cluster, 'ClusterList');
 const RolloutList = list(Rollout, 'RolloutList');
+const SubscriptionList = list(Subscription, 'SubscriptionList');
+const DeliveryList = list(Delivery, 'DeliveryList');
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
 /** What a request body may be: the input side of its schema (defaults may be left out). */
@@ -92,6 +96,14 @@ export interface ApiClient {
   revokeCluster(cluster: string, input: Body<typeof ReasonInput>): Promise<Cluster>;
   setSuspension(cluster: string, action: 'suspend' | 'resume', input: Body<typeof SuspendInput>): Promise<Cluster>;
   issueToken(input: Body<typeof TokenInput>): Promise<IssuedToken>;
+  subscribe(input: Body<typeof SubscriptionInput>): Promise<z.output<typeof CreatedSubscription>>;
+  subscriptions(): Promise<Page<Subscription>>;
+  unsubscribe(id: string): Promise<void>;
+  rotateSecret(id: string, input: Body<typeof RotateSecretInput>): Promise<z.output<typeof CreatedSubscription>>;
+  testSubscription(id: string): Promise<Delivery>;
+  deliveries(id: string, limit: number): Promise<Page<Delivery>>;
+  getDelivery(id: string, delivery: string): Promise<Delivery>;
+  redeliver(id: string, delivery: string): Promise<Delivery>;
 }
 
 export function createApiClient(baseUrl: string, token: string | undefined): ApiClient {
@@ -220,5 +232,15 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
     revokeCluster: (cluster, input) => post(Cluster, `/v1/clusters/${enc(cluster)}/revoke`, input),
     setSuspension: (cluster, action, input) => post(Cluster, `/v1/clusters/${enc(cluster)}/${action}`, input),
     issueToken: (input) => post(IssuedToken, '/v1/tokens', input),
+    subscribe: (input) => post(CreatedSubscription, SUBSCRIPTIONS, input),
+    subscriptions: () => allPages(SubscriptionList, SUBSCRIPTIONS),
+    async unsubscribe(id) {
+      await request('DELETE', `${SUBSCRIPTIONS}/${enc(id)}`, undefined);
+    },
+    rotateSecret: (id, input) => post(CreatedSubscription, `${SUBSCRIPTIONS}/${enc(id)}/rotate-secret`, input),
+    testSubscription: (id) => post(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/test`),
+    deliveries: (id, limit) => get(DeliveryList, `${SUBSCRIPTIONS}/${enc(id)}/deliveries?limit=${limit}`),
+    getDelivery: (id, delivery) => get(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/deliveries/${enc(delivery)}`),
+    redeliver: (id, delivery) => post(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/deliveries/${enc(delivery)}/redeliver`),
   };
 }

@@ -7,7 +7,7 @@ describe('the command table', () => {
   it('has every command of the help text', () => {
     expect(Object.keys(COMMANDS).sort()).toEqual(
       [
-        'agent', 'app', 'approve', 'block', 'cluster', 'clusters', 'diff', 'drift', 'env', 'events', 'freeze', 'history', 'policy',
+        'agent', 'app', 'approve', 'block', 'cluster', 'clusters', 'diff', 'drift', 'env', 'events', 'freeze', 'history', 'notify', 'policy',
         'promote', 'publish', 'resume', 'rollback', 'rollout', 'status', 'suspend', 'token', 'unblock', 'unfreeze',
       ].sort(),
     );
@@ -51,6 +51,14 @@ describe('the command table', () => {
       'registry-secret': { type: 'string' },
       'depends-on': { type: 'string' },
       drift: { type: 'string' },
+      webhook: { type: 'string' },
+      slack: { type: 'string' },
+      github: { type: 'boolean' },
+      'github-token-file': { type: 'string' },
+      'github-api': { type: 'string' },
+      context: { type: 'string' },
+      severity: { type: 'string' },
+      name: { type: 'string' },
     });
   });
 

@@ -36,6 +36,17 @@ Setup (admin)
   cluster revoke <name> --reason R
   token create --subject S --role ROLE [--app A ...] [--env E ...] [--ttl DAYS]
   agent install <cluster> [--least-privilege] [--image IMG] [--namespace NS] [--registry-secret NAME]
+Notifications (admin)
+  notify create (--webhook URL | --slack URL | --github [--github-api URL] [--context C])
+                [--type T,T] [--app A] [--env E] [--cluster C] [--severity info|warning|critical] [--name N]
+                                                   --github: token from FLOTILLA_GITHUB_TOKEN or --github-token-file F;
+                                                   a webhook's signing secret is printed once
+  notify list                                      subscriptions (secrets and tokens are never shown)
+  notify test <id>                                 send a test message and wait for its outcome
+  notify deliveries <id> [--limit N]               newest deliveries with their last attempt
+  notify redeliver <id> <delivery>                 send a delivery again now
+  notify rotate <id> [--github [--github-token-file F]]   a new signing secret (the old one signs for 24 h) or token
+  notify delete <id>
 
 Options: --json (machine output), --url URL, --token TOKEN
 Settings: FLOTILLA_URL, FLOTILLA_TOKEN, FLOTILLA_REGISTRY_USERNAME/PASSWORD/TOKEN, or the config

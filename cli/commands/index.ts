@@ -6,9 +6,11 @@
 //   clusters.ts    cluster create|token|revoke, suspend, resume, agent install
 //   rollouts.ts    rollout status|pause|resume|abort, approve, freeze, unfreeze
 //   setup.ts       app create, env create, policy, token create
+//   notify.ts      notify create|list|test|deliveries|redeliver|rotate|delete
 import { commandTable, mergeOptions } from '../command.ts';
 import { clusterCommands } from './clusters.ts';
 import { fleetCommands } from './fleet.ts';
+import { notifyCommands } from './notify.ts';
 import { promotionCommands } from './promotions.ts';
 import { releaseCommands } from './releases.ts';
 import { rolloutCommands } from './rollouts.ts';
@@ -22,7 +24,7 @@ export const GLOBAL_OPTIONS = {
   token: { type: 'string' },
 } as const;
 
-export const COMMANDS = commandTable(releaseCommands, promotionCommands, rolloutCommands, fleetCommands, clusterCommands, setupCommands);
+export const COMMANDS = commandTable(releaseCommands, promotionCommands, rolloutCommands, fleetCommands, clusterCommands, setupCommands, notifyCommands);
 
 /**
  * What argv is parsed with: the global options and every command's, since the parser must know
