@@ -4,6 +4,7 @@
 // often, scans each environment's clusters to count them and the stale ones.
 import type { Fleet } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
+import { recordStaleClusters } from './stale.ts';
 import type { ClusterRecord, ClusterStatusRecord, DesiredEntry } from '../model.ts';
 import type { FleetCellRecord } from '../storage/fleet.ts';
 import { contribution } from '../storage/fleet.ts';
@@ -132,6 +133,7 @@ async function scanEnvironment(services: Services, environment: string, stored: 
       counts.set(key, count);
     }
   }
+  await recordStaleClusters(services, clusters, statuses);
   const at = now.toISOString();
   for (const count of counts.values()) await storage.fleet.scanned(environment, count.app, count.region, count.clusters, count.stale, at);
 }

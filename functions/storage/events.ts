@@ -40,6 +40,13 @@ export class EventStorage {
     this.onWrite?.();
   }
 
+  /** Writes the event unless it is there already (true when written). */
+  async createOnce(event: Event): Promise<boolean> {
+    const created = await this.table.create(eventItem(event));
+    if (created) this.onWrite?.();
+    return created;
+  }
+
   async putMany(events: Event[]): Promise<void> {
     await this.table.putMany(events.map(eventItem));
     if (events.length) this.onWrite?.();
