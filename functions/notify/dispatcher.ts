@@ -67,11 +67,12 @@ export class Dispatcher {
     const { notifications } = this.services.storage;
     for (let page = 0; page < MAX_PAGES; page++) {
       const events = await notifications.outbox(OUTBOX_PAGE);
-      for (const event of events) {
+      // Events are independent: a page's are fanned out a few at a time.
+      await eachLimited(events, this.services.config.notify.concurrency, async (event) => {
         await this.fanOutEvent(event);
         await notifications.fannedOut(event);
         this.result.fannedOut++;
-      }
+      });
       if (events.length < OUTBOX_PAGE) return;
     }
   }
@@ -183,6 +184,15 @@ export class Dispatcher {
     const headers = webhookHeaders(secrets, delivery.eventId, Math.floor(Date.now() / 1000), body);
     return send(destination.url, { headers, body }, options);
   }
+}
+
+/** Runs `work` on every item, at most `limit` at once. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** One run to the end (the Lambda's): fan out, attempt what is due, wait for the attempts. */
