@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
 import { startLocalControlPlane } from '../../functions/local-server.ts';
+import { adminCaller } from './admin.ts';
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -23,15 +24,7 @@ plane.clients.dynamo.middlewareStack.add(
   { step: 'initialize', name: 'benchCount' },
 );
 
-async function admin(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${plane.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${plane.adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
+const admin = adminCaller(plane);
 
 await admin('PUT', '/v1/environments/prod', {});
 for (let i = 0; i < 20; i++) {

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Event } from '../../lib/api/schemas.ts';
-import { startLocalControlPlane, type LocalControlPlane } from '../../functions/local-server.ts';
+import { startLocalControlPlane } from '../../functions/local-server.ts';
 import { newId } from '../../functions/ids.ts';
 import { dispatchOnce } from '../../functions/notify/dispatcher.ts';
+import { adminCaller } from './admin.ts';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 2000);
@@ -38,29 +39,20 @@ async function startBenchReceiver() {
   };
 }
 
-async function call(plane: LocalControlPlane, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${plane.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${plane.adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
-
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 async function latency(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-notify-'));
   const receiver = await startBenchReceiver();
   const plane = await startLocalControlPlane({ dataDir: dir, clockSeconds: 0, config: { notify: LOOPBACK } });
+  const admin = adminCaller(plane);
   try {
-    await call(plane, 'POST', '/v1/notifications/subscriptions', { destination: { type: 'webhook', url: receiver.url }, filter: { types: ['release.published'] } });
-    await call(plane, 'PUT', '/v1/apps/bench', { repository: 'registry.example.com/team/bench' });
+    await admin('POST', '/v1/notifications/subscriptions', { destination: { type: 'webhook', url: receiver.url }, filter: { types: ['release.published'] } });
+    await admin('PUT', '/v1/apps/bench', { repository: 'registry.example.com/team/bench' });
     const sent = new Map<string, number>();
     for (let i = 0; i < CHANGES; i++) {
       const started = performance.now();
-      const release = await call(plane, 'POST', '/v1/apps/bench/releases', { version: `1.0.${i}`, digest: `sha256:${String(i).padStart(64, '0')}` });
+      const release = await admin('POST', '/v1/apps/bench/releases', { version: `1.0.${i}`, digest: `sha256:${String(i).padStart(64, '0')}` });
       sent.set(release.eventId, started);
       // one change at a time: the figure is a change's own latency, not a queue's
       await receiver.until(i + 1);
@@ -81,7 +73,7 @@ async function throughput(): Promise<void> {
   // The in-process loop off: one dispatcher run, timed, does all the work.
   const plane = await startLocalControlPlane({ dataDir: dir, clockSeconds: 0, notifyIntervalMs: 0, config: { notify: LOOPBACK } });
   try {
-    await call(plane, 'POST', '/v1/notifications/subscriptions', { destination: { type: 'webhook', url: receiver.url }, filter: { types: ['reconcile.failed'] } });
+    await adminCaller(plane)('POST', '/v1/notifications/subscriptions', { destination: { type: 'webhook', url: receiver.url }, filter: { types: ['reconcile.failed'] } });
     const now = Date.now();
     const events: Event[] = Array.from({ length: DELIVERIES }, (_, i) => ({
       id: newId(now),
