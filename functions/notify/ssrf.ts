@@ -98,6 +98,9 @@ export function refusal(address: string, allowed: BlockList): string | null {
   return null;
 }
 
+/** How long creating a subscription waits for its host to resolve. */
+const CREATE_LOOKUP_MS = 2000;
+
 const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '');
 
 /**
@@ -113,7 +116,9 @@ export async function checkDestinationUrl(value: string, allowed: BlockList): Pr
   if (isIP(host)) return refusal(host, allowed);
   let addresses: { address: string }[] = [];
   try {
-    addresses = await dnsLookup(host, { all: true, verbatim: true });
+    // A resolver that does not answer does not hold the request: the name is checked again at delivery.
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), CREATE_LOOKUP_MS).unref());
+    addresses = await Promise.race([dnsLookup(host, { all: true, verbatim: true }), timeout]);
   } catch {
     return null;
   }
