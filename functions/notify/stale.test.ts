@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest } from '../../lib/agent-auth.ts';
 import { startFixture, type Fixture } from '../../test/support/control-plane.ts';
 import { startReceiver, type Receiver } from '../../test/support/receiver.ts';
+import { WebhookPayload } from '../../lib/api/notifications.ts';
 import { runClock } from '../clock.ts';
 import { dispatchOnce } from './dispatcher.ts';
 
@@ -41,6 +42,7 @@ describe('cluster.stale', () => {
 
     await dispatchOnce(f.services);
     const [request] = await receiver.waitFor(1);
+    expect((WebhookPayload.parse(JSON.parse(request!.body)) as { data: { data: unknown } }).data.data).toMatchObject({ staleAfterSeconds: 1 });
     expect(JSON.parse(request!.body)).toMatchObject({ type: 'cluster.stale', severity: 'warning', data: { id: events[0].id, cluster: 'quiet' } });
     await dispatchOnce(f.services);
     expect(receiver.received).toHaveLength(1);

@@ -145,6 +145,21 @@ const redeliverRoute = createRoute({
 
 export function registerNotificationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openAPIRegistry.register('WebhookPayload', WebhookPayload);
+  // What a webhook subscription receives (OpenAPI 3.1 `webhooks`).
+  app.openAPIRegistry.registerWebhook({
+    method: 'post',
+    path: 'flotillaEvent',
+    summary: 'An event, signed per Standard Webhooks; any 2xx acknowledges it, anything else is retried',
+    request: {
+      headers: z.object({
+        'webhook-id': z.string().openapi({ description: 'The event id: the same on every retry' }),
+        'webhook-timestamp': z.string().openapi({ description: 'Unix seconds of this attempt' }),
+        'webhook-signature': z.string().openapi({ description: 'v1,<base64 HMAC-SHA256 of "id.timestamp.body">, one per signing secret, space-separated' }),
+      }),
+      body: jsonBody(WebhookPayload),
+    },
+    responses: { 200: { description: 'Received' } },
+  });
 
   app.openapi(eventTypes, function notificationEventTypesHandler(c) {
     authorize(c, 'admin');

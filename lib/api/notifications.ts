@@ -7,41 +7,64 @@ import { Event, Name, isReservedKey } from './schemas.ts';
 export const Severity = z.enum(['info', 'warning', 'critical']);
 export type Severity = z.infer<typeof Severity>;
 
+/**
+ * The `data` of each family of events, as the control plane writes it: the fields named are
+ * always of these types (absent when not known); more may be added, never changed.
+ */
+export const EVENT_DATA = {
+  release: z.looseObject({ version: z.string(), digest: z.string().optional(), reason: z.string().optional() }).openapi('ReleaseEventData'),
+  promotion: z
+    .looseObject({ seq: z.number().int(), fromVersion: z.union([z.string(), z.null()]).optional(), toVersion: z.string(), kind: z.enum(['promote', 'rollback', 'auto', 'break-glass']) })
+    .openapi('PromotionEventData'),
+  rollout: z.looseObject({ rollout: z.string(), version: z.string(), wave: z.string().optional(), by: z.string().optional() }).openapi('RolloutEventData'),
+  drift: z
+    .looseObject({
+      object: z.string().openapi({ description: 'Kind/namespace/name' }),
+      version: z.string().optional(),
+      fields: z.array(z.looseObject({ path: z.string(), before: z.unknown(), after: z.unknown() })).openapi({ description: "Changed fields; a Secret's values are masked" }),
+    })
+    .openapi('DriftEventData'),
+  reconcile: z.looseObject({ version: z.string().optional(), digest: z.string().optional(), reason: z.string().optional(), message: z.string().optional() }).openapi('ReconcileEventData'),
+  stale: z.looseObject({ lastSeen: z.string(), staleAfterSeconds: z.number() }).openapi('ClusterStaleEventData'),
+  until: z.looseObject({ until: z.union([z.string(), z.null()]).optional() }).openapi('UntilEventData'),
+  other: z.record(z.string(), z.unknown()),
+} as const;
+
 /** Every event type a subscription can ask for, its severity and what it means. Stable: types are added, never renamed. */
 export const EVENT_TYPES = {
-  'release.published': ['info', 'A release was registered'],
-  'release.blocked': ['warning', 'A release was blocked'],
-  'release.unblocked': ['info', 'A release was unblocked'],
-  'release.recalled': ['critical', 'A blocked release was recalled: every pin holding it moved back'],
-  'release.approved': ['info', 'A release was approved for an environment'],
-  'promotion.promoted': ['info', 'A pin moved forward (promotion, auto, break-glass)'],
-  'promotion.rollback': ['warning', 'A pin moved back (rollback)'],
-  'rollout.started': ['info', 'A rollout started'],
-  'rollout.wave-moved': ['info', 'A wave of a rollout moved to the new version'],
-  'rollout.completed': ['info', 'A rollout completed'],
-  'rollout.halted': ['critical', 'A wave failed and halted its rollout'],
-  'rollout.rolled-back': ['critical', 'A halted rollout moved its waves back'],
-  'rollout.paused': ['warning', 'A rollout was paused'],
-  'rollout.resumed': ['info', 'A rollout was resumed'],
-  'rollout.aborted': ['warning', 'A rollout was aborted'],
-  'rollout.superseded': ['info', 'A newer promotion replaced a rollout'],
-  'rollout.recalled': ['critical', 'A rollout stopped because its release was recalled'],
-  'drift.detected': ['warning', 'An object drifted from its desired state (debounced per object and subscription)'],
-  'drift.corrected': ['info', 'The agent reverted a drifted object'],
-  'reconcile.failed': ['critical', 'An app failed to reconcile on a cluster'],
-  'reconcile.ready': ['info', 'An app became Ready on a cluster (or Ready at a new version)'],
-  'reconcile.removed': ['info', 'An app left a cluster'],
-  'cluster.stale': ['warning', 'A cluster has not checked in for the stale window'],
-  'cluster.suspended': ['warning', 'Reconciliation was suspended on a cluster (or for one app)'],
-  'cluster.resumed': ['info', 'Reconciliation was resumed'],
-  'cluster.created': ['info', 'A cluster was declared'],
-  'cluster.registered': ['info', "A cluster's agent registered"],
-  'cluster.revoked': ['warning', "A cluster's agent was revoked"],
-  'freeze.started': ['warning', 'Every environment was frozen'],
-  'freeze.lifted': ['info', 'The freeze was lifted'],
-  'policy.updated': ['info', "An app's policy in an environment changed"],
-  'notification.test': ['info', 'A test message sent by POST /v1/notifications/subscriptions/{id}/test'],
-} as const satisfies Record<string, readonly [Severity, string]>;
+  'release.published': ['info', 'A release was registered', 'release'],
+  'release.blocked': ['warning', 'A release was blocked', 'release'],
+  'release.unblocked': ['info', 'A release was unblocked', 'release'],
+  'release.recalled': ['critical', 'A blocked release was recalled: every pin holding it moved back', 'release'],
+  'release.approved': ['info', 'A release was approved for an environment', 'release'],
+  'promotion.promoted': ['info', 'A pin moved forward (promotion, auto, break-glass)', 'promotion'],
+  'promotion.rollback': ['warning', 'A pin moved back (rollback)', 'promotion'],
+  'rollout.started': ['info', 'A rollout started', 'rollout'],
+  'rollout.wave-moved': ['info', 'A wave of a rollout moved to the new version', 'rollout'],
+  'rollout.completed': ['info', 'A rollout completed', 'rollout'],
+  'rollout.halted': ['critical', 'A wave failed and halted its rollout', 'rollout'],
+  'rollout.rolled-back': ['critical', 'A halted rollout moved its waves back', 'rollout'],
+  'rollout.paused': ['warning', 'A rollout was paused', 'rollout'],
+  'rollout.resumed': ['info', 'A rollout was resumed', 'rollout'],
+  'rollout.aborted': ['warning', 'A rollout was aborted', 'rollout'],
+  'rollout.superseded': ['info', 'A newer promotion replaced a rollout', 'rollout'],
+  'rollout.recalled': ['critical', 'A rollout stopped because its release was recalled', 'rollout'],
+  'drift.detected': ['warning', 'An object drifted from its desired state (debounced per object and subscription)', 'drift'],
+  'drift.corrected': ['info', 'The agent reverted a drifted object', 'drift'],
+  'reconcile.failed': ['critical', 'An app failed to reconcile on a cluster', 'reconcile'],
+  'reconcile.ready': ['info', 'An app became Ready on a cluster (or Ready at a new version)', 'reconcile'],
+  'reconcile.removed': ['info', 'An app left a cluster', 'reconcile'],
+  'cluster.stale': ['warning', 'A cluster has not checked in for the stale window', 'stale'],
+  'cluster.suspended': ['warning', 'Reconciliation was suspended on a cluster (or for one app)', 'until'],
+  'cluster.resumed': ['info', 'Reconciliation was resumed', 'until'],
+  'cluster.created': ['info', 'A cluster was declared', 'other'],
+  'cluster.registered': ['info', "A cluster's agent registered", 'other'],
+  'cluster.revoked': ['warning', "A cluster's agent was revoked", 'other'],
+  'freeze.started': ['warning', 'Every environment was frozen', 'until'],
+  'freeze.lifted': ['info', 'The freeze was lifted', 'until'],
+  'policy.updated': ['info', "An app's policy in an environment changed", 'other'],
+  'notification.test': ['info', 'A test message sent by POST /v1/notifications/subscriptions/{id}/test', 'other'],
+} as const satisfies Record<string, readonly [Severity, string, keyof typeof EVENT_DATA]>;
 export type NotificationEventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as NotificationEventType[];
 
@@ -186,14 +209,19 @@ export type Delivery = z.infer<typeof Delivery>;
 
 export const EventTypeInfo = z.object({ type: z.string(), severity: Severity, description: z.string() }).openapi('NotificationEventType');
 
-/** What a generic webhook receives (Standard Webhooks: type, timestamp, data). */
+/** What a generic webhook receives (Standard Webhooks: type, timestamp, data), one shape per event type. */
 export const WebhookPayload = z
-  .object({
-    type: z.enum(EVENT_TYPE_NAMES as [NotificationEventType, ...NotificationEventType[]]),
-    timestamp: z.string().openapi({ format: 'date-time' }),
-    severity: Severity,
-    data: Event,
-    links: z.object({ dashboard: z.union([z.string(), z.null()]) }),
-  })
+  .discriminatedUnion(
+    'type',
+    EVENT_TYPE_NAMES.map((type) =>
+      z.object({
+        type: z.literal(type),
+        timestamp: z.string().openapi({ format: 'date-time' }),
+        severity: z.literal(EVENT_TYPES[type][0]),
+        data: Event.extend({ type: z.literal(type), data: EVENT_DATA[EVENT_TYPES[type][2]].optional() }),
+        links: z.object({ dashboard: z.union([z.string(), z.null()]) }),
+      }),
+    ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  )
   .openapi('WebhookPayload');
-export type WebhookPayload = z.infer<typeof WebhookPayload>;
+export type WebhookPayload = { type: NotificationEventType; timestamp: string; severity: Severity; data: Event; links: { dashboard: string | null } };
