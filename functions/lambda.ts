@@ -15,6 +15,8 @@ import { dispatchOnce } from './notify/dispatcher.ts';
 import { LambdaSettings, SigningKeyList, notifyConfig } from './settings.ts';
 
 const PROGRAM = 'flotilla control plane';
+/** No notification attempt starts later than this into a run (the function's timeout is 60 s, an attempt's 10 s). */
+const NOTIFY_BUDGET_MS = 40_000;
 
 /** The signing keys held in a SecureString parameter; any problem is one sentence naming it. */
 async function signingKeysFromParameter(name: string, endpoint: string | undefined): Promise<JWK[]> {
@@ -89,5 +91,5 @@ export async function clock(): Promise<Awaited<ReturnType<typeof runClock>>> {
  * `npm start` runs in process; concurrent runs are safe (each attempt holds a lease).
  */
 export async function notify(): Promise<Awaited<ReturnType<typeof dispatchOnce>>> {
-  return dispatchOnce(await environmentServices());
+  return dispatchOnce(await environmentServices(), NOTIFY_BUDGET_MS);
 }

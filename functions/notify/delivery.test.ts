@@ -178,6 +178,21 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
       expect(elsewhere.received).toHaveLength(0);
     });
 
+    it('three dispatchers at once send each delivery once: a lease is claimed by one of them', async () => {
+      const target = await receiver((n, _request, response) => {
+        setTimeout(() => response.writeHead(200).end(), 30);
+        return 'handled';
+      });
+      const sub = await subscribe(target.url, { types: ['release.published'] });
+      for (let i = 0; i < 6; i++) await publish();
+      await Promise.all([dispatchOnce(f.services), dispatchOnce(f.services), dispatchOnce(f.services)]);
+      await dispatchUntil(async () => (await deliveries(sub.id)).filter((delivery) => delivery.state === 'delivered').length === 6);
+      const ids = target.received.map((request) => String(request.headers['webhook-id']));
+      expect(ids).toHaveLength(6);
+      expect(new Set(ids).size).toBe(6);
+      for (const delivery of await deliveries(sub.id)) expect(delivery.attempts).toHaveLength(1);
+    });
+
     it('the test message goes through the same queue', async () => {
       const target = await receiver();
       const sub = await subscribe(target.url, { types: ['reconcile.failed'] });

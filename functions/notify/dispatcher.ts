@@ -38,10 +38,17 @@ export class Dispatcher {
   private subscriptions: Map<string, SubscriptionRecord> | null = null;
   private readonly result: DispatchResult = { fannedOut: 0, created: 0, attempted: 0, delivered: 0, failed: 0, dead: 0 };
 
+  /** No new work is started after this (epoch ms): a run fits in its Lambda's timeout. */
+  private startUntil = Infinity;
+
   constructor(private readonly services: Services) {}
 
-  /** One run: the outbox, then the due deliveries (started, at most `concurrency` at once). Call drain() to wait for the last ones. */
-  async run(): Promise<DispatchResult> {
+  /**
+   * One run: the outbox, then the due deliveries (started, at most `concurrency` at once), none
+   * started after `budgetMs`. Call drain() to wait for the last ones.
+   */
+  async run(budgetMs = Infinity): Promise<DispatchResult> {
+    this.startUntil = Date.now() + budgetMs;
     this.subscriptions = null;
     await this.fanOut();
     await this.attemptDue();
@@ -65,7 +72,7 @@ export class Dispatcher {
 
   private async fanOut(): Promise<void> {
     const { notifications } = this.services.storage;
-    for (let page = 0; page < MAX_PAGES; page++) {
+    for (let page = 0; page < MAX_PAGES && Date.now() < this.startUntil; page++) {
       const events = await notifications.outbox(OUTBOX_PAGE);
       // Events are independent: a page's are fanned out a few at a time.
       await eachLimited(events, this.services.config.notify.concurrency, async (event) => {
@@ -131,6 +138,7 @@ export class Dispatcher {
       for (const delivery of due) {
         seen.add(`${delivery.subscriptionId}#${delivery.eventId}`);
         while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
+        if (Date.now() >= this.startUntil) return;
         const attempt: Promise<void> = this.attempt(delivery)
           .catch((err: unknown) => console.error(JSON.stringify({ level: 'error', msg: 'notification attempt failed', delivery: delivery.eventId, error: String(err) })))
           .finally(() => this.inFlight.delete(attempt));
@@ -195,10 +203,14 @@ async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** One run to the end (the Lambda's): fan out, attempt what is due, wait for the attempts. */
-export async function dispatchOnce(services: Services): Promise<DispatchResult> {
+/**
+ * One run to the end (the Lambda's): fan out, attempt what is due, wait for the attempts. With a
+ * budget, no attempt starts after it (what is left is the next run's); the Lambda gives 40 s of
+ * its 60, leaving room for the last attempts' deadlines.
+ */
+export async function dispatchOnce(services: Services, budgetMs = Infinity): Promise<DispatchResult> {
   const dispatcher = new Dispatcher(services);
-  await dispatcher.run();
+  await dispatcher.run(budgetMs);
   return dispatcher.drain();
 }
 
