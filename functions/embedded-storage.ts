@@ -5,12 +5,12 @@ import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, UpdateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { createClients, type Endpoints } from './clients.ts';
-import { createTableInput } from './storage/schema.ts';
+import { ensureTable } from './storage/upgrade.ts';
 
 export interface EmbeddedStorage {
   endpoints: Endpoints;
@@ -56,32 +56,11 @@ export async function connectStorage(endpoints: Endpoints, table: string, bucket
 }
 
 async function bootstrapStorage(clients: { dynamo: DynamoDBClient; s3: S3Client }, table: string, bucket: string) {
-  try {
-    const { Table } = await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
-    await addMissingIndexes(clients.dynamo, table, new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName)));
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
-    await clients.dynamo.send(new CreateTableCommand(createTableInput(table)));
-  }
+  // Created when missing; a data directory from before an index (byDue, for notifications) is upgraded.
+  await ensureTable(clients.dynamo, table);
   try {
     await clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
   } catch {
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  }
-}
-
-/** A data directory from before an index existed (byDue, for notifications) gets it added. */
-async function addMissingIndexes(dynamo: DynamoDBClient, table: string, present: Set<string | undefined>) {
-  const input = createTableInput(table);
-  for (const index of input.GlobalSecondaryIndexes ?? []) {
-    if (present.has(index.IndexName)) continue;
-    const names = new Set(index.KeySchema!.map((key) => key.AttributeName));
-    await dynamo.send(
-      new UpdateTableCommand({
-        TableName: table,
-        AttributeDefinitions: input.AttributeDefinitions!.filter((attribute) => names.has(attribute.AttributeName)),
-        GlobalSecondaryIndexUpdates: [{ Create: index }],
-      }),
-    );
   }
 }

@@ -1,5 +1,5 @@
 // `npm run build`: the two things Flotilla ships, bundled with esbuild as they run in production.
-//   dist/lambda/index.mjs       the control plane's Lambda handler (`handler`, `clock`), ESM for nodejs24.x;
+//   dist/lambda/index.mjs       the control plane's Lambda handler (`handler`, `clock`, `notify`), ESM for nodejs24.x;
 //                               sst.config.ts deploys this directory as it is (infra/control-plane.ts)
 //   dist/agent/flotilla-agent.mjs  the agent: one file that plain `node` runs (the agent image's entrypoint)
 // Options: --sdk=bundled|external (the AWS SDK in the Lambda bundle or taken from the runtime;
