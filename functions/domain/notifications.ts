@@ -40,7 +40,27 @@ export function dashboardLink(publicUrl: string | null, event: Event): string | 
 }
 
 export function webhookPayload(event: Event, dashboard: string | null): WebhookPayload {
-  return { type: event.type as WebhookPayload['type'], timestamp: event.at, severity: severityOf(event.type), data: event, links: { dashboard } };
+  return { type: event.type as WebhookPayload['type'], timestamp: event.at, severity: severityOf(event.type), data: withoutSecretValues(event), links: { dashboard } };
+}
+
+const MASK = '***';
+const SECRET_VALUE = /^\/(data|stringData)(\/|$)|last-applied-configuration/;
+
+/**
+ * The event with the values of a drifted Secret masked. The agent masks them before they leave
+ * the cluster (agent/ssa/normalize.ts); a payload masks them again, so an agent that did not (an
+ * old or a hostile one) still cannot make a notification carry one.
+ */
+export function withoutSecretValues(event: Event): Event {
+  const object = event.data?.object;
+  const fields = event.data?.fields;
+  if (!event.type.startsWith('drift.') || typeof object !== 'string' || !object.startsWith('Secret/') || !Array.isArray(fields)) return event;
+  const mask = (value: unknown): unknown =>
+    value === null || value === undefined ? null : typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.keys(value).map((key) => [key, MASK])) : MASK;
+  const masked = fields.map((field: { path?: unknown; before?: unknown; after?: unknown }) =>
+    typeof field.path === 'string' && !SECRET_VALUE.test(field.path) ? field : { ...field, before: mask(field.before), after: mask(field.after) },
+  );
+  return { ...event, data: { ...event.data, fields: masked } };
 }
 
 /** Drift of one object on one cluster: what the debounce window is per. */

@@ -339,7 +339,8 @@ describe('drift', () => {
       app: 'web',
       cluster: 'c1',
       message: `${object} drifted`,
-      data: { object, fields: [{ path: '/data/password', before: '***', after: '***' }] },
+      // values as an agent that did not mask them would send them
+      data: { object, fields: [{ path: '/data/password', before: 'aHVudGVyMg==', after: 'c2VjcmV0' }, { path: '/data', before: { password: 'aHVudGVyMg==' }, after: null }, { path: '/metadata/labels/tier', before: 'a', after: 'b' }] },
     });
     // as the agent route records them (functions/domain/agent.ts): straight into the event log
     await local.services.storage.events.putMany([drift('Secret/web/db', 1), drift('Secret/web/db', 2), drift('ConfigMap/web/settings', 3)]);
@@ -348,6 +349,13 @@ describe('drift', () => {
     await dispatchOnce(local.services);
     expect(target.received.map((request) => JSON.parse(request.body).data.data.object).sort()).toEqual(['ConfigMap/web/settings', 'Secret/web/db']);
     for (const request of target.received) expect(WebhookPayload.parse(JSON.parse(request.body)).type).toBe('drift.detected');
+    const secret = target.received.map((request) => JSON.parse(request.body)).find((body) => body.data.data.object === 'Secret/web/db');
+    expect(secret.data.data.fields).toEqual([
+      { path: '/data/password', before: '***', after: '***' },
+      { path: '/data', before: { password: '***' }, after: null },
+      { path: '/metadata/labels/tier', before: 'a', after: 'b' },
+    ]);
+    expect(JSON.stringify(secret)).not.toMatch(/aHVudGVyMg|c2VjcmV0/);
     await local.admin('DELETE', `${SUBS}/${sub.id}`);
   });
 });
