@@ -132,7 +132,7 @@ export async function rotateSecret(
   const now = services.now();
   let updated: SubscriptionRecord;
   if (record.destination.type === 'webhook') {
-    if (input.githubToken !== undefined) throw badRequest('body.githubToken: only GitHub destinations have a token');
+    if (input.githubToken !== undefined) throw conflict('body.githubToken: only GitHub destinations have a token; this one is a webhook');
     updated = {
       ...record,
       secret: newWebhookSecret(),
@@ -141,10 +141,10 @@ export async function rotateSecret(
       secretRotatedAt: now.toISOString(),
     };
   } else if (record.destination.type === 'github') {
-    if (input.githubToken === undefined) throw badRequest('body.githubToken: required to rotate a GitHub destination');
+    if (input.githubToken === undefined) throw conflict('body.githubToken: required to rotate a GitHub destination (its token is its only secret)');
     updated = { ...record, destination: { ...record.destination, token: input.githubToken }, secretRotatedAt: now.toISOString() };
   } else {
-    throw badRequest('destination: a Slack webhook has no secret to rotate; create a subscription with the new URL and delete this one');
+    throw conflict('a Slack destination has no secret to rotate; create a subscription with the new URL and delete this one');
   }
   const fields = { secret: updated.secret, previousSecret: updated.previousSecret ?? null, previousSecretExpiresAt: updated.previousSecretExpiresAt ?? null, secretRotatedAt: updated.secretRotatedAt, destination: updated.destination };
   if (!(await services.storage.notifications.rotateSecret(id, fields))) throw notFound(`subscription ${id}`);
@@ -156,7 +156,7 @@ export async function rotateSecret(
 export async function sendTest(services: Services, actor: string, id: string): Promise<Delivery> {
   const record = await existing(services, id);
   if (record.destination.type === 'github') {
-    throw badRequest('destination: a GitHub destination gets statuses for releases with a source and revision only; publish one to see it work');
+    throw conflict('a GitHub destination gets statuses for releases with a source and revision only; publish one to see it work');
   }
   const now = services.now();
   const event: Event = {
@@ -203,6 +203,7 @@ async function existingDelivery(services: Services, id: string, deliveryId: stri
 }
 
 export async function getDelivery(services: Services, id: string, deliveryId: string): Promise<Delivery> {
+  await existing(services, id);
   return deliveryView(await existingDelivery(services, id, deliveryId));
 }
 

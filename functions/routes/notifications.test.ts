@@ -110,6 +110,20 @@ describe('bad input', () => {
     expect((await strict.admin('DELETE', `${SUBS}/0123456789abcdef`)).status).toBe(404);
   });
 
+  it('a request the destination cannot take is a 409; a deleted subscription’s deliveries are gone with it', async () => {
+    const slack = (await strict.admin('POST', SUBS, { destination: { type: 'slack', url: 'https://hooks.slack.example.com/services/x' } })).body;
+    const rotated = await strict.admin('POST', `${SUBS}/${slack.id}/rotate-secret`, {});
+    expect([rotated.status, rotated.body.error.code]).toEqual([409, 'conflict']);
+    const github = (await strict.admin('POST', SUBS, { destination: { type: 'github', token: 'ghp_x' } })).body;
+    expect((await strict.admin('POST', `${SUBS}/${github.id}/test`)).status).toBe(409);
+    expect((await strict.admin('POST', `${SUBS}/${github.id}/rotate-secret`, {})).body.error.message).toMatch(/^body\.githubToken: required/);
+    const queued = (await strict.admin('POST', `${SUBS}/${slack.id}/test`)).body;
+    expect((await strict.admin('GET', `${SUBS}/${slack.id}/deliveries/${queued.id}`)).status).toBe(200);
+    for (const id of [slack.id, github.id]) await strict.admin('DELETE', `${SUBS}/${id}`);
+    expect((await strict.admin('GET', `${SUBS}/${slack.id}/deliveries/${queued.id}`)).status).toBe(404);
+    expect((await strict.admin('POST', `${SUBS}/${slack.id}/deliveries/${queued.id}/redeliver`)).status).toBe(404);
+  });
+
   it('caps the subscriptions of the organisation', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -100,7 +100,7 @@ const rotate = createRoute({
   summary: 'A new webhook secret, shown once; the old one keeps signing (a second signature) for previousSecretSeconds. GitHub: a new token (admin)',
   security: bearerSecurity,
   request: { params: SubscriptionParams, body: jsonBody(RotateSecretInput) },
-  responses: { 200: jsonResponse(CreatedSubscription, 'The subscription, with its new secret this once'), ...errorResponses(404) },
+  responses: { 200: jsonResponse(CreatedSubscription, 'The subscription, with its new secret this once'), ...errorResponses(404, 409) },
 });
 
 const test = createRoute({
@@ -110,7 +110,7 @@ const test = createRoute({
   summary: 'Queue a notification.test message to the destination (admin)',
   security: bearerSecurity,
   request: { params: SubscriptionParams },
-  responses: { 202: jsonResponse(Delivery, 'The queued delivery; read it back for its attempts'), ...errorResponses(404) },
+  responses: { 202: jsonResponse(Delivery, 'The queued delivery; read it back for its attempts'), ...errorResponses(404, 409) },
 });
 
 const deliveries = createRoute({

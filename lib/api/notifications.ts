@@ -87,7 +87,7 @@ const EventTypeFilter = z
     (type) => isNotificationEventType(type) || (type.endsWith('.*') && EVENT_TYPE_NAMES.some((name) => name.startsWith(type.slice(0, -1)))),
     'is not an event type (GET /v1/notifications/event-types lists them; a family is written drift.*)',
   )
-  .openapi({ example: 'reconcile.failed' });
+  .openapi({ example: 'reconcile.failed', enum: [...EVENT_TYPE_NAMES, ...new Set(EVENT_TYPE_NAMES.map((name) => `${name.split('.')[0]}.*`))] });
 
 const names = (what: string) => z.array(Name).max(NOTIFY_LIMITS.maxFilterEntries).optional().openapi({ description: `Only events of these ${what} (any when absent)` });
 
