@@ -232,7 +232,8 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
     revokeCluster: (cluster, input) => post(Cluster, `/v1/clusters/${enc(cluster)}/revoke`, input),
     setSuspension: (cluster, action, input) => post(Cluster, `/v1/clusters/${enc(cluster)}/${action}`, input),
     issueToken: (input) => post(IssuedToken, '/v1/tokens', input),
-    subscribe: (input) => post(CreatedSubscription, SUBSCRIPTIONS, input),
+    // With an Idempotency-Key: a retry after a lost answer gets the same subscription and secret.
+    subscribe: (input) => postIdempotent(CreatedSubscription, SUBSCRIPTIONS, input),
     subscriptions: () => allPages(SubscriptionList, SUBSCRIPTIONS),
     async unsubscribe(id) {
       await request('DELETE', `${SUBSCRIPTIONS}/${enc(id)}`, undefined);

@@ -1,6 +1,7 @@
 // Notification subscriptions (admin): create with an SSRF-checked destination and a secret shown
 // once, list, read, delete, rotate the secret (the old one keeps signing for a while), send a test
 // message; and their delivery log: pages of deliveries, one delivery, a manual redeliver.
+import { createHash } from 'node:crypto';
 import type { Delivery, DestinationInput, Subscription, SubscriptionInput } from '../../lib/api/notifications.ts';
 import type { Event } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
@@ -64,16 +65,19 @@ function storedDestination(input: DestinationInput): StoredDestination {
   return { type: input.type, url: input.url };
 }
 
-export async function createSubscription(services: Services, actor: string, input: SubscriptionInput): Promise<Subscription & { secret: string | null }> {
+/**
+ * Creates a subscription. With an Idempotency-Key its id derives from the key: a retry of the
+ * same request (its first answer lost) gets the same subscription and secret, and creates none;
+ * the key with another request is a 409.
+ */
+export async function createSubscription(services: Services, actor: string, input: SubscriptionInput, idempotencyKey?: string): Promise<Subscription & { secret: string | null }> {
   const destination = input.destination;
   await checkUrl(services, destination.type === 'github' ? destination.apiUrl : destination.url, destination.type === 'github' ? 'body.destination.apiUrl' : 'body.destination.url');
-  const max = services.config.notify.maxSubscriptions;
-  if ((await services.storage.notifications.allSubscriptions()).length >= max) {
-    throw conflict(`there are ${max} subscriptions already, the most one organisation may have; delete one first`);
-  }
+  const { notifications } = services.storage;
+  const id = idempotencyKey === undefined ? newId() : createHash('sha256').update(`subscription ${idempotencyKey}`).digest('hex').slice(0, 32);
   const now = services.now().toISOString();
   const record: SubscriptionRecord = {
-    id: newId(),
+    id,
     name: input.name ?? null,
     destination: storedDestination(destination),
     filter: input.filter,
@@ -81,7 +85,19 @@ export async function createSubscription(services: Services, actor: string, inpu
     createdAt: now,
     createdBy: actor,
   };
-  if (!(await services.storage.notifications.createSubscription(record))) throw conflict('a subscription with this id exists; retry');
+  const retried = idempotencyKey === undefined ? null : await notifications.getSubscription(id, true);
+  if (!retried) {
+    const max = services.config.notify.maxSubscriptions;
+    if ((await notifications.allSubscriptions()).length >= max) {
+      throw conflict(`there are ${max} subscriptions already, the most one organisation may have; delete one first`);
+    }
+  }
+  if (retried || !(await notifications.createSubscription(record))) {
+    const first = retried ?? (await notifications.getSubscription(id, true));
+    const same = (a: SubscriptionRecord) => JSON.stringify([a.name, a.destination, a.filter]) === JSON.stringify([record.name, record.destination, record.filter]);
+    if (idempotencyKey !== undefined && first && same(first)) return { ...subscriptionView(first), secret: first.secret };
+    throw conflict(idempotencyKey === undefined ? 'a subscription with this id exists; retry' : 'this Idempotency-Key was used for another subscription');
+  }
   await recordEvent(services, {
     type: 'notification.subscribed',
     actor,

@@ -124,6 +124,19 @@ describe('bad input', () => {
     expect((await strict.admin('POST', `${SUBS}/${slack.id}/deliveries/${queued.id}/redeliver`)).status).toBe(404);
   });
 
+  it('a create retried with its Idempotency-Key gets the same subscription and secret, and creates no other', async () => {
+    const body = webhook('https://hooks.example.com/idem');
+    const headers = { 'idempotency-key': 'create-hook-1' };
+    const [first, ...retries] = await Promise.all([0, 1, 2, 3].map(() => strict.call('POST', SUBS, { token: strict.adminToken, body, headers })));
+    for (const res of [first!, ...retries]) expect([res.status, res.body.id, res.body.secret]).toEqual([201, first!.body.id, first!.body.secret]);
+    const listed = (await strict.admin('GET', SUBS)).body.items.filter((sub: { destination: { url?: string } }) => sub.destination.url === 'https://hooks.example.com/idem');
+    expect(listed).toHaveLength(1);
+    const other = await strict.call('POST', SUBS, { token: strict.adminToken, body: webhook('https://hooks.example.com/other'), headers });
+    expect([other.status, other.body.error.message]).toEqual([409, 'this Idempotency-Key was used for another subscription']);
+    expect((await strict.call('POST', SUBS, { token: strict.adminToken, body, headers: { 'idempotency-key': 'short' } })).body.error.message).toMatch(/^header\.idempotency-key: /);
+    await strict.admin('DELETE', `${SUBS}/${first!.body.id}`);
+  });
+
   it('caps the subscriptions of the organisation', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {

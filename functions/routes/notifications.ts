@@ -44,6 +44,15 @@ const DeliveryPageQuery = z.object({
   cursor: Cursor.optional().openapi({ description: 'nextCursor of the previous page' }),
 });
 
+/** A retried create with the same key gets the subscription (and secret) of its first attempt. */
+const CreateHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{8,128}$/, 'must be 8 to 128 of A-Z, a-z, 0-9, . _ : -')
+    .optional()
+    .openapi({ description: 'A retry with this key returns the subscription its first attempt created' }),
+});
+
 const eventTypes = createRoute({
   method: 'get',
   path: '/v1/notifications/event-types',
@@ -59,8 +68,8 @@ const create = createRoute({
   tags: TAG,
   summary: 'Subscribe a webhook, Slack or GitHub destination to events (admin); a webhook secret is shown once',
   security: bearerSecurity,
-  request: { body: jsonBody(SubscriptionInput) },
-  responses: { 201: jsonResponse(CreatedSubscription, 'The subscription, with its secret this once'), ...errorResponses(409) },
+  request: { headers: CreateHeaders, body: jsonBody(SubscriptionInput) },
+  responses: { 201: jsonResponse(CreatedSubscription, 'The subscription, with its secret this once (and to a retry with its Idempotency-Key)'), ...errorResponses(409) },
 });
 
 const listRoute = createRoute({
@@ -168,7 +177,7 @@ export function registerNotificationRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(create, async function createSubscriptionHandler(c) {
     const actor = authorize(c, 'admin');
-    return c.json(await createSubscription(c.get('services'), actor, c.req.valid('json')), 201);
+    return c.json(await createSubscription(c.get('services'), actor, c.req.valid('json'), c.req.valid('header')['idempotency-key']), 201);
   });
 
   app.openapi(listRoute, async function listSubscriptionsHandler(c) {
