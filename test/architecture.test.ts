@@ -97,4 +97,24 @@ describe("the agent's apply engine", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  // Imported as ES modules, node:http and friends bring undici, http2, zlib and worker_threads with
+  // them (9 MiB); scripts/build.ts has bundles require built-ins instead.
+  it('loads only the Node built-ins it uses', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { execFileSync } = await import('node:child_process');
+    const { bundleLikeAgent } = await import('../scripts/build.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'flotilla-arch-'));
+    try {
+      const built = await bundleLikeAgent('test/bench/agent-apply-worker.ts', join(dir, 'worker.mjs'));
+      // The worker stops at its usage check, after every module it imports has loaded.
+      const script = `process.on('exit', () => process.stdout.write(JSON.stringify(process.moduleLoadList))); await import(${JSON.stringify(built.file)}).catch(() => {});`;
+      const loaded = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+      expect(loaded).toContain('NativeModule https');
+      expect(loaded.filter((name) => /undici|http2|worker_threads|zlib|child_process/.test(name))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -175,8 +175,8 @@ async function prepareObjects(context: ManagerContext, objects: KubeObject[], de
       failures.push({ subject: `document ${index + 1}`, message: problem });
       continue;
     }
-    const copy = structuredClone(object);
-    copy.metadata.labels = { ...copy.metadata.labels, ...context.ownerLabels };
+    // A new top level and metadata; the rest is shared with the caller's object, never written.
+    const copy: KubeObject = { ...object, metadata: { ...object.metadata, labels: { ...object.metadata.labels, ...context.ownerLabels } } };
     let namespaced: boolean | undefined;
     try {
       namespaced = (await context.client.resourceFor(copy.apiVersion, copy.kind)).namespaced;
@@ -269,6 +269,22 @@ async function planAll(
 
 /** Below this many objects of one kind in one namespace, single GETs are cheaper than a LIST. */
 const LIST_THRESHOLD = 5;
+/**
+ * Objects per LIST page. Every listed object is kept until its dry-run is compared, so the pages
+ * are small enough that one response body (with managedFields, the bulk of it) stays a few
+ * hundred KiB, not megabytes: bench:agent's peak RSS (README, "Agent memory").
+ */
+const LIST_PAGE_SIZE = 100;
+
+/**
+ * What diffObject reads of a listed object: all but status and managedFields (often half of
+ * an object's size, and never compared).
+ */
+function comparedPart(object: KubeObject): KubeObject {
+  const { status: _status, ...rest } = object;
+  const { managedFields: _managedFields, ...metadata } = object.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  return { ...rest, metadata } as KubeObject;
+}
 
 /**
  * Live objects that carry the owner labels, one LIST per kind and namespace instead of a GET per
@@ -298,10 +314,10 @@ async function listLive(context: ManagerContext, objects: KubeObject[]): Promise
     let next: string | undefined;
     do {
       const page = await context.client.request<{ items: KubeObject[]; metadata: { continue?: string } }>('GET', path, {
-        query: { labelSelector, limit: '500', continue: next },
+        query: { labelSelector, limit: String(LIST_PAGE_SIZE), continue: next },
       });
       // List items come without apiVersion and kind.
-      for (const item of page?.items ?? []) live.set(inventoryIdOf({ ...item, apiVersion, kind }), { ...item, apiVersion, kind });
+      for (const item of page?.items ?? []) live.set(inventoryIdOf({ ...item, apiVersion, kind }), comparedPart({ ...item, apiVersion, kind }));
       next = page?.metadata.continue || undefined;
     } while (next);
   }

@@ -21,7 +21,7 @@ export interface ManagerOptions {
  * 500 objects: the re-check took 2.3–2.8 s at 10, 1.4–1.9 s at 16, no better at 32 (the apiserver
  * is then the limit) but ~5 MiB more memory.
  */
-const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_CONCURRENCY = 12;
 
 export class ResourceManager {
   readonly context: ManagerContext;
