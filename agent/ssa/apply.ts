@@ -12,6 +12,7 @@ import type { ManagerContext } from './context.ts';
 import { mapLimit } from './limit.ts';
 import { groupOf, inventoryIdOf, refOf, subjectOf } from './objects.ts';
 import { compareForApply, isDefinition, rankOf } from './sort.ts';
+import { VerifiedObjects } from './verified.ts';
 import { waitForSet, type WaitOptions } from './wait.ts';
 
 export interface ApplyOptions {
@@ -48,6 +49,8 @@ interface Plan {
   entry: ChangeSetEntry;
   /** The dry-run hit an immutable field and the options allow recreating. */
   recreate: boolean;
+  /** VerifiedObjects.fingerprint of the object, when the context keeps verified objects. */
+  fingerprint?: string;
 }
 
 type PlanOutcome = { plan: Plan } | { deferred: KubeObject } | { failure: ObjectFailure; immutable: boolean };
@@ -77,6 +80,7 @@ export async function applyAllStaged(
   if (options.dryRun) {
     // Deferred objects depend on definitions that are not there yet, so they would be created.
     const deferredPlans = deferred.map((object) => ({ object, entry: entryFor(refOf(object), 'created'), recreate: false }));
+    context.verified?.keepOnly(prepared);
     return resultOf([...definitionPlans, ...restPlans, ...deferredPlans]);
   }
 
@@ -99,6 +103,7 @@ export async function applyAllStaged(
   throwOnFailures(lateOutcomes, written);
   const allRestPlans = [...restPlans, ...plansOf(lateOutcomes)];
   await writePlans(context, allRestPlans, options, written);
+  context.verified?.keepOnly(prepared);
   return resultOf([...definitionPlans, ...allRestPlans]);
 }
 
@@ -245,12 +250,19 @@ async function planAll(
 ): Promise<PlanOutcome[]> {
   const ready = objects.filter((object) => !waitsFor(object));
   const live = await listLive(context, ready);
+  const { verified } = context;
   return mapLimit(objects, context.concurrency, async function planObject(object): Promise<PlanOutcome> {
     if (waitsFor(object)) return { deferred: object };
+    const listed = live.get(inventoryIdOf(object));
+    const fingerprint = verified && VerifiedObjects.fingerprint(object);
+    const known = fingerprint ? verified.lookup(fingerprint, listed) : undefined;
+    if (known) return { plan: { object, entry: known, recreate: false, fingerprint } };
     try {
-      const { entry } = await diffObject(context, object, live.get(inventoryIdOf(object)));
-      return { plan: { object, entry, recreate: false } };
+      const diff = await diffObject(context, object, listed);
+      if (fingerprint) verified.record(object, fingerprint, diff.live?.metadata.resourceVersion, diff.entry);
+      return { plan: { object, entry: diff.entry, recreate: false, fingerprint } };
     } catch (error) {
+      verified?.forget(object);
       if (isNotFound(error) && mayWaitFor(object)) return { deferred: object };
       if (isImmutableError(error)) {
         if (options.recreate) {
@@ -334,9 +346,12 @@ async function writePlans(context: ManagerContext, plans: Plan[], options: Apply
     await mapLimit(batch, context.concurrency, async function writePlan(plan) {
       try {
         if (plan.recreate) await deleteAndWait(context, plan.object, options);
-        await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
+        const applied = await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
         written.push(plan.entry);
+        // As written, the object is what it should be: the next plan at this resourceVersion finds nothing.
+        if (plan.fingerprint) context.verified?.record(plan.object, plan.fingerprint, applied.metadata.resourceVersion, entryFor(refOf(plan.object), 'unchanged'));
       } catch (error) {
+        context.verified?.forget(plan.object);
         failures.push({ subject: subjectOf(plan.object), message: messageOf(error) });
       }
     });

@@ -8,12 +8,15 @@ import type { ChangeSetEntry } from './changeset.ts';
 import type { ManagerContext } from './context.ts';
 import { deleteAll } from './delete.ts';
 import type { ObjectRef } from './objects.ts';
+import type { VerifiedObjects } from './verified.ts';
 import { waitForSet, type WaitOptions, type WaitResult } from './wait.ts';
 
 export interface ManagerOptions {
   fieldManager?: string;
   ownerLabels: Record<string, string>;
   concurrency?: number;
+  /** Kept by the caller across applies of the same set (one per app). */
+  verified?: VerifiedObjects;
 }
 
 /**
@@ -32,6 +35,7 @@ export class ResourceManager {
       fieldManager: options.fieldManager ?? FIELD_MANAGER,
       ownerLabels: options.ownerLabels,
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      verified: options.verified,
     };
   }
 
