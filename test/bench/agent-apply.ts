@@ -11,7 +11,8 @@
 // Then the shipped agent keeps a quiet 500-object app (agent-drift.ts): apiserver requests per object
 // per hour and kubectl edit → reverted. It needs a registry: the test environment's, or
 // FLOTILLA_BENCH_REGISTRY=host:port beside FLOTILLA_BENCH_KUBECONFIG; FLOTILLA_BENCH_QUIET_SECONDS
-// (default 300) is its window, FLOTILLA_BENCH_DRIFT=0 skips it.
+// (default 360: one full check at the default resync of 300 s falls inside it) is its window,
+// FLOTILLA_BENCH_DRIFT=0 skips it.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
       if (!registryHost) {
         console.log('\nthe drift figures need a registry: set FLOTILLA_BENCH_REGISTRY=host:port (plain HTTP) beside FLOTILLA_BENCH_KUBECONFIG');
       } else {
-        const quietSeconds = Number(process.env['FLOTILLA_BENCH_QUIET_SECONDS'] ?? 300);
+        const quietSeconds = Number(process.env['FLOTILLA_BENCH_QUIET_SECONDS'] ?? 360);
         console.log(`\nthe shipped agent keeping the same ${OBJECT_COUNT} objects quiet for ${quietSeconds} s (default settings)…`);
         printDrift(await measureDrift({ kubeconfig, kubectl, registryHost, node: agentNode(), objects: benchObjects, quietSeconds, edits: 5 }));
       }

@@ -2,7 +2,7 @@
 // with the agent's flags and default settings) keeping a quiet 500-object app, beside the apply
 // engine's figures and on the same apiserver. It measures what issue 14 asked of watches:
 //   - apiserver requests per object per hour for the quiet app, read from the apiserver's own
-//     apiserver_request_total over a window (FLOTILLA_BENCH_QUIET_SECONDS, default 300: one full
+//     apiserver_request_total over a window (FLOTILLA_BENCH_QUIET_SECONDS, default 360: one full
 //     check and one renewal of every watch at the defaults). The metric has no per-client label, so
 //     every client's requests for the kinds the agent uses count (the controller-manager's watch
 //     renewals too; not status writes, which are the controllers'): an upper bound on the agent's.
