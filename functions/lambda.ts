@@ -52,6 +52,7 @@ export async function servicesFromEnvironment(env: Record<string, string | undef
     issuer: settings.FLOTILLA_ISSUER,
     audience: settings.FLOTILLA_AUDIENCE,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
+    signIn: settings.FLOTILLA_UI_OIDC,
   });
 }
 

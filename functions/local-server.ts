@@ -16,6 +16,7 @@ import type { Config, Services } from './context.ts';
 import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
 import { runClock } from './clock.ts';
 import { buildServices } from './services.ts';
+import type { OidcSignInConfig } from './auth/oidc-client.ts';
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from './settings.ts';
 
 export const LOCAL_TABLE = 'flotilla';
@@ -27,6 +28,7 @@ export interface LocalOptions {
   host?: string;
   config?: Partial<Config>;
   oidc?: OidcIssuer[];
+  signIn?: OidcSignInConfig;
   now?: () => Date;
   /** Seconds between runs of the clock (rollout deadlines and soaks); 0 turns it off. Default 15. */
   clockSeconds?: number;
@@ -79,6 +81,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     issuer: DEFAULT_ISSUER,
     audience: DEFAULT_AUDIENCE,
     oidc: options.oidc,
+    signIn: options.signIn,
     config: options.config,
     now: options.now,
   });

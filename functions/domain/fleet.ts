@@ -62,14 +62,17 @@ export function buildCells(environment: string, entries: DesiredEntry[], stored:
   return cells;
 }
 
-/** The whole matrix: per environment its entries and cells (one query each), per (app, environment) its latest rollout. */
-export async function fleetView(services: Services): Promise<Fleet> {
+/**
+ * The whole matrix: per environment its entries and cells (one query each), per (app, environment)
+ * its latest rollout. With `apps`, only their rows (the dashboard's page of apps).
+ */
+export async function fleetView(services: Services, apps?: ReadonlySet<string>): Promise<Fleet> {
   const { storage } = services;
   const environments = await storage.environments.list();
   const perEnvironment = await Promise.all(
     environments.map(async (env) => {
       const [entries, stored] = await Promise.all([storage.desired.list(env.name), storage.fleet.cells(env.name)]);
-      return buildCells(env.name, entries, stored);
+      return buildCells(env.name, apps ? entries.filter((entry) => apps.has(entry.app)) : entries, stored);
     }),
   );
   const cells = perEnvironment.flat().sort((a, b) => `${a.app}/${a.environment}/${a.region}`.localeCompare(`${b.app}/${b.environment}/${b.region}`));
