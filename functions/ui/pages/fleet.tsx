@@ -98,11 +98,11 @@ export function cellState(cell: FleetCell): { tone: Tone; word: string } {
   return { tone: 'good', word: 'Healthy' };
 }
 
-const counts = (record: Record<string, number>) =>
+const counts = (record: Record<string, number>, format = (key: string, n: number) => `${key} ${n}`) =>
   Object.entries(record)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
-    .map(([key, n]) => `${key} ${n}`)
+    .map(([key, n]) => format(key, n))
     .join(' · ');
 
 function Cell({ cell }: { cell: FleetCell }) {
@@ -114,9 +114,9 @@ function Cell({ cell }: { cell: FleetCell }) {
       <div>
         desired <code>{cell.desiredVersion ?? 'none'}</code>
       </div>
-      {Object.keys(cell.versions).length > 0 && <div>running {counts(cell.versions)}</div>}
+      {Object.keys(cell.versions).length > 0 && <div>running {counts(cell.versions, (version, n) => `${version} (${n})`)}</div>}
       <div>
-        <a href={clusters}>{cell.clusters} clusters</a>
+        <a href={clusters}>{`${cell.clusters} cluster${cell.clusters === 1 ? '' : 's'}`}</a>
         {cell.clusters > 0 && `: ${counts(cell.phases)}`}
       </div>
       {(cell.drifted > 0 || cell.stale > 0) && (
