@@ -5,11 +5,12 @@
 // Options: --sdk=bundled|external (the AWS SDK in the Lambda bundle or taken from the runtime;
 // README, "Runtimes and bundles", says which is deployed and why), --outdir=dir.
 import { pathToFileURL } from 'node:url';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { builtinModules } from 'node:module';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
+import { SWAGGER_UI_FILES } from '../functions/ui/docs.ts';
 
 export { AGENT_NODE_FLAGS };
 
@@ -84,6 +85,9 @@ export async function buildLambda(outdir = join(ROOT, 'dist', 'lambda'), sdk: Sd
   });
   // The handler is `index.handler` (and `index.clock`); package.json marks .mjs as ESM anyway.
   await writeFile(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+  // /docs serves Swagger UI's own files (functions/ui/docs.ts reads them from swagger-ui/ beside the bundle).
+  await mkdir(join(outdir, 'swagger-ui'), { recursive: true });
+  for (const file of SWAGGER_UI_FILES) await copyFile(join(ROOT, 'node_modules', 'swagger-ui-dist', file), join(outdir, 'swagger-ui', file));
   return built;
 }
 

@@ -24,10 +24,12 @@ const INIT = `window.addEventListener('load', function () {
 });
 `;
 
+/** The files of swagger-ui-dist that /docs serves, by content type. */
 const FILES: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
+export const SWAGGER_UI_FILES = Object.keys(FILES);
 
 /**
  * Where swagger-ui-dist's files are: beside the Lambda bundle (scripts/build.ts copies them into

@@ -110,6 +110,9 @@ export const Head = ({ columns }: { columns: string[] }) => (
   </thead>
 );
 
+/** A row's heading cell, a link when given one. */
+export const RowHead = (props: { href?: string; children: Child }) => <th scope="row">{props.href ? <a href={props.href}>{props.children}</a> : props.children}</th>;
+
 export function Field(props: { label: string; name: string; value?: string; required?: boolean; placeholder?: string; type?: string }) {
   return (
     <label>

@@ -17,6 +17,7 @@ import { appPage } from './pages/app.tsx';
 import { clusterPage, clustersPage } from './pages/clusters.tsx';
 import { eventsPage } from './pages/events.tsx';
 import { fleetPage } from './pages/fleet.tsx';
+import { rolloutPage } from './pages/rollout.tsx';
 import { ErrorPage, ResultPage, SignInPage } from './pages/signin.tsx';
 import { csrfMatches, csrfToken, endSession, keepPending, preSession, readPreSession, readSession, takePending, writeSession } from './session.ts';
 import { STYLE } from './style.ts';
@@ -187,6 +188,7 @@ export function registerDashboard(app: Hono<any>) {
   ui.get('/clusters', clustersPage);
   ui.get('/clusters/:cluster', clusterPage);
   ui.get('/apps/:app', appPage);
+  ui.get('/apps/:app/rollouts/:rollout', rolloutPage);
   ui.get('/events', eventsPage);
   ui.post('/actions/:action', actionHandler(app));
   ui.all('*', (c) => {

@@ -15,6 +15,7 @@ a{color:#0b5cad}
 table{border-collapse:collapse;background:#fff;margin-bottom:1rem}
 th,td{border:1px solid #c9ced6;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#e8ebf0}
+caption{text-align:left;padding:.25rem 0}
 td.cell{min-width:9rem}
 .cell div{white-space:nowrap}
 .status{font-weight:600;padding:0 .3rem;border-radius:3px;white-space:nowrap}

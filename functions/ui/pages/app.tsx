@@ -1,18 +1,17 @@
 // The app page: releases (blocked, recalled), the promotion history as a timeline with actors and
 // reasons, the current rollout with its waves, gates and per-cluster progress; and the actions a
 // promoter may take on them (promote, roll back, block / recall / unblock, approve).
-import type { Gate, PromotionRecord, Release, Rollout } from '../../../lib/api/schemas.ts';
+import type { PromotionRecord, Release } from '../../../lib/api/schemas.ts';
 import { listReleases, requireApp } from '../../domain/apps.ts';
 import { listEnvironments } from '../../domain/environments.ts';
 import { listPromotions } from '../../domain/promotions.ts';
-import { getRollout, listRollouts } from '../../domain/rollouts.ts';
+import { listRollouts } from '../../domain/rollouts.ts';
 import { cursorParam, may, nameParam, type UiContext } from '../context.ts';
-import { ActionForm, Head, Field, NextPage, Page, Select, Status, Time, type Tone, type Viewer } from '../layout.tsx';
+import { ActionForm, Field, Head, RowHead, NextPage, Page, Select, Status, Time, type Viewer } from '../layout.tsx';
+import { Gates, RolloutView } from './rollout.tsx';
 
 export const RELEASES_PER_PAGE = 20;
 export const PROMOTIONS_PER_PAGE = 50;
-/** Clusters listed under the current rollout; the rest are counted. */
-export const PROGRESS_ROWS = 100;
 const ACTIVE = new Set(['running', 'paused', 'halted']);
 
 export async function appPage(c: UiContext) {
@@ -27,8 +26,7 @@ export async function appPage(c: UiContext) {
     listRollouts(services, name),
     listEnvironments(services, { limit: 100 }),
   ]);
-  const latest = rollouts.find((rollout) => ACTIVE.has(rollout.status)) ?? rollouts[0];
-  const current = latest ? await getRollout(services, name, latest.environment, Number(latest.id.slice(latest.id.lastIndexOf('-') + 1))) : null;
+  const current = rollouts.find((rollout) => ACTIVE.has(rollout.status)) ?? rollouts[0];
   const viewer = c.get('viewer');
   const promotable = environments.items.map((env) => env.name).filter((environment) => may(c, 'promote', { app: name, environment }));
   const versions = releases.items.map((release) => release.version);
@@ -107,9 +105,9 @@ function Releases({ releases }: { releases: Release[] }) {
       <tbody>
         {releases.map((release) => (
           <tr>
-            <th scope="row">
+            <RowHead>
               <code>{release.version}</code>
-            </th>
+            </RowHead>
             <td>
               {release.recalled ? (
                 <Status tone="bad">{`Recalled by ${release.recalled.by}: ${release.recalled.reason}`}</Status>
@@ -154,85 +152,3 @@ function Timeline({ records }: { records: PromotionRecord[] }) {
   );
 }
 
-function Gates({ gates }: { gates: Gate[] }) {
-  if (gates.length === 0) return <></>;
-  return (
-    <div class="muted">
-      Gates:{' '}
-      {gates.map((gate) => (
-        <>
-          <Status tone={gate.passed ? 'good' : gate.overridden ? 'warn' : 'bad'}>{`${gate.name} ${gate.passed ? 'passed' : gate.overridden ? 'overridden' : 'failed'}`}</Status>{' '}
-        </>
-      ))}
-    </div>
-  );
-}
-
-const rolloutTone = (status: string): Tone => (status === 'completed' ? 'good' : ['halted', 'aborted', 'rolled-back', 'recalled'].includes(status) ? 'bad' : status === 'superseded' ? 'idle' : 'warn');
-const waveTone = (status: string): Tone => (status === 'done' ? 'good' : status === 'failed' ? 'bad' : status === 'moving' ? 'warn' : 'idle');
-
-function RolloutView({ rollout }: { rollout: Rollout }) {
-  const progress = rollout.progress ?? [];
-  const byWave = new Map<string, Map<string, number>>();
-  for (const entry of progress) {
-    const wave = entry.wave ?? '(no wave)';
-    const phases = byWave.get(wave) ?? new Map<string, number>();
-    phases.set(entry.phase, (phases.get(entry.phase) ?? 0) + 1);
-    byWave.set(wave, phases);
-  }
-  return (
-    <section aria-label="Current rollout">
-      <p>
-        <strong>{rollout.id}</strong> to {rollout.environment}: <code>{rollout.fromVersion ?? 'none'}</code> → <code>{rollout.version}</code>{' '}
-        <Status tone={rolloutTone(rollout.status)}>{rollout.status}</Status> started by {rollout.actor} (<q>{rollout.reason}</q>) <Time at={rollout.createdAt} />
-        {rollout.statusReason ? ` · ${rollout.statusReason}` : ''}
-      </p>
-      <Gates gates={rollout.gates} />
-      <table>
-        <Head columns={['Wave', 'Status', 'Targets', 'Soak / deadline', 'Clusters by phase']} />
-        <tbody>
-          {rollout.waves.map((wave) => (
-            <tr>
-              <th scope="row">{wave.name}</th>
-              <td>
-                <Status tone={waveTone(wave.status)}>{wave.status}</Status> {wave.failedReason ?? ''}
-                {wave.movedAt && (
-                  <div>
-                    moved <Time at={wave.movedAt} />
-                  </div>
-                )}
-              </td>
-              <td>{wave.regions ? `regions ${wave.regions.join(', ')}` : wave.selector ? Object.entries(wave.selector).map(([k, v]) => `${k}=${v}`).join(', ') : 'all'}</td>
-              <td>
-                {wave.soakSeconds}s / {wave.deadlineSeconds ? `${wave.deadlineSeconds}s` : 'none'}
-              </td>
-              <td>{[...(byWave.get(wave.name) ?? new Map<string, number>())].map(([phase, n]) => `${phase} ${n}`).join(' · ') || 'none'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <details>
-        <summary>Per-cluster progress ({progress.length} clusters{progress.length > PROGRESS_ROWS ? `, first ${PROGRESS_ROWS} shown` : ''})</summary>
-        <table>
-          <Head columns={['Cluster', 'Wave', 'Version', 'Phase']} />
-          <tbody>
-            {progress.slice(0, PROGRESS_ROWS).map((entry) => (
-              <tr>
-                <th scope="row">
-                  <a href={`/ui/clusters/${entry.cluster}`}>{entry.cluster}</a>
-                </th>
-                <td>{entry.wave ?? '-'}</td>
-                <td>
-                  <code>{entry.version ?? '-'}</code>
-                </td>
-                <td>
-                  <Status tone={entry.phase === 'Ready' ? 'good' : entry.phase === 'Failed' ? 'bad' : 'warn'}>{entry.phase}</Status>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </details>
-    </section>
-  );
-}

@@ -3,9 +3,9 @@
 import type { AppReport, Cluster, DriftEntry } from '../../../lib/api/schemas.ts';
 import { clusterDrift, getCluster, listClusters } from '../../domain/clusters.ts';
 import { cursorParam, may, nameParam, nameQuery, type UiContext } from '../context.ts';
-import { ActionForm, Head, Field, NextPage, Page, Status, Time, clip, type Tone, type Viewer } from '../layout.tsx';
+import { ActionForm, Head, RowHead, Field, NextPage, Page, Status, Time, clip, type Tone, type Viewer } from '../layout.tsx';
 
-export const CLUSTERS_PER_PAGE = 50;
+export const CLUSTERS_PER_PAGE = 25;
 
 const phaseTone = (phase: string): Tone => (phase === 'Ready' ? 'good' : phase === 'Failed' ? 'bad' : 'warn');
 
@@ -21,9 +21,7 @@ export async function clustersPage(c: UiContext) {
         <tbody>
           {shown.map((cluster) => (
             <tr>
-              <th scope="row">
-                <a href={`/ui/clusters/${cluster.name}`}>{cluster.name}</a>
-              </th>
+              <RowHead href={`/ui/clusters/${cluster.name}`}>{cluster.name}</RowHead>
               <td>
                 {cluster.environment} / {cluster.region}
               </td>
@@ -118,9 +116,7 @@ export async function clusterPage(c: UiContext) {
         <tbody>
           {Object.entries(cluster.apps).map(([app, status]) => (
             <tr>
-              <th scope="row">
-                <a href={`/ui/apps/${app}`}>{app}</a>
-              </th>
+              <RowHead href={`/ui/apps/${app}`}>{app}</RowHead>
               <td>
                 <code>{status.version ?? '-'}</code>
               </td>

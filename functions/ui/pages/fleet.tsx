@@ -8,7 +8,7 @@ import { getFreeze } from '../../domain/freeze.ts';
 import { cursorParam, may, type UiContext } from '../context.ts';
 import { ActionForm, Field, NextPage, Page, Status, Time, type Tone, type Viewer } from '../layout.tsx';
 
-export const FLEET_APPS_PER_PAGE = 25;
+export const FLEET_APPS_PER_PAGE = 20;
 
 export async function fleetPage(c: UiContext) {
   const services = c.get('services');
@@ -128,7 +128,7 @@ function Cell({ cell }: { cell: FleetCell }) {
       )}
       {cell.rollout && (
         <div>
-          rollout {cell.rollout.id} {cell.rollout.status}
+          rollout <a href={`/ui/apps/${cell.app}/rollouts/${cell.rollout.id}`}>{cell.rollout.id}</a> {cell.rollout.status}
         </div>
       )}
     </td>
