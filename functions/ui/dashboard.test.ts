@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrfOf, seedDashboardWorld, signedIn } from '../../test/support/dashboard.ts';
 import { startFixture, type Fixture } from '../../test/support/control-plane.ts';
+import { parseSettings } from '../../lib/settings.ts';
+import { LocalSettings } from '../settings.ts';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -94,7 +96,7 @@ describe('sign-in and sessions', () => {
     const [header, payload] = admin.session.split('=')[1]!.split('.');
     const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'mallory', grants: [{ role: 'admin' }], jti: 'x', iss: 'flotilla-test', aud: 'flotilla', exp: 4e9 })).toString('base64url')}.${'A'.repeat(86)}`;
     const expired = await f.mint([{ role: 'admin' }], 'old', -120);
-    for (const value of [forged, expired, 'not-a-token', `${header}.${payload}`]) {
+    for (const value of [forged, expired, 'not-a-token', `${header}.${payload}`, '%E0%A4%A', 'a'.repeat(5000)]) {
       const response = await f.app.request('/ui', { headers: { cookie: `flotilla-session=${value}` } });
       expect(response.status, value).toBe(303);
       expect(response.headers.get('location')).toMatch(/^\/ui\/signin\?next=%2Fui/);
@@ -120,6 +122,17 @@ describe('sign-in and sessions', () => {
       const response = await f.app.request('/ui/signin', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, token: f.adminToken, next }).toString() });
       expect(response.headers.get('location'), next).toBe('/ui');
     }
+  });
+
+  it('has no OIDC sign-in unless one is configured, and checks its settings at start', async () => {
+    expect((await f.app.request('/ui/signin/oidc')).status).toBe(404);
+    expect((await f.app.request('/ui/callback?code=a&state=b')).status).toBe(404);
+    const federation = JSON.stringify([{ issuer: 'https://idp.example', audience: 'flotilla-ui', rules: [] }]);
+    const settings = (ui: object) => () => parseSettings('flotilla', LocalSettings, { FLOTILLA_OIDC: federation, FLOTILLA_UI_OIDC: JSON.stringify(ui) });
+    expect(settings({ issuer: 'https://idp.example', clientId: 'flotilla-ui' })()).toMatchObject({ FLOTILLA_UI_OIDC: { clientId: 'flotilla-ui' } });
+    expect(settings({ issuer: 'https://other.example', clientId: 'flotilla-ui' })).toThrow(/FLOTILLA_UI_OIDC: must name an issuer of FLOTILLA_OIDC whose audience is its clientId/);
+    expect(settings({ issuer: 'https://idp.example', clientId: 'someone-else' })).toThrow(/FLOTILLA_UI_OIDC/);
+    expect(settings({ issuer: 'https://idp.example', clientId: 'flotilla-ui', redirectUri: 'javascript:x' })).toThrow(/redirectUri/);
   });
 
   it('signs out', async () => {

@@ -71,7 +71,7 @@ const PAGE = `<!doctype html>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head>
 <body>
-<main id="swagger-ui"></main>
+<main id="swagger-ui"><noscript>The API docs need JavaScript; the OpenAPI document is <a href="/openapi.json">/openapi.json</a>.</noscript></main>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/assets/init.js"></script>
 </body>

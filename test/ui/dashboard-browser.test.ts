@@ -166,6 +166,24 @@ describe('the dashboard in Chromium', () => {
     await context.close();
   });
 
+  it('refuses a sign-in callback it did not start, and an identity no rule grants', async () => {
+    const forged = await f.app.request(`${ui}/ui/callback?code=abc&state=forged`);
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain('this sign-in expired or was not started here');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${ui}/ui/signin`);
+    await page.getByRole('link', { name: 'Sign in with your identity provider' }).click();
+    await page.locator('input[name="login"]').fill('mallory');
+    await page.locator('input[name="password"]').fill('any');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    const [response] = await Promise.all([page.waitForNavigation({ url: /\/ui\/callback/ }), page.getByRole('button', { name: 'Continue' }).click()]);
+    expect(response?.status()).toBe(403);
+    await expect(page.locator('[role="alert"]').textContent()).resolves.toContain('grants this identity a role');
+    expect((await context.cookies(ui)).some((cookie) => cookie.name === 'flotilla-session')).toBe(false);
+    await context.close();
+  });
+
   it('renders the API docs from its own assets under its CSP', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
