@@ -48,6 +48,7 @@ describe('pages', () => {
   it('shows the current rollout with its waves on the app page, and its clusters on its own page', async () => {
     await f.admin('PUT', '/v1/environments/stage', { upstream: 'dev', waves: [{ name: 'first', regions: ['eu'] }] });
     await f.admin('PUT', '/v1/apps/web/environments/stage', { track: null });
+    await f.admin('PUT', '/v1/clusters/stage-1', { environment: 'stage', region: 'eu' });
     expect((await f.admin('POST', '/v1/apps/web/promotions', { environment: 'stage', version: '1.1.0', reason: 'waves' })).status).toBe(202);
     const admin = await signedIn(f, f.adminToken);
     const app = await admin.page('/ui/apps/web');
@@ -55,10 +56,11 @@ describe('pages', () => {
     expect(app.html).toContain('href="/ui/apps/web/rollouts/stage-1"');
     const rollout = await admin.page('/ui/apps/web/rollouts/stage-1');
     expect(rollout.status).toBe(200);
-    expect(text(rollout.html)).toContain('first');
+    expect(text(rollout.html)).toMatch(/first ⚠ moving .*stage-1 first - ⚠ Pending/);
     expect((await admin.page('/ui/apps/web/rollouts/nope')).status).toBe(400);
     expect((await admin.page('/ui/apps/web/rollouts/stage-99')).status).toBe(404);
-    expect((await admin.page('/ui/apps/web/rollouts/stage-1?page=-1')).status).toBe(400);
+    expect((await admin.page('/ui/apps/web/rollouts/stage-1?cursor=!!')).status).toBe(400);
+    expect((await admin.page('/ui/apps/web/rollouts/stage-1?cursor=eyJ4IjoxfQ')).status).toBe(400);
   });
 
   it('serves every page under a CSP that allows no script and no other origin', async () => {

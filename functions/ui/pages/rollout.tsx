@@ -1,11 +1,10 @@
-// A rollout: its waves and gates as stored (cheap, shown on the app page), and the rollout page
-// with each cluster's progress. Progress is computed when read from every cluster of the
-// environment (as GET /v1/apps/{app}/rollouts/{id} does), so it has a page of its own.
+// A rollout: its waves and gates as stored (shown on the app page), and the rollout page with each
+// cluster's wave, phase and version, a page of the environment's clusters at a time.
 import type { Gate, Rollout } from '../../../lib/api/schemas.ts';
-import { getRollout } from '../../domain/rollouts.ts';
+import { rolloutProgressPage } from '../../domain/rollouts.ts';
 import { badRequest } from '../../errors.ts';
-import { nameParam, type UiContext } from '../context.ts';
-import { Head, RowHead, Page, Status, Time, type Tone } from '../layout.tsx';
+import { cursorParam, nameParam, type UiContext } from '../context.ts';
+import { Head, NextPage, RowHead, Page, Status, Time, type Tone } from '../layout.tsx';
 
 export const PROGRESS_PER_PAGE = 100;
 const ROLLOUT_ID = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)-(\d{1,10})$/;
@@ -28,14 +27,8 @@ const rolloutTone = (status: string): Tone => (status === 'completed' ? 'good' :
 const waveTone = (status: string): Tone => (status === 'done' ? 'good' : status === 'failed' ? 'bad' : status === 'moving' ? 'warn' : 'idle');
 const phaseTone = (phase: string): Tone => (phase === 'Ready' ? 'good' : phase === 'Failed' ? 'bad' : 'warn');
 
-/** The rollout's status, waves and gates; with progress, the clusters of each wave by phase. */
+/** The rollout's status, waves and gates, as stored. */
 export function RolloutView({ rollout, link = true }: { rollout: Rollout; link?: boolean }) {
-  const byWave = new Map<string, Map<string, number>>();
-  for (const entry of rollout.progress ?? []) {
-    const phases = byWave.get(entry.wave ?? '') ?? new Map<string, number>();
-    phases.set(entry.phase, (phases.get(entry.phase) ?? 0) + 1);
-    byWave.set(entry.wave ?? '', phases);
-  }
   return (
     <section aria-label="Rollout">
       <p>
@@ -45,7 +38,7 @@ export function RolloutView({ rollout, link = true }: { rollout: Rollout; link?:
       </p>
       <Gates gates={rollout.gates} />
       <table>
-        <Head columns={['Wave', 'Status', 'Targets', 'Soak / deadline', ...(rollout.progress ? ['Clusters by phase'] : [])]} />
+        <Head columns={['Wave', 'Status', 'Targets', 'Soak / deadline']} />
         <tbody>
           {rollout.waves.map((wave) => (
             <tr>
@@ -62,7 +55,6 @@ export function RolloutView({ rollout, link = true }: { rollout: Rollout; link?:
               <td>
                 {wave.soakSeconds}s / {wave.deadlineSeconds ? `${wave.deadlineSeconds}s` : 'none'}
               </td>
-              {rollout.progress && <td>{[...(byWave.get(wave.name) ?? new Map<string, number>())].map(([phase, n]) => `${phase} ${n}`).join(' · ') || 'none'}</td>}
             </tr>
           ))}
         </tbody>
@@ -80,25 +72,18 @@ export async function rolloutPage(c: UiContext) {
   const app = nameParam(c, 'app');
   const match = ROLLOUT_ID.exec(c.req.param('rollout') ?? '');
   if (!match) throw badRequest('rollout: must be a rollout id such as prod-3');
-  const page = Number(c.req.query('page') ?? 0);
-  if (!Number.isSafeInteger(page) || page < 0 || page > 100_000) throw badRequest('page: must be a page number');
-  const rollout = await getRollout(c.get('services'), app, match[1]!, Number(match[2]));
-  const progress = rollout.progress ?? [];
-  const shown = progress.slice(page * PROGRESS_PER_PAGE, (page + 1) * PROGRESS_PER_PAGE);
-  const pages = Math.ceil(progress.length / PROGRESS_PER_PAGE);
+  const { rollout, items, nextCursor } = await rolloutProgressPage(c.get('services'), app, match[1]!, Number(match[2]), { limit: PROGRESS_PER_PAGE, cursor: cursorParam(c) });
   return c.html(
     <Page title={`Rollout ${rollout.id} of ${app}`} viewer={c.get('viewer')}>
       <RolloutView rollout={rollout} link={false} />
-      <h2>
-        Clusters {progress.length === 0 ? 0 : page * PROGRESS_PER_PAGE + 1}–{page * PROGRESS_PER_PAGE + shown.length} of {progress.length}
-      </h2>
+      <h2>Clusters of {rollout.environment}: wave, version and phase</h2>
       <table>
         <Head columns={['Cluster', 'Wave', 'Version', 'Phase']} />
         <tbody>
-          {shown.map((entry) => (
+          {items.map((entry) => (
             <tr>
               <RowHead href={`/ui/clusters/${entry.cluster}`}>{entry.cluster}</RowHead>
-              <td>{entry.wave ?? '-'}</td>
+              <td>{entry.wave ?? '(no wave)'}</td>
               <td>
                 <code>{entry.version ?? '-'}</code>
               </td>
@@ -109,9 +94,8 @@ export async function rolloutPage(c: UiContext) {
           ))}
         </tbody>
       </table>
-      <p class="paging">
-        {page > 0 && <a href={`?page=${page - 1}`}>← Previous clusters</a>} {page + 1 < pages && <a href={`?page=${page + 1}`}>More clusters →</a>}
-      </p>
+      {items.length === 0 && <p class="notice">No clusters of the environment run the app on this page.</p>}
+      <NextPage base={`/ui/apps/${app}/rollouts/${rollout.id}`} params={{}} cursor={nextCursor} label="More clusters →" />
       <p>
         <a href={`/ui/apps/${app}`}>Back to {app}</a>
       </p>
