@@ -148,11 +148,11 @@ describe('sign-in and sessions', () => {
 describe('actions', () => {
   it('promotes with a reason and shows the record the API wrote', async () => {
     const admin = await signedIn(f, f.adminToken);
-    const { status, html } = await admin.post('/ui/actions/promote', { app: 'web', environment: 'prod', version: '1.0.0', reason: 'ship it' }, {}, '/ui/apps/web');
+    const { status, html } = await admin.post('/ui/actions/promote', { app: 'web', environment: 'prod', version: '1.1.0', reason: 'ship it' }, {}, '/ui/apps/web');
     expect(status).toBe(201);
     expect(text(html)).toContain('Done: Promote web to prod');
-    expect(text(html)).toMatch(/toVersion 1\.0\.0 .*actor admin .*reason ship it/);
-    expect((await f.admin('GET', '/v1/apps/web/promotions?environment=prod')).body.items.at(-1)).toMatchObject({ toVersion: '1.0.0', reason: 'ship it', actor: 'admin' });
+    expect(text(html)).toMatch(/toVersion 1\.1\.0 .*actor admin reason ship it .*fromVersion 1\.0\.0/);
+    expect((await f.admin('GET', '/v1/apps/web/promotions?environment=prod')).body.items.at(-1)).toMatchObject({ toVersion: '1.1.0', reason: 'ship it', actor: 'admin' });
   });
 
   it('hides actions from a viewer, and the API refuses them anyway', async () => {

@@ -68,7 +68,7 @@ export const Status = (props: { tone: Tone; children: Child }) => (
 export const Time = (props: { at: string | null | undefined }) => (props.at ? <time datetime={props.at}>{props.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}</time> : <span>never</span>);
 
 /** A stored record as a definition list: its top-level fields, nested ones as compact JSON. */
-export function Record(props: { value: unknown }) {
+export function RecordView(props: { value: unknown }) {
   if (props.value === null || typeof props.value !== 'object') return <pre>{JSON.stringify(props.value)}</pre>;
   return (
     <dl class="record">

@@ -3,10 +3,12 @@
 import { generateAgentKey, signAgentRequest } from '../../lib/agent-auth.ts';
 import { digestOf, seedWorld, type Fixture } from './control-plane.ts';
 
-/** dev → prod, app web with releases 1.0.0 and 1.1.0, cluster dev-1 registered and reporting drift (one Secret's value sent unmasked). */
+/** dev → prod, app web with releases 1.0.0 and 1.1.0 (1.0.0 promoted to prod, where prod-1 never reported), cluster dev-1 registered and reporting drift (one Secret's value sent unmasked). */
 export async function seedDashboardWorld(f: Fixture) {
   await seedWorld(f);
   for (const [n, version] of ['1.0.0', '1.1.0'].entries()) await f.admin('POST', '/v1/apps/web/releases', { version, digest: digestOf(n + 1) });
+  await f.admin('PUT', '/v1/clusters/prod-1', { environment: 'prod', region: 'us', labels: { tier: 'web' } });
+  await f.admin('POST', '/v1/apps/web/promotions', { environment: 'prod', version: '1.0.0', reason: 'first prod release' });
   await f.admin('PUT', '/v1/clusters/dev-1', { environment: 'dev', region: 'eu', labels: { tier: 'web' } });
   const { token } = (await f.admin('POST', '/v1/clusters/dev-1/registration-tokens')).body;
   const key = await generateAgentKey();

@@ -18,7 +18,7 @@ export async function fleetPage(c: UiContext) {
     listEnvironments(services, { limit: 100 }),
     getFreeze(services),
   ]);
-  const fleet = await fleetView(services, new Set(apps.items.map((app) => app.name)));
+  const fleet = await fleetView(services, { apps: new Set(apps.items.map((app) => app.name)), rolloutsWhereWaves: true });
   const viewer = c.get('viewer');
   return c.html(
     <Page title="Fleet" viewer={viewer}>

@@ -1,7 +1,7 @@
 // The sign-in page: paste a token, or sign in with the configured OpenID provider; and the page
 // an error or an action's result is shown on.
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { Page, Record, type Viewer } from '../layout.tsx';
+import { Page, RecordView, type Viewer } from '../layout.tsx';
 
 export function SignInPage(props: { csrf: string; next: string; oidc: boolean; message?: string; error?: string }) {
   return (
@@ -63,7 +63,7 @@ export function ResultPage(props: { title: string; record: unknown; viewer: View
       <p class="notice" role="status">
         The control plane recorded this:
       </p>
-      <Record value={props.record} />
+      <RecordView value={props.record} />
       <p>
         <a href={props.back}>Back</a>
       </p>
