@@ -20,6 +20,7 @@ describe('pages', () => {
     const { status, html } = await admin.page('/ui');
     expect(status).toBe(200);
     expect(text(html)).toContain('Drifted');
+    expect(text(html)).toMatch(/Not reported yet desired 1\.0\.0 1 cluster\s?: Pending 1/);
     expect(text(html)).toMatch(/running 1\.1\.0 \(1\) 1 cluster\s?: Ready 1 1 drifted/);
     expect(html).toContain('href="/ui/clusters?environment=dev&amp;region=eu&amp;drifted=web"');
     const clusters = await admin.page('/ui/clusters?environment=dev&region=eu&drifted=web');

@@ -94,6 +94,7 @@ export function cellState(cell: FleetCell): { tone: Tone; word: string } {
   if (cell.drifted > 0) return { tone: 'warn', word: 'Drifted' };
   if (cell.stale > 0) return { tone: 'warn', word: 'Stale' };
   if (cell.clusters === 0) return { tone: 'idle', word: 'No clusters' };
+  if ((cell.phases.Pending ?? 0) === cell.clusters) return { tone: 'warn', word: 'Not reported yet' };
   if ((cell.phases.Ready ?? 0) < cell.clusters) return { tone: 'warn', word: 'Progressing' };
   return { tone: 'good', word: 'Healthy' };
 }
