@@ -67,7 +67,7 @@ export const Status = (props: { tone: Tone; children: Child }) => (
 
 export const Time = (props: { at: string | null | undefined }) => (props.at ? <time datetime={props.at}>{props.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}</time> : <span>never</span>);
 
-/** A stored record as a definition list: its top-level fields, nested ones as compact JSON. */
+/** A stored record as a definition list: its top-level fields, nested ones as compact JSON (a list item each). */
 export function RecordView(props: { value: unknown }) {
   if (props.value === null || typeof props.value !== 'object') return <pre>{JSON.stringify(props.value)}</pre>;
   return (
@@ -75,7 +75,21 @@ export function RecordView(props: { value: unknown }) {
       {Object.entries(props.value as object).map(([key, value]) => (
         <>
           <dt>{key}</dt>
-          <dd>{typeof value === 'string' ? value : <code>{clip(JSON.stringify(value) ?? 'null', 2000)}</code>}</dd>
+          <dd>
+            {typeof value === 'string' ? (
+              value
+            ) : Array.isArray(value) ? (
+              <ul>
+                {value.slice(0, 100).map((item) => (
+                  <li>
+                    <code>{clip(JSON.stringify(item) ?? 'null', 500)}</code>
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <code>{clip(JSON.stringify(value) ?? 'null', 2000)}</code>
+            )}
+          </dd>
         </>
       ))}
     </dl>

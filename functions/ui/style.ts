@@ -28,6 +28,7 @@ pre{white-space:pre-wrap;word-break:break-all;margin:0}
 .record{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;background:#fff;padding:.75rem;border:1px solid #c9ced6}
 .record dt{font-weight:600}
 .record dd{margin:0;word-break:break-all}
+.record ul{margin:0;padding-left:1rem}
 form.action,form.filters,.panel{background:#fff;border:1px solid #c9ced6;padding:.6rem;margin:.5rem 0;display:flex;gap:.6rem;flex-wrap:wrap;align-items:flex-end}
 label{display:flex;flex-direction:column;font-size:12.5px;gap:.15rem}
 input,select,button,textarea{font:inherit;padding:.25rem .4rem}

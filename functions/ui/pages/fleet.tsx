@@ -23,7 +23,7 @@ export async function fleetPage(c: UiContext) {
   return c.html(
     <Page title="Fleet" viewer={viewer}>
       <FreezePanel freeze={freeze} viewer={viewer} canFreeze={may(c, 'promote')} />
-      <Matrix apps={apps.items.map((app) => app.name)} environments={ordered(environments.items)} cells={fleet.cells} />
+      <Matrix apps={apps.items.map((app) => app.name)} environments={[...new Set([...ordered(environments.items), ...fleet.cells.map((cell) => cell.environment)])]} cells={fleet.cells} />
       <p class="muted">
         Generated <Time at={fleet.generatedAt} />. Counts move as agents report; the clock recounts them.
       </p>
