@@ -191,6 +191,11 @@ describe('actions', () => {
     expect((await admin.post('/ui/actions/promote', { app: '../../v1/tokens', environment: 'prod', version: '1.0.0', reason: 'x' })).status).toBe(400);
     expect((await admin.post('/ui/actions/promote', { app: 'web', environment: 'prod', version: 'not-semver', reason: 'x' })).status).toBe(400);
     expect((await admin.post('/ui/actions/suspend', { reason: 'x' })).status).toBe(400);
+    for (const [type, body] of [['multipart/form-data; boundary=x', '--x\r\ngarbage'], ['application/x-www-form-urlencoded', '%zz=%E0%A4%A&csrf=%'], ['multipart/form-data', 'no boundary']]) {
+      const response = await f.app.request('http://localhost/ui/actions/promote', { method: 'POST', headers: { cookie: admin.session, origin: 'http://localhost', 'content-type': type }, body });
+      expect(response.status, type).toBeGreaterThanOrEqual(400);
+      expect(response.status, type).toBeLessThan(500);
+    }
     for (const path of ['/ui/apps/NOPE!', '/ui/clusters/%00', '/ui/events?since=1999-01-01T00:00:00Z', '/ui/events?since=2026-01-01T00:00:00Z&until=2026-12-01T00:00:00Z', '/ui/events?cursor=!!', '/ui/events?cursor=QUJD', '/ui/events?type=%3Cx%3E', '/ui?cursor=eyJ4IjoxfQ', '/ui/nowhere']) {
       const { status, html } = await admin.page(path);
       expect(status, path).toBeGreaterThanOrEqual(400);

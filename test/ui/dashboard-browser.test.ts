@@ -93,6 +93,7 @@ describe('the dashboard in Chromium', () => {
     await accessible(page, 'fleet');
 
     await cell.getByRole('link', { name: '1 drifted' }).click();
+    await accessible(page, 'clusters');
     await page.getByRole('link', { name: 'dev-1' }).click();
     await page.waitForURL(`${ui}/ui/clusters/dev-1`);
     const rows = page.locator('table.drift tbody tr');
