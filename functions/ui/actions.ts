@@ -74,6 +74,18 @@ export const ACTIONS: Record<string, (form: Form) => ApiCall> = {
     back: `/ui/clusters/${segment(f, 'cluster')}`,
     title: `Resume ${f.app ? `${f.app} on ` : ''}${f.cluster}`,
   }),
+  ...Object.fromEntries(
+    (['pause', 'resume', 'abort'] as const).map((verb) => [
+      verb,
+      (f: Form): ApiCall => ({
+        method: 'POST',
+        path: `/v1/apps/${segment(f, 'app')}/rollouts/${segment(f, 'rollout')}/${verb}`,
+        body: { reason: f.reason },
+        back: `/ui/apps/${segment(f, 'app')}/rollouts/${segment(f, 'rollout')}`,
+        title: `${verb[0]!.toUpperCase()}${verb.slice(1)} rollout ${f.rollout} of ${f.app}`,
+      }),
+    ]),
+  ),
   freeze: (f) => ({ method: 'PUT', path: '/v1/freeze', body: { reason: f.reason, ...optional(f, 'until') }, back: '/ui', title: 'Freeze every environment' }),
   unfreeze: (f) => ({ method: 'POST', path: '/v1/freeze/lift', body: { reason: f.reason }, back: '/ui', title: 'Lift the freeze' }),
 };

@@ -58,6 +58,11 @@ describe('pages', () => {
     const rollout = await admin.page('/ui/apps/web/rollouts/stage-1');
     expect(rollout.status).toBe(200);
     expect(text(rollout.html)).toMatch(/first ⚠ moving .*stage-1 first - ⚠ Pending/);
+    expect(rollout.html).toContain('action="/ui/actions/pause"');
+    const paused = await admin.post('/ui/actions/pause', { app: 'web', rollout: 'stage-1', reason: 'looking into it' }, {}, '/ui/apps/web/rollouts/stage-1');
+    expect(paused.status).toBe(200);
+    expect(text(paused.html)).toMatch(/status paused .*statusReason .*looking into it/);
+    expect((await admin.page('/ui/apps/web/rollouts/stage-1')).html).toContain('action="/ui/actions/resume"');
     expect((await admin.page('/ui/apps/web/rollouts/nope')).status).toBe(400);
     expect((await admin.page('/ui/apps/web/rollouts/stage-99')).status).toBe(404);
     expect((await admin.page('/ui/apps/web/rollouts/stage-1?cursor=!!')).status).toBe(400);
@@ -158,7 +163,7 @@ describe('actions', () => {
 
   it('hides actions from a viewer, and the API refuses them anyway', async () => {
     const viewer = await signedIn(f, await f.mint([{ role: 'viewer' }], 'vera'));
-    for (const path of ['/ui', '/ui/apps/web', '/ui/clusters/dev-1']) expect((await viewer.page(path)).html, path).not.toContain('/ui/actions/');
+    for (const path of ['/ui', '/ui/apps/web', '/ui/clusters/dev-1', '/ui/apps/web/rollouts/stage-1']) expect((await viewer.page(path)).html, path).not.toContain('/ui/actions/');
     const refused = await viewer.post('/ui/actions/promote', { app: 'web', environment: 'prod', version: '1.1.0', reason: 'sneaky' });
     expect(refused.status).toBe(403);
     expect(text(refused.html)).toContain('vera may not promote app web in environment prod');

@@ -3,8 +3,8 @@
 import type { Gate, Rollout } from '../../../lib/api/schemas.ts';
 import { rolloutProgressPage } from '../../domain/rollouts.ts';
 import { badRequest } from '../../errors.ts';
-import { cursorParam, nameParam, type UiContext } from '../context.ts';
-import { Head, NextPage, RowHead, Page, Status, Time, type Tone } from '../layout.tsx';
+import { cursorParam, may, nameParam, type UiContext } from '../context.ts';
+import { ActionForm, Head, NextPage, RowHead, Page, Status, Time, type Tone, type Viewer } from '../layout.tsx';
 
 export const PROGRESS_PER_PAGE = 100;
 const ROLLOUT_ID = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)-(\d{1,10})$/;
@@ -76,6 +76,7 @@ export async function rolloutPage(c: UiContext) {
   return c.html(
     <Page title={`Rollout ${rollout.id} of ${app}`} viewer={c.get('viewer')}>
       <RolloutView rollout={rollout} link={false} />
+      {may(c, 'promote', { app, environment: rollout.environment }) && <RolloutActions viewer={c.get('viewer')} rollout={rollout} />}
       <h2>Clusters of {rollout.environment}: wave, version and phase</h2>
       <table>
         <Head columns={['Cluster', 'Wave', 'Version', 'Phase']} />
@@ -100,5 +101,20 @@ export async function rolloutPage(c: UiContext) {
         <a href={`/ui/apps/${app}`}>Back to {app}</a>
       </p>
     </Page>,
+  );
+}
+
+/** Pause a running rollout, resume a paused one, abort either (the API refuses the others with a 409). */
+function RolloutActions({ viewer, rollout }: { viewer: Viewer; rollout: Rollout }) {
+  const verbs = rollout.status === 'running' ? ['pause', 'abort'] : rollout.status === 'paused' ? ['resume', 'abort'] : [];
+  return (
+    <>
+      {verbs.map((verb) => (
+        <ActionForm viewer={viewer} action={verb} label={`${verb[0]!.toUpperCase()}${verb.slice(1)} the rollout`}>
+          <input type="hidden" name="app" value={rollout.app} />
+          <input type="hidden" name="rollout" value={rollout.id} />
+        </ActionForm>
+      ))}
+    </>
   );
 }
