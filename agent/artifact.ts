@@ -5,6 +5,7 @@ import { loadAll } from 'js-yaml';
 import type { KubeObject } from './kube/client.ts';
 import { OciError } from '../lib/oci/errors.ts';
 import { KustomizeError, artifactDir, kustomizationIn, kustomizeBuild, type KustomizeOptions } from './kustomize.ts';
+import { shedGarbage } from './memory.ts';
 // Plain `${var}` scalars stay recognisable until substitution (agent/substitute.ts).
 import { SUBSTITUTION_SCHEMA } from './substitute.ts';
 
@@ -140,7 +141,11 @@ export function buildObjects(files: ArtifactFiles, path: string): KubeObject[] {
   const selected = [...files.keys()].filter((name) => name.startsWith(prefix) && MANIFEST_FILE.test(name)).sort();
   if (selected.length === 0) throw new BuildError(`no manifests under path "${path}" in the artifact`);
   const objects: KubeObject[] = [];
-  for (const name of selected) parseManifests(name, (files.get(name) as Buffer).toString('utf8'), objects);
+  for (const name of selected) {
+    const text = (files.get(name) as Buffer).toString('utf8');
+    parseManifests(name, text, objects);
+    shedGarbage(text.length);
+  }
   return objects;
 }
 

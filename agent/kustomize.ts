@@ -14,7 +14,6 @@
 //   4. its output is capped in bytes.
 // Every refusal is a KustomizeError of one sentence; the reconciler reports it as BuildFailed and
 // applies nothing.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -330,7 +329,10 @@ interface RunResult {
   code: number | null;
 }
 
-function run(binary: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number, maxOutputBytes: number): Promise<RunResult> {
+async function run(binary: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number, maxOutputBytes: number): Promise<RunResult> {
+  // Loaded only here, as in kube/exec.ts: node:child_process costs ~3 MiB that agents whose apps
+  // hold no kustomization never need.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];

@@ -20,6 +20,7 @@ import { countActions, type ChangeSetEntry } from './ssa/changeset.ts';
 import { ApplyError, messageOf } from './ssa/errors.ts';
 import { hasStatus } from './ssa/health.ts';
 import { ResourceManager, type ManagerOptions } from './ssa/manager.ts';
+import { VerifiedObjects } from './ssa/verified.ts';
 import { inventoryIdOf, refOf, type ObjectRef } from './ssa/objects.ts';
 import { SubstitutionError, loadVariables, maskSecretValues, substituteObjects } from './substitute.ts';
 
@@ -88,6 +89,8 @@ export class Reconciler {
   private readonly verified = new Set<string>();
   /** Per app, the values its Secrets (valuesFrom) gave the last time they were read: masked in its reports. */
   private readonly secretValues = new Map<string, string[]>();
+  /** Per app: what the last plan of each object found (ssa/verified.ts). */
+  private readonly planned = new Map<string, VerifiedObjects>();
   private readonly healthBudgetMs: number;
   private readonly fetchBackoff: { baseMs: number; maxMs: number };
 
@@ -427,6 +430,7 @@ export class Reconciler {
         this.backoff.delete(name);
         this.dependencies.forget(name);
         this.secretValues.delete(name);
+        this.planned.delete(name);
         this.options.metrics.remove(AGENT_METRICS.appPhase, { app: name });
         this.options.logger.info(
           inventory?.prune ? 'app removed from the desired state; its objects were deleted' : 'app removed from the desired state; its objects were left in place (prune: false)',
@@ -440,7 +444,9 @@ export class Reconciler {
 
   /** A manager bound to one app's owner labels: it adopts, writes and prunes only that app's objects. */
   private managerFor(app: string): ResourceManager {
-    return new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(app) });
+    let planned = this.planned.get(app);
+    if (!planned) this.planned.set(app, (planned = new VerifiedObjects()));
+    return new ResourceManager(this.options.client, { ...this.options.manager, ownerLabels: ownerLabelsOf(app), verified: planned });
   }
 }
 

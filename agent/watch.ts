@@ -20,7 +20,7 @@ export interface WatcherOptions {
   metrics: Metrics;
   /** Called (debounced) with an app whose objects were changed or deleted by someone else. */
   onDrift: (app: string) => void;
-  /** Events for one app within this window are one reconcile (default 1 s). */
+  /** Events for one app within this window are one reconcile (default 250 ms: a kubectl apply of many objects is one burst). */
   debounceMs?: number;
   /** Reconnect backoff after an error: first delay, doubled up to the maximum (default 1 s … 60 s). */
   backoff?: { baseMs: number; maxMs: number };
@@ -101,7 +101,7 @@ export class ObjectWatcher {
   private stopped = false;
 
   constructor(private readonly options: WatcherOptions) {
-    this.debounceMs = options.debounceMs ?? 1_000;
+    this.debounceMs = options.debounceMs ?? 250;
     this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 60_000 };
   }
 

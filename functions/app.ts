@@ -1,6 +1,5 @@
 // The one Hono app factory, used by the Lambda entry and the Node entry alike. It never knows its runtime.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { requestId } from 'hono/request-id';
@@ -18,6 +17,8 @@ import { registerOverviewRoutes } from './routes/overview.ts';
 import { registerRolloutRoutes } from './routes/rollouts.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
 import { registerValuesRoutes } from './routes/values.ts';
+import { registerDocs } from './ui/docs.ts';
+import { registerDashboard } from './ui/routes.tsx';
 import { usageScope } from './usage.ts';
 
 const health = createRoute({
@@ -151,7 +152,8 @@ export function createApp(services: Services) {
       description: 'GitOps control plane for fleets of Kubernetes clusters. Errors: {"error":{"code","message","requestId"}}.',
     },
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  registerDocs(app);
+  registerDashboard(app);
 
   app.notFound(function notFoundHandler(c) {
     return errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));

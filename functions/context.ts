@@ -1,5 +1,6 @@
 // The typed context every handler reads its services and caller from.
 import { LIMITS } from '../lib/limits.ts';
+import type { OidcSignIn } from './auth/oidc-client.ts';
 import type { Principal, TokenService } from './auth/tokens.ts';
 import type { ClusterRecord } from './model.ts';
 import type { Storage } from './storage/index.ts';
@@ -81,6 +82,8 @@ export interface Services {
   tokens: TokenService;
   config: Config;
   now: () => Date;
+  /** The dashboard's OIDC sign-in, when an issuer is configured for it (FLOTILLA_UI_OIDC). */
+  signIn?: OidcSignIn;
 }
 
 export type AppEnv = {

@@ -56,6 +56,7 @@ export async function servicesFromEnvironment(env: Record<string, string | undef
     audience: settings.FLOTILLA_AUDIENCE,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
     config: { notify: notifyConfig(settings) },
+    signIn: settings.FLOTILLA_UI_OIDC,
   });
 }
 

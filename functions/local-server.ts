@@ -17,6 +17,7 @@ import { connectStorage, startEmbeddedStorage } from './embedded-storage.ts';
 import { runClock } from './clock.ts';
 import { startLocalDispatcher, type LocalDispatcher } from './notify/dispatcher.ts';
 import { buildServices, type ConfigOverrides } from './services.ts';
+import type { OidcSignInConfig } from './auth/oidc-client.ts';
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from './settings.ts';
 
 export const LOCAL_TABLE = 'flotilla';
@@ -28,6 +29,7 @@ export interface LocalOptions {
   host?: string;
   config?: ConfigOverrides;
   oidc?: OidcIssuer[];
+  signIn?: OidcSignInConfig;
   now?: () => Date;
   /** Seconds between runs of the clock (rollout deadlines and soaks); 0 turns it off. Default 15. */
   clockSeconds?: number;
@@ -84,6 +86,7 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
     issuer: DEFAULT_ISSUER,
     audience: DEFAULT_AUDIENCE,
     oidc: options.oidc,
+    signIn: options.signIn,
     config: options.config,
     now: options.now,
   });

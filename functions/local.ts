@@ -26,6 +26,7 @@ try {
     port: settings.PORT,
     host: settings.HOST,
     oidc: settings.FLOTILLA_OIDC as OidcIssuer[],
+    signIn: settings.FLOTILLA_UI_OIDC,
     clockSeconds: settings.FLOTILLA_CLOCK_SECONDS,
     notifyIntervalMs: settings.FLOTILLA_NOTIFY_SECONDS * 1000,
     config: { notify: notifyConfig(settings) },
@@ -37,6 +38,7 @@ try {
 
 console.log(`Flotilla control plane listening on ${plane.url}
   data:        ${plane.dataDir} (kept across restarts)
+  dashboard:   ${plane.url}/ui   (sign in with the admin token below)
   API docs:    ${plane.url}/docs   (OpenAPI: ${plane.url}/openapi.json)
   admin token: ${plane.adminTokenPath}
     export FLOTILLA_URL=${plane.url}

@@ -2,6 +2,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { JWK } from 'jose';
+import { OidcSignIn, type OidcSignInConfig } from './auth/oidc-client.ts';
 import { TokenService, type OidcIssuer } from './auth/tokens.ts';
 import { DEFAULT_CONFIG, type Config, type Services } from './context.ts';
 import { createStorage } from './storage/index.ts';
@@ -18,12 +19,18 @@ export interface ServiceOptions {
   issuer: string;
   audience: string;
   oidc?: OidcIssuer[];
+  /** The dashboard's OIDC sign-in: a client of one of `oidc`'s issuers. */
+  signIn?: OidcSignInConfig;
   config?: ConfigOverrides;
   now?: () => Date;
 }
 
 export async function buildServices(options: ServiceOptions): Promise<Services> {
   const now = options.now ?? (() => new Date());
+  const { signIn } = options;
+  if (signIn && !options.oidc?.some((issuer) => issuer.issuer === signIn.issuer && issuer.audience === signIn.clientId)) {
+    throw new Error(`buildServices: the sign-in issuer ${signIn.issuer} must be a federated OIDC issuer whose audience is the client id ${signIn.clientId}`);
+  }
   return {
     storage: createStorage({ dynamo: options.dynamo, s3: options.s3 }, { table: options.tableName, bucket: options.bucket }),
     tokens: await TokenService.create({
@@ -35,5 +42,6 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     }),
     config: { ...DEFAULT_CONFIG, ...options.config, notify: { ...DEFAULT_CONFIG.notify, ...options.config?.notify } },
     now,
+    ...(signIn ? { signIn: new OidcSignIn(signIn) } : {}),
   };
 }

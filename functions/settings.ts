@@ -55,6 +55,28 @@ export const notifyConfig = (settings: { FLOTILLA_NOTIFY_ALLOW_CIDRS: string[]; 
   publicUrl: settings.FLOTILLA_PUBLIC_URL ?? null,
 });
 
+/**
+ * The dashboard's OIDC sign-in (authorization code + PKCE): a client of one of the FLOTILLA_OIDC
+ * issuers, whose audience there is this client id (the id token's audience).
+ */
+const UiOidc = jsonSetting(
+  z
+    .object({
+      issuer: z.string().min(1),
+      clientId: z.string().min(1).max(256),
+      clientSecret: z.string().min(1).max(1024).optional(),
+      redirectUri: urlSetting.optional(),
+      scopes: z.string().max(512).optional(),
+    })
+    .strict(),
+);
+
+/** FLOTILLA_UI_OIDC names an issuer of FLOTILLA_OIDC whose audience is its client id. */
+const signInIsFederated = (settings: { FLOTILLA_OIDC: { issuer: string; audience: string }[]; FLOTILLA_UI_OIDC?: { issuer: string; clientId: string } }) =>
+  !settings.FLOTILLA_UI_OIDC ||
+  settings.FLOTILLA_OIDC.some((issuer) => issuer.issuer === settings.FLOTILLA_UI_OIDC!.issuer && issuer.audience === settings.FLOTILLA_UI_OIDC!.clientId);
+const SIGN_IN_FEDERATED = { message: 'must name an issuer of FLOTILLA_OIDC whose audience is its clientId', path: ['FLOTILLA_UI_OIDC'] };
+
 const identity = {
   FLOTILLA_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
   FLOTILLA_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
@@ -72,6 +94,7 @@ export const LambdaSettings = z
     FLOTILLA_SIGNING_KEYS_PARAMETER: z.string().regex(/^[A-Za-z0-9_./-]{1,2048}$/, 'must be an SSM parameter name').optional(),
     FLOTILLA_SIGNING_KEYS: SigningKeys.optional(),
     FLOTILLA_OIDC: OidcIssuers.default([]),
+    FLOTILLA_UI_OIDC: UiOidc.optional(),
     /** Other DynamoDB / S3 / SSM endpoints, for running the Lambda entry against local servers. */
     FLOTILLA_DYNAMODB_ENDPOINT: urlSetting.optional(),
     FLOTILLA_S3_ENDPOINT: urlSetting.optional(),
@@ -82,7 +105,8 @@ export const LambdaSettings = z
   .refine((settings) => (settings.FLOTILLA_SIGNING_KEYS_PARAMETER === undefined) !== (settings.FLOTILLA_SIGNING_KEYS === undefined), {
     message: 'set exactly one of FLOTILLA_SIGNING_KEYS_PARAMETER (on AWS) and FLOTILLA_SIGNING_KEYS',
     path: ['FLOTILLA_SIGNING_KEYS_PARAMETER'],
-  });
+  })
+  .refine(signInIsFederated, SIGN_IN_FEDERATED);
 
 /** `npm start` (functions/local.ts): the embedded default. */
 export const LocalSettings = z.object({
@@ -95,7 +119,8 @@ export const LocalSettings = z.object({
   /** Seconds between runs of the in-process notification dispatcher (it also runs as soon as an event is written); 0 turns it off. */
   FLOTILLA_NOTIFY_SECONDS: intSetting(0, 3600).default(1),
   ...notify,
-});
+  FLOTILLA_UI_OIDC: UiOidc.optional(),
+}).refine(signInIsFederated, SIGN_IN_FEDERATED);
 
 /** The operator commands (functions/keys.ts). */
 export const KeysSettings = z.object({

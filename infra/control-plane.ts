@@ -48,6 +48,9 @@ export function deployControlPlane() {
   });
   // Trusted OIDC issuers with claim → role rules (JSON); none by default.
   const oidc = new sst.Secret('OidcIssuers', '[]');
+  // The dashboard's OIDC sign-in (FLOTILLA_UI_OIDC, JSON; README, "The dashboard"); unset by default.
+  // Use a public client (code + PKCE needs no secret): this value sits in the function's environment.
+  const dashboardOidc = new sst.Secret('DashboardOidc', '');
   const functionArgs = {
     runtime: LAMBDA_RUNTIME,
     architecture: LAMBDA_ARCHITECTURE,
@@ -70,6 +73,7 @@ export function deployControlPlane() {
       bucket: bucket.name,
       signingKeysParameter: signingKeysParameter.name,
       oidc: oidc.value,
+      dashboardOidc: dashboardOidc.value,
       stage: $app.stage,
     }),
   };

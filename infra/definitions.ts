@@ -76,12 +76,13 @@ export const signingKeysParameterName = (stage: string) => `/flotilla/${stage}/s
  * Settings the Lambda reads at start (functions/lambda.ts); values are SST outputs. The signing
  * keys are not among them: only the name of the parameter that holds them, encrypted.
  */
-export function functionEnvironment(refs: { table: unknown; bucket: unknown; signingKeysParameter: unknown; oidc: unknown; stage: string }) {
+export function functionEnvironment(refs: { table: unknown; bucket: unknown; signingKeysParameter: unknown; oidc: unknown; dashboardOidc: unknown; stage: string }) {
   return {
     FLOTILLA_TABLE: refs.table,
     FLOTILLA_BUCKET: refs.bucket,
     FLOTILLA_SIGNING_KEYS_PARAMETER: refs.signingKeysParameter,
     FLOTILLA_OIDC: refs.oidc,
+    FLOTILLA_UI_OIDC: refs.dashboardOidc,
     FLOTILLA_ISSUER: `flotilla-${refs.stage}`,
     FLOTILLA_AUDIENCE: 'flotilla',
   };

@@ -136,6 +136,7 @@ describe('infrastructure', () => {
       FLOTILLA_BUCKET: 'Reports.name',
       FLOTILLA_SIGNING_KEYS_PARAMETER: 'SigningKeysParameter.name',
       FLOTILLA_OIDC: 'OidcIssuers.value',
+      FLOTILLA_UI_OIDC: 'DashboardOidc.value',
     });
     expect(created.SigningKeys?.type).toBe('Secret');
     expect(outputs.url).toBe('Api.url');

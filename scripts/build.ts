@@ -5,10 +5,12 @@
 // Options: --sdk=bundled|external (the AWS SDK in the Lambda bundle or taken from the runtime;
 // README, "Runtimes and bundles", says which is deployed and why), --outdir=dir.
 import { pathToFileURL } from 'node:url';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { builtinModules } from 'node:module';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
+import { SWAGGER_UI_FILES } from '../functions/ui/docs.ts';
 
 export { AGENT_NODE_FLAGS };
 
@@ -23,6 +25,24 @@ export type SdkMode = 'bundled' | 'external';
  */
 const REQUIRE_SHIM = "import { createRequire as __flotillaCreateRequire } from 'node:module'; const require = __flotillaCreateRequire(import.meta.url);";
 
+/**
+ * Node built-ins through `require`, not `import`. For an ES module importing `node:http` Node builds
+ * a module facade that reads every export of the built-in, lazy ones included (http.WebSocket and
+ * friends), and that loads undici, http2, zlib and worker_threads whether they are used or not:
+ * +9 MiB of RSS in the agent's apply engine (README, "Agent memory"). Required, a built-in loads
+ * only itself. The shim module's own require is left to the banner's `require`.
+ */
+const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map((name) => name.replace(/[/]/g, '\\/')).join('|')})$`);
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(build) {
+    build.onResolve({ filter: BUILTIN }, (args) =>
+      args.namespace === 'builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
 const common: BuildOptions = {
   bundle: true,
   platform: 'node',
@@ -33,6 +53,7 @@ const common: BuildOptions = {
   sourcesContent: false,
   legalComments: 'linked',
   banner: { js: REQUIRE_SHIM },
+  plugins: [builtinsThroughRequire],
   metafile: true,
   logLevel: 'warning',
   absWorkingDir: ROOT,
@@ -64,6 +85,9 @@ export async function buildLambda(outdir = join(ROOT, 'dist', 'lambda'), sdk: Sd
   });
   // The handler is `index.handler` (and `index.clock`); package.json marks .mjs as ESM anyway.
   await writeFile(join(outdir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+  // /docs serves Swagger UI's own files (functions/ui/docs.ts reads them from swagger-ui/ beside the bundle).
+  await mkdir(join(outdir, 'swagger-ui'), { recursive: true });
+  for (const file of SWAGGER_UI_FILES) await copyFile(join(ROOT, 'node_modules', 'swagger-ui-dist', file), join(outdir, 'swagger-ui', file));
   return built;
 }
 

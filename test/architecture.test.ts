@@ -10,7 +10,7 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourceFiles(path);
-    return /\.(ts|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [path] : [];
+    return /\.(tsx?|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [path] : [];
   });
 }
 
@@ -50,10 +50,11 @@ describe('the dependency rules', () => {
     expect(cycles).toEqual([]);
   });
 
-  it('keeps routes thin: they never reach storage', () => {
-    expect(violations((file) => file.startsWith('functions/routes/') && !isTest(file), (target) => target.startsWith('functions/storage/'))).toEqual([]);
+  it('keeps routes thin: they (and the dashboard) never reach storage', () => {
+    const handlers = (file: string) => file.startsWith('functions/routes/') || file.startsWith('functions/ui/');
+    expect(violations((file) => handlers(file) && !isTest(file), (target) => target.startsWith('functions/storage/'))).toEqual([]);
     const direct = production
-      .filter((file) => file.startsWith('functions/routes/'))
+      .filter(handlers)
       .filter((file) => /\.storage\b|\bstorage\./.test(readFileSync(join(ROOT, file), 'utf8')));
     expect(direct).toEqual([]);
   });
@@ -93,6 +94,26 @@ describe("the agent's apply engine", () => {
       expect(inputs.some((input) => input.endsWith('agent/artifact.ts'))).toBe(true);
       expect(inputs.some((input) => input.endsWith('agent/substitute.ts'))).toBe(true);
       expect(inputs.filter((input) => /node_modules\/(zod|@hono)\/|lib\/api\/schemas\.ts$/.test(input))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Imported as ES modules, node:http and friends bring undici, http2, zlib and worker_threads with
+  // them (9 MiB); scripts/build.ts has bundles require built-ins instead.
+  it('loads only the Node built-ins it uses', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { execFileSync } = await import('node:child_process');
+    const { bundleLikeAgent } = await import('../scripts/build.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'flotilla-arch-'));
+    try {
+      const built = await bundleLikeAgent('test/bench/agent-apply-worker.ts', join(dir, 'worker.mjs'));
+      // The worker stops at its usage check, after every module it imports has loaded.
+      const script = `process.on('exit', () => process.stdout.write(JSON.stringify(process.moduleLoadList))); await import(${JSON.stringify(built.file)}).catch(() => {});`;
+      const loaded = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+      expect(loaded).toContain('NativeModule https');
+      expect(loaded.filter((name) => /undici|http2|worker_threads|zlib|child_process/.test(name))).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@
 // cost ~80 MiB just to import; the agent needs a handful of verbs, server-side apply and discovery.
 import http from 'node:http';
 import https from 'node:https';
+import { shedGarbage } from '../memory.ts';
 import { inClusterConnection, kubeconfigConnection, type Connection } from './config.ts';
 
 /** A Kubernetes object as JSON; only the fields the agent relies on are typed. */
@@ -57,7 +58,7 @@ export interface RequestOptions {
 
 const REQUEST_TIMEOUT_MS = 60_000;
 /** Parallel keep-alive sockets to the apiserver (Node's HTTP/1.1 has no pipelining): the managers' default concurrency. */
-const MAX_SOCKETS = 16;
+const MAX_SOCKETS = 12;
 
 export class KubeClient {
   private agent: http.Agent;
@@ -118,29 +119,36 @@ export class KubeClient {
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, value);
     }
-    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     let { status, text } = await this.send(method, url, payload, options.contentType, options.signal);
     // A rejected exec credential (revoked, or expired early) is asked for again, once.
     if (status === 401 && this.connection.unauthorized?.()) ({ status, text } = await this.send(method, url, payload, options.contentType, options.signal));
-    if (status >= 200 && status < 300) return text ? (JSON.parse(text) as T) : null;
+    if (status >= 200 && status < 300) {
+      if (!text) return null;
+      const parsed = JSON.parse(text) as T;
+      shedGarbage(text.length);
+      return parsed;
+    }
     if (options.allowStatus?.includes(status)) return null;
     throw toApiError(status, text, `${method} ${url.pathname}`);
   }
 
-  private async send(method: string, url: URL, payload: Buffer | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+  private async send(method: string, url: URL, payload: string | undefined, contentType: string | undefined, signal?: AbortSignal): Promise<{ status: number; text: string }> {
     const credentials = await this.connection.credentials();
     const headers: Record<string, string> = { Accept: 'application/json', ...credentials.headers };
     if (payload) {
       headers['Content-Type'] = contentType ?? 'application/json';
-      headers['Content-Length'] = String(payload.length);
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const agent = this.agentFor(credentials.certificate);
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = transport.request(url, { method, headers, agent, timeout: REQUEST_TIMEOUT_MS, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        // Decoded as it arrives: each socket chunk is garbage at once instead of kept until the end.
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));

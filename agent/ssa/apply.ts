@@ -12,6 +12,7 @@ import type { ManagerContext } from './context.ts';
 import { mapLimit } from './limit.ts';
 import { groupOf, inventoryIdOf, refOf, subjectOf } from './objects.ts';
 import { compareForApply, isDefinition, rankOf } from './sort.ts';
+import { VerifiedObjects } from './verified.ts';
 import { waitForSet, type WaitOptions } from './wait.ts';
 
 export interface ApplyOptions {
@@ -48,6 +49,8 @@ interface Plan {
   entry: ChangeSetEntry;
   /** The dry-run hit an immutable field and the options allow recreating. */
   recreate: boolean;
+  /** VerifiedObjects.fingerprint of the object, when the context keeps verified objects. */
+  fingerprint?: string;
 }
 
 type PlanOutcome = { plan: Plan } | { deferred: KubeObject } | { failure: ObjectFailure; immutable: boolean };
@@ -77,6 +80,7 @@ export async function applyAllStaged(
   if (options.dryRun) {
     // Deferred objects depend on definitions that are not there yet, so they would be created.
     const deferredPlans = deferred.map((object) => ({ object, entry: entryFor(refOf(object), 'created'), recreate: false }));
+    context.verified?.keepOnly(prepared);
     return resultOf([...definitionPlans, ...restPlans, ...deferredPlans]);
   }
 
@@ -99,6 +103,7 @@ export async function applyAllStaged(
   throwOnFailures(lateOutcomes, written);
   const allRestPlans = [...restPlans, ...plansOf(lateOutcomes)];
   await writePlans(context, allRestPlans, options, written);
+  context.verified?.keepOnly(prepared);
   return resultOf([...definitionPlans, ...allRestPlans]);
 }
 
@@ -175,8 +180,8 @@ async function prepareObjects(context: ManagerContext, objects: KubeObject[], de
       failures.push({ subject: `document ${index + 1}`, message: problem });
       continue;
     }
-    const copy = structuredClone(object);
-    copy.metadata.labels = { ...copy.metadata.labels, ...context.ownerLabels };
+    // A new top level and metadata; the rest is shared with the caller's object, never written.
+    const copy: KubeObject = { ...object, metadata: { ...object.metadata, labels: { ...object.metadata.labels, ...context.ownerLabels } } };
     let namespaced: boolean | undefined;
     try {
       namespaced = (await context.client.resourceFor(copy.apiVersion, copy.kind)).namespaced;
@@ -245,12 +250,19 @@ async function planAll(
 ): Promise<PlanOutcome[]> {
   const ready = objects.filter((object) => !waitsFor(object));
   const live = await listLive(context, ready);
+  const { verified } = context;
   return mapLimit(objects, context.concurrency, async function planObject(object): Promise<PlanOutcome> {
     if (waitsFor(object)) return { deferred: object };
+    const listed = live.get(inventoryIdOf(object));
+    const fingerprint = verified && VerifiedObjects.fingerprint(object);
+    const known = fingerprint ? verified.lookup(fingerprint, listed) : undefined;
+    if (known) return { plan: { object, entry: known, recreate: false, fingerprint } };
     try {
-      const { entry } = await diffObject(context, object, live.get(inventoryIdOf(object)));
-      return { plan: { object, entry, recreate: false } };
+      const diff = await diffObject(context, object, listed);
+      if (fingerprint) verified.record(object, fingerprint, diff.live?.metadata.resourceVersion, diff.entry);
+      return { plan: { object, entry: diff.entry, recreate: false, fingerprint } };
     } catch (error) {
+      verified?.forget(object);
       if (isNotFound(error) && mayWaitFor(object)) return { deferred: object };
       if (isImmutableError(error)) {
         if (options.recreate) {
@@ -269,6 +281,22 @@ async function planAll(
 
 /** Below this many objects of one kind in one namespace, single GETs are cheaper than a LIST. */
 const LIST_THRESHOLD = 5;
+/**
+ * Objects per LIST page. Every listed object is kept until its dry-run is compared, so the pages
+ * are small enough that one response body (with managedFields, the bulk of it) stays a few
+ * hundred KiB, not megabytes: bench:agent's peak RSS (README, "Agent memory").
+ */
+const LIST_PAGE_SIZE = 100;
+
+/**
+ * What diffObject reads of a listed object: all but status and managedFields (often half of
+ * an object's size, and never compared).
+ */
+function comparedPart(object: KubeObject): KubeObject {
+  const { status: _status, ...rest } = object;
+  const { managedFields: _managedFields, ...metadata } = object.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  return { ...rest, metadata } as KubeObject;
+}
 
 /**
  * Live objects that carry the owner labels, one LIST per kind and namespace instead of a GET per
@@ -298,10 +326,10 @@ async function listLive(context: ManagerContext, objects: KubeObject[]): Promise
     let next: string | undefined;
     do {
       const page = await context.client.request<{ items: KubeObject[]; metadata: { continue?: string } }>('GET', path, {
-        query: { labelSelector, limit: '500', continue: next },
+        query: { labelSelector, limit: String(LIST_PAGE_SIZE), continue: next },
       });
       // List items come without apiVersion and kind.
-      for (const item of page?.items ?? []) live.set(inventoryIdOf({ ...item, apiVersion, kind }), { ...item, apiVersion, kind });
+      for (const item of page?.items ?? []) live.set(inventoryIdOf({ ...item, apiVersion, kind }), comparedPart({ ...item, apiVersion, kind }));
       next = page?.metadata.continue || undefined;
     } while (next);
   }
@@ -318,9 +346,12 @@ async function writePlans(context: ManagerContext, plans: Plan[], options: Apply
     await mapLimit(batch, context.concurrency, async function writePlan(plan) {
       try {
         if (plan.recreate) await deleteAndWait(context, plan.object, options);
-        await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
+        const applied = await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
         written.push(plan.entry);
+        // As written, the object is what it should be: the next plan at this resourceVersion finds nothing.
+        if (plan.fingerprint) context.verified?.record(plan.object, plan.fingerprint, applied.metadata.resourceVersion, entryFor(refOf(plan.object), 'unchanged'));
       } catch (error) {
+        context.verified?.forget(plan.object);
         failures.push({ subject: subjectOf(plan.object), message: messageOf(error) });
       }
     });

@@ -1,5 +1,5 @@
 // The resource manager against a real kube-apiserver (and, for health, its controllers and kwok nodes).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/client.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, uniqueName, type AgentTestCluster } from '../../test/support/cluster.ts';
@@ -7,6 +7,7 @@ import { diffObject } from './diff.ts';
 import { ApplyError } from './errors.ts';
 import { ResourceManager } from './manager.ts';
 import { refOf } from './objects.ts';
+import { VerifiedObjects } from './verified.ts';
 
 let cluster: AgentTestCluster;
 let manager: ResourceManager;
@@ -315,4 +316,50 @@ ${extra}      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: 
     expect(stuck.status).toBe('Failed');
     expect(stuck.objects[0]?.message).toMatch(/progress/i);
   }, 120_000);
+
+  it('dry-runs again only the objects whose resourceVersion or desired content changed since they were last planned', async () => {
+    const owner = { 'app.flotilla.dev/name': 'ssa-verified', 'app.flotilla.dev/managed-by': 'flotilla' };
+    const verified = new VerifiedObjects();
+    const remembering = new ResourceManager(cluster.client, { ownerLabels: owner, verified });
+    const set = (changed = 'v1') =>
+      objects(['a', 'b', 'c', 'd', 'e', 'f'].map((name) => configMap(`verified-${name}`, { value: name === 'f' ? changed : 'v1' })).join('---\n'));
+    const dryRuns = vi.spyOn(cluster.client, 'apply');
+    const dryRunCount = () => dryRuns.mock.calls.filter(([, options]) => options.dryRun).length;
+    try {
+      expect((await remembering.applyAllStaged(set())).entries.every((entry) => entry.action === 'created')).toBe(true);
+      expect(verified.size).toBe(6);
+
+      // Unchanged: the LIST shows every resourceVersion as last planned, so nothing is dry-run.
+      dryRuns.mockClear();
+      const again = await remembering.applyAllStaged(set());
+      expect(again.entries.map((entry) => entry.action)).toEqual(Array(6).fill('unchanged'));
+      expect(dryRunCount()).toBe(0);
+
+      // A hand edit changes one resourceVersion: that object alone is dry-run, found drifted and reverted.
+      await cluster.kubectl(['patch', '-n', namespace, 'configmap', 'verified-c', '--type', 'merge', '-p', '{"data":{"value":"edited"}}', '--field-manager', 'hand-edit']);
+      dryRuns.mockClear();
+      const reverted = await remembering.applyAllStaged(set());
+      expect(reverted.entries.filter((entry) => entry.action !== 'unchanged').map((entry) => [entry.subject, entry.action])).toEqual([[`ConfigMap/${namespace}/verified-c`, 'configured']]);
+      expect(dryRunCount()).toBe(1);
+      expect((await live('ConfigMap', 'verified-c'))?.['data']).toEqual({ value: 'v1' });
+
+      // A new desired content is planned again even though nothing live changed.
+      dryRuns.mockClear();
+      const updated = await remembering.applyAllStaged(set('v2'));
+      expect(updated.entries.filter((entry) => entry.action !== 'unchanged').map((entry) => entry.subject)).toEqual([`ConfigMap/${namespace}/verified-f`]);
+      expect(dryRunCount()).toBe(1);
+
+      // Plan only (suspended): drift is found once and reported again, unchanged, without a new dry-run.
+      await cluster.kubectl(['patch', '-n', namespace, 'configmap', 'verified-a', '--type', 'merge', '-p', '{"data":{"value":"edited"}}', '--field-manager', 'hand-edit']);
+      const first = await remembering.applyAllStaged(set('v2'), { dryRun: true });
+      dryRuns.mockClear();
+      const second = await remembering.applyAllStaged(set('v2'), { dryRun: true });
+      expect(dryRunCount()).toBe(0);
+      const drifted = (result: typeof first) => result.entries.filter((entry) => entry.action === 'configured');
+      expect(drifted(second)).toEqual(drifted(first));
+      expect(drifted(second)[0]?.fields).toEqual([{ path: '/data/value', before: 'edited', after: 'v1' }]);
+    } finally {
+      dryRuns.mockRestore();
+    }
+  });
 });

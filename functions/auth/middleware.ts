@@ -1,6 +1,6 @@
 // Authentication middleware: establishes who is calling; handlers then call `authorize`.
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../context.ts';
+import type { AppEnv, Services } from '../context.ts';
 import { ApiError, forbidden, unauthorized } from '../errors.ts';
 import { isAllowed, type Permission, type Scope } from './authorize.ts';
 import { AuthError, agentTokenSubject, tokenKeyId, verifyAgentToken, type Principal } from './tokens.ts';
@@ -15,19 +15,24 @@ export function bearer(c: Context): string {
 const asApiError = (err: unknown) =>
   err instanceof AuthError ? new ApiError(err.status === 403 ? 'forbidden' : 'unauthorized', err.message) : err;
 
-/** Users, scripts and federated identities: a control-plane or OIDC token that is not revoked. */
-export const authenticateUser: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { tokens, storage } = c.get('services');
+/** Who a user token names: a control-plane or OIDC token, verified and not revoked (the API's bearer and the dashboard's session alike). */
+export async function authenticateToken(services: Services, token: string): Promise<Principal> {
   let principal: Principal;
   try {
-    principal = await tokens.verifyUserToken(bearer(c));
+    principal = await services.tokens.verifyUserToken(token);
   } catch (err) {
     throw asApiError(err);
   }
-  if (principal.tokenId && (await storage.tokens.get(principal.tokenId))?.revoked) {
+  if (principal.tokenId && (await services.storage.tokens.get(principal.tokenId))?.revoked) {
     throw unauthorized('token has been revoked');
   }
-  c.set('principal', principal);
+  return principal;
+}
+
+/** Users, scripts and federated identities: a control-plane or OIDC token that is not revoked. */
+export const authenticateUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const token = bearer(c);
+  c.set('principal', await authenticateToken(c.get('services'), token));
   await next();
 };
 

@@ -1,6 +1,6 @@
 // Token crypto, apart from any HTTP glue: the control plane's own signed tokens, OIDC federation
 // and agent request tokens. Every verification failure is an AuthError with a one-line reason.
-import { randomUUID } from 'node:crypto';
+import { hkdfSync, randomUUID } from 'node:crypto';
 import {
   SignJWT,
   createLocalJWKSet,
@@ -111,6 +111,14 @@ export class TokenService {
       createLocalJWKSet({ keys: publicKeys }),
       federated,
     );
+  }
+
+  /**
+   * A 32-byte key for another purpose (the dashboard's CSRF tokens and sign-in state), derived
+   * from the signing key: no second secret to deploy; rotating the signing key rotates it too.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', Buffer.from(this.options.signingKeys[0]!.d!, 'base64url'), 'flotilla', purpose, 32));
   }
 
   get audience() {

@@ -63,18 +63,32 @@ export function buildCells(environment: string, entries: DesiredEntry[], stored:
   return cells;
 }
 
-/** The whole matrix: per environment its entries and cells (one query each), per (app, environment) its latest rollout. */
-export async function fleetView(services: Services): Promise<Fleet> {
+export interface FleetViewOptions {
+  /** Only these apps' rows (the dashboard's page of apps). */
+  apps?: ReadonlySet<string>;
+  /**
+   * Read the latest rollout only where the environment has waves now (rollouts start only there):
+   * its queries then number apps × environments with waves, not apps × environments (the dashboard).
+   */
+  rolloutsWhereWaves?: boolean;
+}
+
+/**
+ * The whole matrix: per environment its entries and cells (one query each), per (app, environment)
+ * its latest rollout.
+ */
+export async function fleetView(services: Services, { apps, rolloutsWhereWaves = false }: FleetViewOptions = {}): Promise<Fleet> {
   const { storage } = services;
   const environments = await storage.environments.list();
   const perEnvironment = await Promise.all(
     environments.map(async (env) => {
       const [entries, stored] = await Promise.all([storage.desired.list(env.name), storage.fleet.cells(env.name)]);
-      return buildCells(env.name, entries, stored);
+      return buildCells(env.name, apps ? entries.filter((entry) => apps.has(entry.app)) : entries, stored);
     }),
   );
   const cells = perEnvironment.flat().sort((a, b) => `${a.app}/${a.environment}/${a.region}`.localeCompare(`${b.app}/${b.environment}/${b.region}`));
-  const pairs = [...new Set(cells.map((cell) => `${cell.app} ${cell.environment}`))];
+  const waved = new Set(environments.filter((env) => (env.waves?.length ?? 0) > 0).map((env) => env.name));
+  const pairs = [...new Set(cells.filter((cell) => !rolloutsWhereWaves || waved.has(cell.environment)).map((cell) => `${cell.app} ${cell.environment}`))];
   const rollouts = new Map(
     await Promise.all(
       pairs.map(async (pair) => {

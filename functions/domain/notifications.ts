@@ -30,10 +30,12 @@ export function nextAttempt(failedAttempts: number, now: Date, deadline: string,
   return at > Date.parse(deadline) ? null : new Date(at).toISOString();
 }
 
-/** The dashboard page of what the event is about, when a public URL is configured. */
+/** The dashboard page (functions/ui) of what the event is about, when a public URL is configured. */
 export function dashboardLink(publicUrl: string | null, event: Event): string | null {
   if (!publicUrl) return null;
   const base = publicUrl.replace(/\/+$/, '');
+  const rollout = event.data?.rollout;
+  if (event.app && typeof rollout === 'string') return `${base}/ui/apps/${encodeURIComponent(event.app)}/rollouts/${encodeURIComponent(rollout)}`;
   if (event.cluster) return `${base}/ui/clusters/${encodeURIComponent(event.cluster)}`;
   if (event.app) return `${base}/ui/apps/${encodeURIComponent(event.app)}`;
   return `${base}/ui/events`;

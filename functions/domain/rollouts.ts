@@ -7,12 +7,15 @@ import type { Environment, Event, Gate, PromotionRecord, Release, Rollout } from
 import type { Services } from '../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { ConflictError, type RolloutRecord } from '../storage/index.ts';
+import { collections } from '../storage/keys.ts';
 import { refreshDesired } from './desired.ts';
-import { appOnClusters } from './clusters.ts';
+import { appOnClusters, statusView } from './clusters.ts';
 import { newEventId } from './events.ts';
 import { activeFreeze } from './freeze.ts';
 import { completeMove, completeMoves } from './moves.ts';
-import { rolloutStep, type WavePlan } from './waves.ts';
+import { decodeCursor, encodeCursor, type PageRequest } from './paging.ts';
+import { selectorMatches } from './resolve.ts';
+import { rolloutStep, waveMembers, type ClusterProgress, type WavePlan } from './waves.ts';
 import { windowVerdict } from './windows.ts';
 
 /** One entry of a rollout's log: the audit events of its transitions, written from the record. */
@@ -338,6 +341,29 @@ export async function listRollouts(services: Services, app: string, environment?
     .flat()
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
     .map((rollout) => publicView(rollout as Stored));
+}
+
+/**
+ * One page of a rollout's clusters with their wave, phase and version, read for that page alone
+ * (a page of the environment's clusters, their status items in one batch): the dashboard's view at
+ * fleet size, where getRollout reads every cluster of the environment. It does not advance the rollout.
+ */
+export async function rolloutProgressPage(
+  services: Services,
+  app: string,
+  environment: string,
+  seq: number,
+  page: PageRequest,
+): Promise<{ rollout: Rollout; items: ClusterProgress[]; nextCursor: string | null }> {
+  const { storage } = services;
+  const rollout = (await storage.rollouts.get(app, environment, seq)) as Stored | null;
+  if (!rollout) throw notFound(`rollout ${environment}-${seq} of ${app}`);
+  const [spec, clusters] = await Promise.all([storage.apps.get(app), storage.clusters.listPage({ limit: page.limit, start: decodeCursor(page.cursor, collections.clusters), environment })]);
+  const running = clusters.items.filter((cluster) => selectorMatches(spec?.clusterSelector, cluster.labels));
+  const statuses = await storage.clusters.appStatusesOf(running.map((cluster) => cluster.name), app);
+  const members = waveMembers(planOf(rollout), running.map((cluster) => statusView(cluster, statuses.get(cluster.name))));
+  const items = [...members].flatMap(([wave, views]) => views.map((view) => ({ wave, cluster: view.name, phase: view.phase, version: view.version })));
+  return { rollout: publicView(rollout), items, nextCursor: encodeCursor(clusters.next) };
 }
 
 async function view(services: Services, rollout: Stored): Promise<Rollout> {

@@ -133,6 +133,12 @@ export class ClusterStorage {
     return new Map(items.map((item) => [String(item.pk).slice('CLUSTER#'.length), { ...EMPTY_STATUS, ...strip<ClusterStatusRecord>(item) }]));
   }
 
+  /** One app's status item on each of the named clusters that reported it (BatchGetItem, 100 at a time). */
+  async appStatusesOf(names: string[], app: string): Promise<Map<string, AppStatusRecord>> {
+    const items = await this.table.getMany(names.map((name) => keys.appStatus(name, app)));
+    return new Map(items.map((item) => strip<AppStatusRecord>(item)).map((status) => [status.cluster, status]));
+  }
+
   /** The status of one app on every cluster of an environment that reported it (optionally one region). */
   async appStatuses(environment: string, app: string, region?: string): Promise<AppStatusRecord[]> {
     const items = await this.table.query({

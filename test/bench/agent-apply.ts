@@ -8,6 +8,11 @@
 // options (scripts/build.ts) and run by the test environment's Node 24 with AGENT_NODE_FLAGS; its
 // in-process time (without starting Node and loading the bundle) is shown beside its wall time.
 // FLOTILLA_BENCH_MEMORY=1 also prints process.memoryUsage() of the last agent runs at each step.
+// Then the shipped agent keeps a quiet 500-object app (agent-drift.ts): apiserver requests per object
+// per hour and kubectl edit → reverted. It needs a registry: the test environment's, or
+// FLOTILLA_BENCH_REGISTRY=host:port beside FLOTILLA_BENCH_KUBECONFIG; FLOTILLA_BENCH_QUIET_SECONDS
+// (default 360: one full check at the default resync of 300 s falls inside it) is its window,
+// FLOTILLA_BENCH_DRIFT=0 skips it.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,6 +22,7 @@ import { stringify } from 'yaml';
 import { KubeClient } from '../../agent/kube/client.ts';
 import { AGENT_NODE_FLAGS, bundleLikeAgent } from '../../scripts/build.ts';
 import { startTestEnv, envBinDir, envCacheDir } from '../env/harness.ts';
+import { measureDrift, type DriftFigures } from './agent-drift.ts';
 
 const execFileAsync = promisify(execFile);
 const OBJECT_COUNT = 500;
@@ -85,15 +91,29 @@ async function measureAgent(args: string[]): Promise<Sample> {
   return { ...sample, inProcessSeconds: result.elapsedMs / 1000, startupSeconds: result.startupMs / 1000, counts: result.counts, changed: result.changed, memory: result.memory };
 }
 
+function printDrift(figures: DriftFigures): void {
+  const reverts = [...figures.revertSeconds].sort((a, b) => a - b);
+  const breakdown = Object.entries(figures.requests)
+    .sort(([, a], [, b]) => b - a)
+    .map(([key, count]) => `${key} ${count}`)
+    .join(', ');
+  console.log(`apiserver requests in ${figures.quietSeconds} s for the agent's kinds (every client's; apiserver_request_total): ${breakdown || 'none'}`);
+  console.log(`  = ${figures.requestsPerObjectHour.toFixed(2)} per object per hour (target ≤ 1; a dry-run of every object every 30 s was 120)`);
+  console.log(`kubectl edit → reverted, ${reverts.length} ConfigMaps: median ${reverts[Math.floor(reverts.length / 2)]?.toFixed(2)} s, max ${reverts.at(-1)?.toFixed(2)} s (target ≤ 2 s)`);
+  console.log(`the agent's peak RSS (apply 500, watch, revert): ${figures.peakRssMiB.toFixed(0)} MiB (target ≤ 64)`);
+}
+
 async function main(): Promise<void> {
   let kubeconfig = process.env['FLOTILLA_BENCH_KUBECONFIG'];
   let kubectl = process.env['FLOTILLA_BENCH_KUBECTL'] ?? join(envBinDir(), 'kubectl');
+  let registryHost = process.env['FLOTILLA_BENCH_REGISTRY'];
   let stopEnv: (() => Promise<void>) | undefined;
   if (!kubeconfig) {
     console.log('starting a one-cluster test environment…');
     const running = await startTestEnv({ clusterNames: ['bench'], tokenRegistry: false });
     kubeconfig = running.env.clusters[0]!.kubeconfigPath;
     kubectl = running.env.bin.kubectl;
+    registryHost = running.env.registries.anonymous.host;
     stopEnv = () => running.stop();
   }
   const rounds = Number(process.env['FLOTILLA_BENCH_ROUNDS'] ?? 3);
@@ -167,6 +187,15 @@ async function main(): Promise<void> {
     console.log('\nratios agent / kubectl (wall, which includes starting Node and loading the bundle; in-process in parentheses):');
     for (const [label, agent, kubectlStep] of [['apply   ', summary.agentApply, summary.kubectlApply], ['re-check', summary.agentCheck, summary.kubectlCheck]] as const) {
       console.log(`  ${label}  time ${ratio(agent.wall, kubectlStep.wall)} (${ratio(agent.inProcess, kubectlStep.wall)}), peak RSS ${ratio(agent.rss, kubectlStep.rss)}`);
+    }
+    if (process.env['FLOTILLA_BENCH_DRIFT'] !== '0') {
+      if (!registryHost) {
+        console.log('\nthe drift figures need a registry: set FLOTILLA_BENCH_REGISTRY=host:port (plain HTTP) beside FLOTILLA_BENCH_KUBECONFIG');
+      } else {
+        const quietSeconds = Number(process.env['FLOTILLA_BENCH_QUIET_SECONDS'] ?? 360);
+        console.log(`\nthe shipped agent keeping the same ${OBJECT_COUNT} objects quiet for ${quietSeconds} s (default settings)…`);
+        printDrift(await measureDrift({ kubeconfig, kubectl, registryHost, node: agentNode(), objects: benchObjects, quietSeconds, edits: 5 }));
+      }
     }
     if (process.env['FLOTILLA_BENCH_MEMORY']) {
       console.log('\nprocess.memoryUsage() of the last agent runs, MiB:');

@@ -46,7 +46,7 @@ export async function deployOnMoto(moto: MotoEndpoint, stage: string, options: {
   };
   if (options.createParameter !== false) await putParameter();
 
-  const infra = functionEnvironment({ table: name, bucket: name, signingKeysParameter: parameterName, oidc: '[]', stage });
+  const infra = functionEnvironment({ table: name, bucket: name, signingKeysParameter: parameterName, oidc: '[]', dashboardOidc: '', stage });
   const environment: Record<string, string> = {
     ...(Object.fromEntries(Object.entries(infra).map(([key, value]) => [key, String(value)])) as Record<string, string>),
     FLOTILLA_DYNAMODB_ENDPOINT: moto.endpoint,

@@ -91,6 +91,17 @@ describe('the Lambda bundle in the runtime emulator, through Function URL events
     expect(emulator.initDurations()).toHaveLength(1);
   });
 
+  it('serves the dashboard and the API docs with their own assets from the bundle', async () => {
+    const signin = await request({ method: 'GET', path: '/ui/signin' });
+    expect(signin.status).toBe(200);
+    expect(signin.headers.get('content-security-policy')).toContain("default-src 'none'");
+    // a Function URL response carries its cookies apart from the headers
+    expect(JSON.stringify(signin.raw)).toMatch(/__Host-flotilla-pre=[^"]*Secure/);
+    const bundle = await request({ method: 'GET', path: '/docs/assets/swagger-ui-bundle.js' });
+    expect(bundle.status).toBe(200);
+    expect(bundle.text).toContain('SwaggerUIBundle');
+  });
+
   it('takes an authenticated write and reads it back from moto', async () => {
     const unauthenticated = await request({ method: 'PUT', path: '/v1/environments/dev', headers: { 'content-type': 'application/json' }, body: '{}' });
     expectEnvelope(unauthenticated, 401, 'unauthorized', /token/);

@@ -8,6 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { signAgentRequest, type AgentKeyPair } from '../../lib/agent-auth.ts';
 import type { Grant } from '../../lib/api/schemas.ts';
 import { createApp } from '../../functions/app.ts';
+import type { OidcSignInConfig } from '../../functions/auth/oidc-client.ts';
 import { generateSigningKey, type OidcIssuer } from '../../functions/auth/tokens.ts';
 import type { Config } from '../../functions/context.ts';
 import { connectStorage, startEmbeddedStorage } from '../../functions/embedded-storage.ts';
@@ -17,6 +18,8 @@ import { requireTestEnv } from '../env/inject.ts';
 export interface FixtureOptions {
   config?: ConfigOverrides;
   oidc?: OidcIssuer[];
+  /** The dashboard's OIDC sign-in (a client of one of `oidc`'s issuers). */
+  signIn?: OidcSignInConfig;
   now?: () => Date;
   /** Kill the control plane at a write boundary (see CrashPlan). */
   crash?: CrashPlan;
@@ -117,6 +120,7 @@ export async function startFixture(options: FixtureOptions = {}) {
       issuer: 'flotilla-test',
       audience: 'flotilla',
       oidc: options.oidc,
+      signIn: options.signIn,
       config: options.config,
       now: options.now,
     });
