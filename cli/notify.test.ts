@@ -76,6 +76,8 @@ describe('flotilla notify', () => {
       expect(ours()).toHaveLength(count);
     };
     await arrived(1);
+    // links open this server's own dashboard (npm start's default public URL)
+    expect(JSON.parse(ours()[0]!.body).links.dashboard).toBe(`${plane.url}/ui/apps/cli-notified`);
     const deliveries = await flotilla(['notify', 'deliveries', id]);
     expect(deliveries.code).toBe(0);
     expect(deliveries.stdout).toMatch(new RegExp(`${eventId}\\s+release\\.published\\s+delivered\\s+1\\s+delivered \\(200\\)`));

@@ -114,6 +114,8 @@ export async function startLocalControlPlane(options: LocalOptions = {}): Promis
   let url: string;
   try {
     url = `http://${host}:${await listen(server, host, options.port)}`;
+    // Links in notifications open this server's dashboard unless another public URL is set.
+    services.config.notify.publicUrl ??= url;
   } catch (err) {
     clearInterval(clock);
     await dispatcher?.stop();

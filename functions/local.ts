@@ -40,6 +40,7 @@ console.log(`Flotilla control plane listening on ${plane.url}
   data:        ${plane.dataDir} (kept across restarts)
   dashboard:   ${plane.url}/ui   (sign in with the admin token below)
   API docs:    ${plane.url}/docs   (OpenAPI: ${plane.url}/openapi.json)
+  notify:      in process; destinations on public addresses${settings!.FLOTILLA_NOTIFY_ALLOW_CIDRS.length ? ` and ${settings!.FLOTILLA_NOTIFY_ALLOW_CIDRS.join(', ')}` : ' only (FLOTILLA_NOTIFY_ALLOW_CIDRS allows private ranges)'}
   admin token: ${plane.adminTokenPath}
     export FLOTILLA_URL=${plane.url}
     export FLOTILLA_TOKEN=$(cat ${plane.adminTokenPath})`);
