@@ -100,7 +100,8 @@ export interface ApiClient {
   subscriptions(): Promise<Page<Subscription>>;
   unsubscribe(id: string): Promise<void>;
   rotateSecret(id: string, input: Body<typeof RotateSecretInput>): Promise<z.output<typeof CreatedSubscription>>;
-  testSubscription(id: string): Promise<Delivery>;
+  /** A GitHub destination is tested on a release (`about`). */
+  testSubscription(id: string, about?: { app: string; version: string }): Promise<Delivery>;
   deliveries(id: string, limit: number): Promise<Page<Delivery>>;
   getDelivery(id: string, delivery: string): Promise<Delivery>;
   redeliver(id: string, delivery: string): Promise<Delivery>;
@@ -239,7 +240,8 @@ export function createApiClient(baseUrl: string, token: string | undefined): Api
       await request('DELETE', `${SUBSCRIPTIONS}/${enc(id)}`, undefined);
     },
     rotateSecret: (id, input) => post(CreatedSubscription, `${SUBSCRIPTIONS}/${enc(id)}/rotate-secret`, input),
-    testSubscription: (id) => post(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/test`),
+    testSubscription: (id, about) =>
+      post(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/test${about ? `?${new URLSearchParams(about)}` : ''}`),
     deliveries: (id, limit) => get(DeliveryList, `${SUBSCRIPTIONS}/${enc(id)}/deliveries?limit=${limit}`),
     getDelivery: (id, delivery) => get(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/deliveries/${enc(delivery)}`),
     redeliver: (id, delivery) => post(Delivery, `${SUBSCRIPTIONS}/${enc(id)}/deliveries/${enc(delivery)}/redeliver`),

@@ -42,7 +42,8 @@ Notifications (admin)
                                                    --github: token from FLOTILLA_GITHUB_TOKEN or --github-token-file F;
                                                    a webhook's signing secret is printed once
   notify list                                      subscriptions (secrets and tokens are never shown)
-  notify test <id>                                 send a test message and wait for its outcome
+  notify test <id> [--app A --version V]           send a test message and wait for its outcome
+                                                   (GitHub: a pending status on that release's commit)
   notify deliveries <id> [--limit N]               newest deliveries with their last attempt
   notify redeliver <id> <delivery>                 send a delivery again now
   notify rotate <id> [--github [--github-token-file F]]   a new signing secret (the old one signs for 24 h) or token

@@ -108,9 +108,11 @@ export const notifyCommands: Record<string, Command> = {
       print(items.length ? table(['ID', 'NAME', 'DESTINATION', 'FILTER'], rows) : 'no subscriptions', { items });
     }),
 
-    test: command({}, async ({ api, args, print }) => {
+    test: command({ ...APP_OPTION, version: { type: 'string' } }, async ({ api, args, values, print }) => {
       const id = need(args[0], '<subscription-id>');
-      const delivery = await firstOutcome(api, id, await api.testSubscription(id));
+      const app = values.app?.at(-1);
+      const about = app !== undefined || values.version !== undefined ? { app: need(app, '--app'), version: need(values.version, '--version') } : undefined;
+      const delivery = await firstOutcome(api, id, await api.testSubscription(id, about));
       print(`test message ${delivery.id}: ${describeAttempt(delivery)}`, delivery);
       return delivery.attempts[0]?.outcome === 'delivered' ? 0 : 1;
     }),

@@ -7,6 +7,7 @@ import type { Event } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { releaseCommit } from '../notify/github.ts';
 import { newWebhookSecret } from '../notify/signing.ts';
 import { allowedTargets, checkDestinationUrl } from '../notify/ssrf.ts';
 import { collections } from '../storage/keys.ts';
@@ -168,11 +169,18 @@ export async function rotateSecret(
   return { ...subscriptionView(updated), secret: record.destination.type === 'webhook' ? updated.secret : null };
 }
 
-/** A notification.test message to this subscription, through the same queue and retries as any other. */
-export async function sendTest(services: Services, actor: string, id: string): Promise<Delivery> {
+/**
+ * A notification.test message, through the same queue and retries as any other. A GitHub
+ * destination sets a `pending` status on the commit of the release named (`app`, `version`).
+ */
+export async function sendTest(services: Services, actor: string, id: string, about: { app?: string; version?: string } = {}): Promise<Delivery> {
   const record = await existing(services, id);
+  let target: DeliveryRecord['target'] = null;
   if (record.destination.type === 'github') {
-    throw conflict('a GitHub destination gets statuses for releases with a source and revision only; publish one to see it work');
+    if (about.app === undefined || about.version === undefined) throw badRequest('query.app: a GitHub destination is tested on a release: give ?app=&version=');
+    if (!(await services.storage.apps.getRelease(about.app, about.version))) throw notFound(`release ${about.app}@${about.version}`);
+    target = await releaseCommit(services.storage, about.app, about.version);
+    if (!target) throw conflict(`release ${about.app}@${about.version} has no GitHub source and commit revision to set a status on`);
   }
   const now = services.now();
   const event: Event = {
@@ -180,8 +188,8 @@ export async function sendTest(services: Services, actor: string, id: string): P
     type: 'notification.test',
     at: now.toISOString(),
     actor,
+    ...(target ? { app: about.app, data: { subscription: id, version: about.version } } : { data: { subscription: id } }),
     message: `A test message from Flotilla, sent by ${actor}`,
-    data: { subscription: id },
   };
   const delivery: Omit<DeliveryRecord, 'duePosition'> = {
     subscriptionId: id,
@@ -193,7 +201,7 @@ export async function sendTest(services: Services, actor: string, id: string): P
     nextAttemptAt: event.at,
     deadline: new Date(now.getTime() + services.config.notify.maxAgeSeconds * 1000).toISOString(),
     attempts: [],
-    target: null,
+    target,
   };
   await services.storage.notifications.createDelivery(delivery);
   return deliveryView(delivery);

@@ -13,7 +13,7 @@ import type { DeliveryAttempt } from '../../lib/api/notifications.ts';
 import type { Services } from '../context.ts';
 import { dashboardLink, driftSubject, matches, nextAttempt, webhookPayload } from '../domain/notifications.ts';
 import type { DeliveryRecord, SubscriptionRecord } from '../storage/index.ts';
-import { commitStateOf, commitStatus, isCommitSha, releaseOf, repositoryOf, statusUrl } from './github.ts';
+import { commitStateOf, commitStatus, releaseCommit, releaseOf, statusUrl } from './github.ts';
 import { send, type AttemptResult } from './http.ts';
 import { slackMessage } from './slack.ts';
 import { webhookHeaders } from './signing.ts';
@@ -120,10 +120,7 @@ export class Dispatcher {
   private async commitOf(event: Event): Promise<DeliveryRecord['target']> {
     if (!commitStateOf(event.type)) return null;
     const about = releaseOf(event);
-    if (!about) return null;
-    const release = await this.services.storage.apps.getRelease(about.app, about.version);
-    const repository = repositoryOf(release?.source);
-    return repository && isCommitSha(release?.revision) ? { ...repository, sha: release.revision } : null;
+    return about ? releaseCommit(this.services.storage, about.app, about.version) : null;
   }
 
   private async attemptDue(): Promise<void> {

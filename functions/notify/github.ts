@@ -2,6 +2,7 @@
 // revision: the state, a description of at most 140 characters, a context per environment and a
 // link to the dashboard. https://docs.github.com/rest/commits/statuses
 import type { Event } from '../../lib/api/schemas.ts';
+import type { Storage } from '../storage/index.ts';
 import { cut } from './slack.ts';
 
 export type CommitState = 'error' | 'failure' | 'pending' | 'success';
@@ -51,3 +52,10 @@ export function commitStatus(event: Event, context: string | undefined, dashboar
 
 export const statusUrl = (apiUrl: string, target: { owner: string; repo: string; sha: string }) =>
   `${apiUrl.replace(/\/+$/, '')}/repos/${encodeURIComponent(target.owner)}/${encodeURIComponent(target.repo)}/statuses/${target.sha}`;
+
+/** The commit of a release: its source repository and revision, when it has both. */
+export async function releaseCommit(storage: Storage, app: string, version: string): Promise<{ owner: string; repo: string; sha: string } | null> {
+  const release = await storage.apps.getRelease(app, version);
+  const repository = repositoryOf(release?.source);
+  return repository && isCommitSha(release?.revision) ? { ...repository, sha: release.revision } : null;
+}

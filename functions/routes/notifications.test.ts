@@ -110,12 +110,13 @@ describe('bad input', () => {
     expect((await strict.admin('DELETE', `${SUBS}/0123456789abcdef`)).status).toBe(404);
   });
 
-  it('a request the destination cannot take is a 409; a deleted subscription’s deliveries are gone with it', async () => {
+  it('a request the destination cannot take is a 4xx naming why; a deleted subscription’s deliveries are gone with it', async () => {
     const slack = (await strict.admin('POST', SUBS, { destination: { type: 'slack', url: 'https://hooks.slack.example.com/services/x' } })).body;
     const rotated = await strict.admin('POST', `${SUBS}/${slack.id}/rotate-secret`, {});
     expect([rotated.status, rotated.body.error.code]).toEqual([409, 'conflict']);
     const github = (await strict.admin('POST', SUBS, { destination: { type: 'github', token: 'ghp_x' } })).body;
-    expect((await strict.admin('POST', `${SUBS}/${github.id}/test`)).status).toBe(409);
+    expect((await strict.admin('POST', `${SUBS}/${github.id}/test`)).body.error.message).toMatch(/^query\.app: a GitHub destination is tested on a release/);
+    expect((await strict.admin('POST', `${SUBS}/${github.id}/test?app=nothing&version=1.0.0`)).status).toBe(404);
     expect((await strict.admin('POST', `${SUBS}/${github.id}/rotate-secret`, {})).body.error.message).toMatch(/^body\.githubToken: required/);
     const queued = (await strict.admin('POST', `${SUBS}/${slack.id}/test`)).body;
     expect((await strict.admin('GET', `${SUBS}/${slack.id}/deliveries/${queued.id}`)).status).toBe(200);
@@ -346,6 +347,15 @@ describe('GitHub commit statuses', () => {
       ['success', 'flotilla/dev'],
     ]);
     expect(JSON.parse(requests[1]!.body).target_url).toBe('https://flotilla.example.com/ui/apps/shop');
+
+    // The test message: a pending status on the commit of the release named.
+    expect((await local.admin('POST', `${SUBS}/${created.body.id}/test?app=shop&version=2.0.0`)).status).toBe(202);
+    expect((await local.admin('POST', `${SUBS}/${created.body.id}/test?app=shop&version=2.0.1`)).status, 'no revision: no commit').toBe(409);
+    await dispatchOnce(local.services);
+    const [, , test] = await github.waitFor(3);
+    expect(test!.path).toBe(`/api/v3/repos/acme/shop/statuses/${sha}`);
+    expect(conforms(schema, JSON.parse(test!.body))).toEqual([]);
+    expect(JSON.parse(test!.body)).toMatchObject({ state: 'pending', context: 'flotilla' });
 
     const rotated = await local.admin('POST', `${SUBS}/${created.body.id}/rotate-secret`, { githubToken: 'ghp_newToken456' });
     expect(rotated.status).toBe(200);

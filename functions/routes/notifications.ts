@@ -10,6 +10,7 @@ import {
   RotateSecretInput,
   Subscription,
   SubscriptionInput,
+  TestQuery,
   WebhookPayload,
 } from '../../lib/api/notifications.ts';
 import { list } from '../../lib/api/schemas.ts';
@@ -116,9 +117,9 @@ const test = createRoute({
   method: 'post',
   path: '/v1/notifications/subscriptions/{id}/test',
   tags: TAG,
-  summary: 'Queue a notification.test message to the destination (admin)',
+  summary: 'Queue a notification.test message to the destination; a GitHub one sets a pending status on the commit of the release named (admin)',
   security: bearerSecurity,
-  request: { params: SubscriptionParams },
+  request: { params: SubscriptionParams, query: TestQuery },
   responses: { 202: jsonResponse(Delivery, 'The queued delivery; read it back for its attempts'), ...errorResponses(404, 409) },
 });
 
@@ -204,7 +205,7 @@ export function registerNotificationRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(test, async function testSubscriptionHandler(c) {
     const actor = authorize(c, 'admin');
-    return c.json(await sendTest(c.get('services'), actor, c.req.valid('param').id), 202);
+    return c.json(await sendTest(c.get('services'), actor, c.req.valid('param').id, c.req.valid('query')), 202);
   });
 
   app.openapi(deliveries, async function listDeliveriesHandler(c) {

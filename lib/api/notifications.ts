@@ -179,6 +179,12 @@ export const RotateSecretInput = z
   .strict()
   .openapi('RotateSecretInput');
 
+/** `?app=&version=`: for a GitHub destination, the release whose commit gets the test status. */
+export const TestQuery = z.object({
+  app: Name.optional().openapi({ description: 'GitHub destinations: the app of the release whose commit gets the test status' }),
+  version: z.string().min(1).max(128).optional().openapi({ description: 'GitHub destinations: the version of that release' }),
+});
+
 export const DeliveryAttempt = z
   .object({
     n: z.number().int(),
