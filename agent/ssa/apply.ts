@@ -259,7 +259,7 @@ async function planAll(
     if (known) return { plan: { object, entry: known, recreate: false, fingerprint } };
     try {
       const diff = await diffObject(context, object, listed);
-      if (fingerprint) verified.record(object, fingerprint, diff.live?.metadata.resourceVersion, diff.entry);
+      if (fingerprint) verified.record(object, fingerprint, diff.live, diff.entry);
       return { plan: { object, entry: diff.entry, recreate: false, fingerprint } };
     } catch (error) {
       verified?.forget(object);
@@ -349,7 +349,7 @@ async function writePlans(context: ManagerContext, plans: Plan[], options: Apply
         const applied = await context.client.apply(plan.object, { fieldManager: context.fieldManager, force: true });
         written.push(plan.entry);
         // As written, the object is what it should be: the next plan at this resourceVersion finds nothing.
-        if (plan.fingerprint) context.verified?.record(plan.object, plan.fingerprint, applied.metadata.resourceVersion, entryFor(refOf(plan.object), 'unchanged'));
+        if (plan.fingerprint) context.verified?.record(plan.object, plan.fingerprint, applied, entryFor(refOf(plan.object), 'unchanged'));
       } catch (error) {
         context.verified?.forget(plan.object);
         failures.push({ subject: subjectOf(plan.object), message: messageOf(error) });

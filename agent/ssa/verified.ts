@@ -1,17 +1,27 @@
 // What the last plan of each object found, keyed by the live resourceVersion it was planned against.
 // Every write to an object changes its resourceVersion and a dry-run writes nothing, so while the
 // listed resourceVersion and the desired object are both the same as when an object was last
-// dry-run (or applied), a new dry-run would find exactly what that one found. Such objects are not
+// dry-run (or applied), a new dry-run would find exactly what that one found. So does an object
+// whose resourceVersion moved but whose compared content (normalize.ts: all but status and the
+// server's metadata) hashes the same, as after a controller's status write. Such objects are not
 // dry-run again: a full check of an unchanged app costs its LIST pages instead of a request per
 // object, and a watch event reconciles only the objects that changed (README, "Drift in seconds").
 // One per app (the reconciler keeps them), holding only the app's current objects.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/client.ts';
 import type { ChangeSetEntry } from './changeset.ts';
+import { normalizeForDiff } from './normalize.ts';
 import { inventoryIdOf } from './objects.ts';
+
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 interface Verified {
   resourceVersion: string;
+  /** fingerprint of the live object's compared content. */
+  live: string;
   desired: string;
   entry: ChangeSetEntry;
 }
@@ -19,21 +29,31 @@ interface Verified {
 export class VerifiedObjects {
   private entries = new Map<string, Verified>();
 
-  /** The fingerprint of a prepared object: what it asks the apiserver for, labels and namespace included. */
-  static fingerprint(object: KubeObject): string {
-    return createHash('sha256').update(JSON.stringify(object)).digest('base64');
+  /** A hash of an object's content whatever the order of its keys (a LIST and a PATCH answer differ). */
+  static fingerprint(object: unknown): string {
+    return createHash('sha256').update(JSON.stringify(object, sortedKeys)).digest('base64');
   }
 
-  /** The entry of the last plan, when `live` and `desired` are as they were then. */
+  /** The entry of the last plan, when `live` (as listed) and `desired` are as they were then. */
   lookup(desired: string, live: KubeObject | undefined): ChangeSetEntry | undefined {
-    if (!live?.metadata.resourceVersion) return undefined;
+    const resourceVersion = live?.metadata.resourceVersion;
+    if (!live || !resourceVersion) return undefined;
     const verified = this.entries.get(inventoryIdOf(live));
-    return verified && verified.resourceVersion === live.metadata.resourceVersion && verified.desired === desired ? verified.entry : undefined;
+    if (!verified || verified.desired !== desired) return undefined;
+    if (verified.resourceVersion === resourceVersion) return verified.entry;
+    if (verified.live !== VerifiedObjects.fingerprint(normalizeForDiff(live))) return undefined;
+    verified.resourceVersion = resourceVersion;
+    return verified.entry;
   }
 
-  record(object: KubeObject, desired: string, resourceVersion: string | undefined, entry: ChangeSetEntry): void {
-    if (resourceVersion) this.entries.set(inventoryIdOf(object), { resourceVersion, desired, entry });
-    else this.entries.delete(inventoryIdOf(object));
+  /** What planning (or writing) `object` found, against `live` as it then was (null: it does not exist). */
+  record(object: KubeObject, desired: string, live: KubeObject | null | undefined, entry: ChangeSetEntry): void {
+    const resourceVersion = live?.metadata.resourceVersion;
+    if (!live || !resourceVersion) {
+      this.entries.delete(inventoryIdOf(object));
+      return;
+    }
+    this.entries.set(inventoryIdOf(object), { resourceVersion, live: VerifiedObjects.fingerprint(normalizeForDiff(live)), desired, entry });
   }
 
   forget(object: KubeObject): void {
