@@ -20,9 +20,10 @@ export interface ManagerOptions {
 }
 
 /**
- * Requests in flight per verb; one keep-alive socket each (KubeClient keeps up to 16). bench:agent on
- * 500 objects: the re-check took 2.3–2.8 s at 10, 1.4–1.9 s at 16, no better at 32 (the apiserver
- * is then the limit) but ~5 MiB more memory.
+ * Requests in flight per verb; one keep-alive socket each (KubeClient keeps as many). bench:agent on
+ * 500 objects, before list pages and agent/memory.ts: the re-check took 2.3–2.8 s at 10, 1.4–1.9 s
+ * at 16, no better at 32 (the apiserver is then the limit) but ~5 MiB more memory. With them, 12
+ * peaks at 63.5 MiB and 16 at 64 (README, "Agent memory").
  */
 const DEFAULT_CONCURRENCY = 12;
 
