@@ -1,7 +1,7 @@
 // The resource manager: server-side apply, prune and health for a set of objects, in the style of
 // fluxcd/pkg `ssa`. Each verb lives in its own file and takes an options object with defaults; the
 // manager binds them to one context (client, field manager, owner labels).
-import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { MAX_SOCKETS, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { FIELD_MANAGER } from '../ownership.ts';
 import { applyAllStaged, type ApplyOptions, type ApplyResult } from './apply.ts';
 import type { ChangeSetEntry } from './changeset.ts';
@@ -19,13 +19,8 @@ export interface ManagerOptions {
   verified?: VerifiedObjects;
 }
 
-/**
- * Requests in flight per verb; one keep-alive socket each (KubeClient keeps as many). bench:agent on
- * 500 objects, before list pages and agent/memory.ts: the re-check took 2.3–2.8 s at 10, 1.4–1.9 s
- * at 16, no better at 32 (the apiserver is then the limit) but ~5 MiB more memory. With them, 12
- * peaks at 63.5 MiB and 16 at 64 (README, "Agent memory").
- */
-const DEFAULT_CONCURRENCY = 12;
+/** Requests in flight per verb: one for each keep-alive socket of the client. */
+const DEFAULT_CONCURRENCY = MAX_SOCKETS;
 
 export class ResourceManager {
   readonly context: ManagerContext;
