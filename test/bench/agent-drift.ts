@@ -8,10 +8,11 @@
 //     renewals too; not status writes, which are the controllers'): an upper bound on the agent's.
 //   - the time from `kubectl edit` returning to the edited field being back, for a few ConfigMaps;
 //   - the agent's peak RSS over all of it (VmHWM: applying 500 objects, watching, reverting).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { startLocalControlPlane } from '../../functions/local-server.ts';
 import { sleep } from '../../lib/sleep.ts';
@@ -19,6 +20,8 @@ import { KubeClient } from '../../agent/kube/client.ts';
 import { AGENT_NODE_FLAGS, buildAgent } from '../../scripts/build.ts';
 import { adminClient } from '../support/agent-fixture.ts';
 import { publishFiles } from '../support/registry.ts';
+
+const execFileAsync = promisify(execFile);
 
 export interface DriftBenchOptions {
   kubeconfig: string;
@@ -80,15 +83,7 @@ export async function measureDrift(options: DriftBenchOptions): Promise<DriftFig
   const admin = adminClient(() => controlPlane);
   const client = await KubeClient.create(options.kubeconfig);
   const kubectl = async (args: string[], env: Record<string, string> = {}): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(options.kubectl, ['--kubeconfig', options.kubeconfig, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`kubectl ${args[0]}: ${stderr.trim()}`))));
-    });
+    (await execFileAsync(options.kubectl, ['--kubeconfig', options.kubeconfig, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })).stdout;
   let agent: ReturnType<typeof spawn> | undefined;
   try {
     const app = 'bench-drift';
