@@ -164,7 +164,10 @@ export async function rotateSecret(
     throw conflict('a Slack destination has no secret to rotate; create a subscription with the new URL and delete this one');
   }
   const fields = { secret: updated.secret, previousSecret: updated.previousSecret ?? null, previousSecretExpiresAt: updated.previousSecretExpiresAt ?? null, secretRotatedAt: updated.secretRotatedAt, destination: updated.destination };
-  if (!(await services.storage.notifications.rotateSecret(id, fields))) throw notFound(`subscription ${id}`);
+  if (!(await services.storage.notifications.rotateSecret(id, fields, record.secretRotatedAt ?? null))) {
+    if (await services.storage.notifications.getSubscription(id, true)) throw conflict(`subscription ${id} was rotated at the same moment by another request; read it and rotate again if need be`);
+    throw notFound(`subscription ${id}`);
+  }
   await recordEvent(services, { type: 'notification.secret-rotated', actor, message: `${actor} rotated the secret of subscription ${id}`, data: { subscription: id } });
   return { ...subscriptionView(updated), secret: record.destination.type === 'webhook' ? updated.secret : null };
 }

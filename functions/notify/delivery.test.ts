@@ -260,8 +260,11 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
     it('never slows the request that caused the event, and is cut off at the attempt deadline', async () => {
       const target = await receiver(() => 'hang');
       const sub = await subscribe(target.url, { types: ['release.published'] });
-      const saved = f.services.config.notify.timeoutMs;
+      const saved = { ...f.services.config.notify };
       f.services.config.notify.timeoutMs = 3000;
+      // The lease must outlast the 3 s attempt plus its claim and finish writes on a loaded machine
+      // (50 ms did not: another run took the lease back and logged the attempt as lost).
+      f.services.config.notify.leaseMarginMs = 2000;
       const dispatcher = startLocalDispatcher(f.services, 50);
       f.services.storage.events.onWrite = dispatcher.kick;
       try {
@@ -282,7 +285,7 @@ describe.each(BACKENDS)('on %s storage', (backend) => {
         expect(attempt!.latencyMs).toBeGreaterThanOrEqual(2990);
         expect(attempt!.latencyMs).toBeLessThan(6000);
       } finally {
-        f.services.config.notify.timeoutMs = saved;
+        Object.assign(f.services.config.notify, saved);
         f.services.storage.events.onWrite = undefined;
         await dispatcher.stop();
       }

@@ -88,11 +88,13 @@ export class Dispatcher {
     const { notifications } = this.services.storage;
     const config = this.services.config.notify;
     const now = this.services.now();
+    // The event's commit, looked up once for all its GitHub subscriptions.
+    let commit: Promise<DeliveryRecord['target']> | undefined;
     for (const subscription of (await this.allSubscriptions()).values()) {
       if (event.at < subscription.createdAt || !matches(subscription.filter, event)) continue;
       let target: DeliveryRecord['target'] = null;
       if (subscription.destination.type === 'github') {
-        target = await this.commitOf(event);
+        target = await (commit ??= this.commitOf(event));
         if (!target) continue;
       }
       const subject = driftSubject(event);

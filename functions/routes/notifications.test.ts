@@ -194,6 +194,25 @@ describe('destinations are checked against SSRF', () => {
   });
 });
 
+describe('secret rotation', () => {
+  it('of rotations at once, each that answers 200 handed out a secret that signs; a stale one is refused', async () => {
+    const target = await receiver(200);
+    const sub = (await local.admin('POST', SUBS, webhook(target.url))).body;
+    const read = await local.services.storage.notifications.getSubscription(sub.id, true);
+    const answers = await Promise.all([1, 2, 3].map(() => local.admin('POST', `${SUBS}/${sub.id}/rotate-secret`, { previousSecretSeconds: 0 })));
+    for (const answer of answers) expect([200, 409]).toContain(answer.status);
+    const won = answers.filter((answer) => answer.status === 200);
+    expect(won.length).toBeGreaterThanOrEqual(1);
+    const stored = await local.services.storage.notifications.getSubscription(sub.id, true);
+    const last = won.reduce((a, b) => (a.body.secretRotatedAt >= b.body.secretRotatedAt ? a : b));
+    expect(stored!.secret).toBe(last.body.secret);
+    // A write based on the subscription as read before those rotations changes nothing.
+    expect(await local.services.storage.notifications.rotateSecret(sub.id, { secret: 'whsec_stale' }, read!.secretRotatedAt ?? null)).toBe(false);
+    expect((await local.services.storage.notifications.getSubscription(sub.id, true))!.secret).toBe(stored!.secret);
+    await local.admin('DELETE', `${SUBS}/${sub.id}`);
+  });
+});
+
 describe('lists', () => {
   it('pages deliveries newest first with a cursor', async () => {
     const target = await receiver(200);

@@ -76,9 +76,20 @@ export class NotificationStorage {
     await this.table.delete(keys.subscription(id));
   }
 
-  /** New secrets (or token), if the subscription still exists. */
-  rotateSecret(id: string, fields: Partial<Pick<SubscriptionRecord, 'secret' | 'previousSecret' | 'previousSecretExpiresAt' | 'secretRotatedAt' | 'destination'>>): Promise<boolean> {
-    return this.table.set(keys.subscription(id), fields);
+  /**
+   * New secrets (or token), if the subscription still exists and was not rotated since it was read
+   * (`seenRotatedAt`): of two rotations at once one wins, the other is false, and no secret handed
+   * out is silently overwritten.
+   */
+  rotateSecret(
+    id: string,
+    fields: Partial<Pick<SubscriptionRecord, 'secret' | 'previousSecret' | 'previousSecretExpiresAt' | 'secretRotatedAt' | 'destination'>>,
+    seenRotatedAt: string | null,
+  ): Promise<boolean> {
+    const names = { '#rotated': 'secretRotatedAt' };
+    return seenRotatedAt === null
+      ? this.table.set(keys.subscription(id), fields, 'attribute_exists(pk) AND (attribute_not_exists(#rotated) OR #rotated = :none)', { names, values: { ':none': null } })
+      : this.table.set(keys.subscription(id), fields, 'attribute_exists(pk) AND #rotated = :seen', { names, values: { ':seen': seenRotatedAt } });
   }
 
   // The outbox: events not yet fanned out
