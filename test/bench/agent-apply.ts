@@ -105,6 +105,12 @@ function printDrift(figures: DriftFigures): void {
 }
 
 async function main(): Promise<void> {
+  const rounds = Number(process.env['FLOTILLA_BENCH_ROUNDS'] ?? 3);
+  const quietSeconds = Number(process.env['FLOTILLA_BENCH_QUIET_SECONDS'] ?? 360);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error('FLOTILLA_BENCH_ROUNDS must be a whole number from 1 to 100');
+  if (!Number.isInteger(quietSeconds) || quietSeconds < 10 || quietSeconds > 86_400) {
+    throw new Error('FLOTILLA_BENCH_QUIET_SECONDS must be a whole number of seconds from 10 to 86400');
+  }
   let kubeconfig = process.env['FLOTILLA_BENCH_KUBECONFIG'];
   let kubectl = process.env['FLOTILLA_BENCH_KUBECTL'] ?? join(envBinDir(), 'kubectl');
   let registryHost = process.env['FLOTILLA_BENCH_REGISTRY'];
@@ -117,7 +123,6 @@ async function main(): Promise<void> {
     registryHost = running.env.registries.anonymous.host;
     stopEnv = () => running.stop();
   }
-  const rounds = Number(process.env['FLOTILLA_BENCH_ROUNDS'] ?? 3);
   // FLOTILLA_BENCH_NODE_FLAGS="--flag …" tries other Node flags than the agent's (how they were chosen).
   const nodeFlags = process.env['FLOTILLA_BENCH_NODE_FLAGS']?.split(/\s+/).filter(Boolean) ?? [...AGENT_NODE_FLAGS];
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-'));
@@ -193,7 +198,6 @@ async function main(): Promise<void> {
       if (!registryHost) {
         console.log('\nthe drift figures need a registry: set FLOTILLA_BENCH_REGISTRY=host:port (plain HTTP) beside FLOTILLA_BENCH_KUBECONFIG');
       } else {
-        const quietSeconds = Number(process.env['FLOTILLA_BENCH_QUIET_SECONDS'] ?? 360);
         console.log(`\nthe shipped agent keeping the same ${OBJECT_COUNT} objects quiet for ${quietSeconds} s (default settings)…`);
         printDrift(await measureDrift({ kubeconfig, kubectl, registryHost, node: agentNode(), objects: benchObjects, quietSeconds, edits: 5 }));
       }
@@ -210,4 +214,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  console.error(`bench:agent: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}
