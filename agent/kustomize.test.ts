@@ -123,6 +123,7 @@ describe('hostile kustomizations are refused before kustomize runs', () => {
     ['a legacy external plugin', { 'kustomization.yaml': 'transformers: [p.yaml]\n', 'p.yaml': 'apiVersion: someteam.example.com/v1\nkind: SedTransformer\nmetadata: {name: x}\n' }, /external plugin someteam\.example\.com\/v1\/SedTransformer/],
     ['an inline exec plugin', { 'kustomization.yaml': 'validators:\n- |\n  apiVersion: v1\n  kind: X\n  metadata:\n    name: x\n    annotations:\n      config.kubernetes.io/function: "exec: {path: ./x}"\n' }, /an inline validators entry is a KRM function/],
     ['a Helm chart', { 'kustomization.yaml': 'helmCharts:\n- name: evil\n  repo: https://charts.example.com\n' }, /helmCharts is not supported/],
+    ['a Helm chart as a builtin generator config', { 'kustomization.yaml': 'generators: [helm.yaml]\n', 'helm.yaml': 'apiVersion: builtin\nkind: HelmChartInflationGenerator\nmetadata: {name: x}\nname: evil\nrepo: https://charts.example.com\n' }, /generators entry "helm\.yaml" is a HelmChartInflationGenerator/],
     ['a hostile base behind a good overlay', {
       'prod/kustomization.yaml': 'resources: [../base]\n',
       'base/kustomization.yaml': 'resources: [cm.yaml, "https://example.com/x.yaml"]\n',

@@ -220,6 +220,8 @@ class Scan {
       const annotations = isRecord(metadata['annotations']) ? metadata['annotations'] : {};
       const fn = Object.keys(annotations).find((key) => /^config\.(kubernetes\.io|k8s\.io)\/function$/.test(key) || key === 'config.kubernetes.io/exec');
       if (fn) throw new KustomizeError(`${where} is a KRM function or exec plugin (annotation ${fn}); plugins are not allowed`);
+      // The one builtin that runs a program (helm); the same wall as helmCharts.
+      if (document['kind'] === 'HelmChartInflationGenerator') throw new KustomizeError(`${where} is a HelmChartInflationGenerator; Helm charts are not inflated by the agent`);
       if (document['apiVersion'] !== 'builtin') {
         throw new KustomizeError(`${where} is the external plugin ${String(document['apiVersion'])}/${String(document['kind'])}; only kustomize's builtin plugins are allowed`);
       }

@@ -63,6 +63,15 @@ describe('substituteText', () => {
     expect(substituteText('${missing:=${b}}', values)).toBe('${b}');
   });
 
+  it('takes names every object has for variables like any other: unset unless given, and never a prototype', () => {
+    expect(failure(() => substituteText('${constructor}${__proto__}${toString}', vars({})))).toBe('variables ${constructor}, ${__proto__}, ${toString} have no value and no default');
+    expect(substituteText('${constructor}|${__proto__:=d}', vars({ constructor: 'c' }))).toBe('c|d');
+    const object = substituteObject(configMap({ '${key}': '${key}' }), vars({ key: '__proto__' }));
+    expect(Object.getPrototypeOf(object.data)).toBe(Object.prototype);
+    expect(Object.hasOwn(object.data as object, '__proto__')).toBe(true);
+    expect(JSON.parse(JSON.stringify(object)).data).toEqual(JSON.parse('{"__proto__":"__proto__"}'));
+  });
+
   it('bounds the output however many references there are', () => {
     const values = vars({ big: 'x'.repeat(4096) });
     expect(substituteText('${big}'.repeat(10), values, 50_000)).toHaveLength(40_960);

@@ -7,12 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKey, signAgentRequest, type AgentKeyPair } from '../lib/agent-auth.ts';
 import { DesiredState, type DesiredApp } from '../lib/api/schemas.ts';
-import { RegistryClient } from '../lib/oci/client.ts';
-import { InventoryStore } from './inventory.ts';
-import { jsonLogger } from './log.ts';
-import { Metrics } from './metrics.ts';
-import { Reconciler } from './reconciler.ts';
-import { registryPuller } from './runtime.ts';
+import type { Reconciler } from './reconciler.ts';
+import { testReconciler } from '../test/support/agent-apps.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../test/support/cluster.ts';
 import { startFixture, type Fixture } from '../test/support/control-plane.ts';
 import { publishFiles } from '../test/support/registry.ts';
@@ -71,14 +67,7 @@ spec:
 `;
 
 function reconciler() {
-  return new Reconciler({
-    client: cluster.client,
-    inventory: new InventoryStore(cluster.client, agentNamespace),
-    pull: registryPuller(new RegistryClient({ retry: { maxRetries: 0 } })),
-    logger: jsonLogger({ level: 'error', write: () => {} }),
-    metrics: new Metrics(),
-    healthBudgetMs: 1_000,
-  });
+  return testReconciler(cluster, agentNamespace, { healthBudgetMs: 1_000 });
 }
 
 /** Publishes the files, registers them as the release dev tracks, and returns the app as the cluster's check-in gives it. */

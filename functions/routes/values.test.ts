@@ -126,6 +126,17 @@ describe.each(BACKENDS)('app values on %s storage', (backend) => {
     expect(res.body.error.message).toMatch(message);
   });
 
+  it('refuses a body nested thousands deep, or a huge number, with a 400 saying so', async () => {
+    for (const [text, field] of [
+      [`{"environments":{"dev":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}}`, /^body: nested deeper than 32 levels/],
+      ['{"environments":{"dev":{"replicas":1e400}}}', /^body\.environments\.dev\.replicas: /],
+    ] as const) {
+      const res = await f.call('PUT', '/v1/apps/web/values', { token: f.adminToken, body: text });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(field);
+    }
+  });
+
   it('refuses a __proto__ key anywhere, and stores nothing of a refused body', async () => {
     const before = (await f.admin('GET', '/v1/apps/web/values')).body;
     for (const text of ['{"environments":{"dev":{"__proto__":"x"}}}', '{"clusters":{"__proto__":{"a":"x"}}}']) {

@@ -5,14 +5,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DesiredApp } from '../../lib/api/schemas.ts';
-import { RegistryClient } from '../../lib/oci/client.ts';
 import { InventoryStore } from '../../agent/inventory.ts';
 import type { KubeObject } from '../../agent/kube/client.ts';
 import type { KustomizeOptions } from '../../agent/kustomize.ts';
-import { jsonLogger } from '../../agent/log.ts';
-import { Metrics } from '../../agent/metrics.ts';
-import { Reconciler } from '../../agent/reconciler.ts';
-import { registryPuller } from '../../agent/runtime.ts';
+import { testReconciler } from '../support/agent-apps.ts';
 import { connectTestCluster, createNamespace, deleteNamespace, testRegistryHost, uniqueName, type AgentTestCluster } from '../support/cluster.ts';
 import { KUSTOMIZE, overlayArtifact } from '../support/kustomize.ts';
 import { fluxHelperPath, run, scratchDir, writeTree } from './helpers.ts';
@@ -26,15 +22,7 @@ const appNamespace = uniqueName('kz-apps');
 const repo = uniqueName('kz');
 
 function reconciler(kustomize: KustomizeOptions = { binary: KUSTOMIZE }) {
-  return new Reconciler({
-    client: cluster.client,
-    inventory: new InventoryStore(cluster.client, agentNamespace),
-    pull: registryPuller(new RegistryClient({ retry: { maxRetries: 0 } })),
-    logger: jsonLogger({ level: 'error', write: () => {} }),
-    metrics: new Metrics(),
-    healthBudgetMs: 1_000,
-    kustomize,
-  });
+  return testReconciler(cluster, agentNamespace, { healthBudgetMs: 1_000, kustomize });
 }
 
 /** Pushes `files` with Flux's library, as `flux push artifact` does, and returns the app pinned to its digest. */
