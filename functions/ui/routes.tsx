@@ -19,7 +19,7 @@ import { eventsPage } from './pages/events.tsx';
 import { fleetPage } from './pages/fleet.tsx';
 import { rolloutPage } from './pages/rollout.tsx';
 import { ErrorPage, ResultPage, SignInPage } from './pages/signin.tsx';
-import { csrfMatches, csrfToken, endSession, keepPending, preSession, readPreSession, readSession, takePending, writeSession } from './session.ts';
+import { csrfMatches, csrfToken, endSession, isSessionToken, keepPending, preSession, readPreSession, readSession, takePending, writeSession } from './session.ts';
 import { STYLE } from './style.ts';
 import type { PendingSignIn } from '../auth/oidc-client.ts';
 
@@ -95,7 +95,7 @@ function signInPage(c: UiContext, status: ContentfulStatusCode = 200, error?: st
 
 async function signInWithToken(c: UiContext) {
   const token = (formOf(c).token ?? '').trim();
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) || token.length > 3500) return signInPage(c, 400, 'That is not a token: paste the whole JWT.');
+  if (!isSessionToken(token)) return signInPage(c, 400, 'That is not a token: paste the whole JWT.');
   try {
     await authenticateToken(c.get('services'), token);
   } catch (err) {
