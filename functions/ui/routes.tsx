@@ -135,6 +135,8 @@ async function finishOidc(c: UiContext) {
   if (error) throw unauthorized(`the identity provider refused: ${(description ?? error).slice(0, 200)}`);
   if (!code || code.length > 2048) throw new ApiError('bad_request', 'the identity provider sent no code');
   const idToken = await signIn.finish(code, pending).catch(issuerFailure);
+  // A longer id token would be set but never read back (browsers drop cookies over 4 KB): sign-in would loop silently
+  if (!isSessionToken(idToken)) throw unauthorized('the identity provider sent an id token too large for a session cookie: ask for fewer claims (FLOTILLA_UI_OIDC scopes)');
   await authenticateToken(c.get('services'), idToken);
   return startSession(c, idToken, safeNext(pending.next));
 }
