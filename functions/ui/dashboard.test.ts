@@ -126,10 +126,12 @@ describe('sign-in and sessions', () => {
     const form = await f.app.request('/ui/signin');
     const cookie = form.headers.get('set-cookie')!.split(';')[0]!;
     const csrf = csrfOf(await form.text());
-    for (const next of ['https://evil.example', '//evil.example', '/ui//evil.example', '/v1/tokens']) {
+    for (const next of ['https://evil.example', '//evil.example', '/ui//evil.example', '/v1/tokens', '/ui/../v1/tokens', '/ui/%2e%2e/v1/tokens', '/ui\\..\\v1', '/ui/\t/evil.example', '/uix']) {
       const response = await f.app.request('/ui/signin', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, token: f.adminToken, next }).toString() });
       expect(response.headers.get('location'), next).toBe('/ui');
     }
+    const back = await f.app.request('/ui/signin', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, token: f.adminToken, next: '/ui/events?app=web' }).toString() });
+    expect(back.headers.get('location')).toBe('/ui/events?app=web');
   });
 
   it('has no OIDC sign-in unless one is configured, and checks its settings at start', async () => {

@@ -42,9 +42,18 @@ function uiKey(c: UiContext): Buffer {
   return key;
 }
 
-/** A place in the dashboard to return to after sign-in; anything else (another origin, `//x`) is /ui. */
+const HERE = 'http://dashboard.invalid';
+/** A place in the dashboard to return to after sign-in, as the browser will resolve it; anything else (another origin, `//x`, `/ui/../v1`) is /ui. */
 function safeNext(next: string | undefined): string {
-  return next && /^\/ui(\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/.test(next) && !next.includes('//') && !next.includes('\\') ? next : '/ui';
+  if (!next || next.length > 2048 || !next.startsWith('/ui') || /[\\\s]/.test(next)) return '/ui';
+  let url: URL;
+  try {
+    url = new URL(next, HERE);
+  } catch {
+    return '/ui';
+  }
+  const path = `${url.pathname}${url.search}`;
+  return url.origin === HERE && (url.pathname === '/ui' || url.pathname.startsWith('/ui/')) && !path.includes('//') ? path : '/ui';
 }
 
 const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
