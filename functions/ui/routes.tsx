@@ -163,7 +163,7 @@ function actionHandler(api: Hono<any>) {
     if (result.status >= 200 && result.status < 300) {
       return c.html(<ResultPage title={result.call.title} record={result.body} viewer={viewer} back={result.call.back} />, result.status as ContentfulStatusCode);
     }
-    const message = (result.body as { error?: { message?: string } })?.error?.message ?? String(result.body).slice(0, 500);
+    const message = (result.body as { error?: { message?: string } })?.error?.message ?? (typeof result.body === 'string' ? result.body.slice(0, 500) : `the API answered ${result.status}`);
     return c.html(<ErrorPage status={result.status as ContentfulStatusCode} message={message} viewer={viewer} back={result.call.back} />, result.status as ContentfulStatusCode);
   };
 }
