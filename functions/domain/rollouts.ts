@@ -3,7 +3,7 @@
 // what it needs, applies a step with a conditional write on the rollout's revision, and then makes
 // the pins say what the state says. That last part is idempotent, so a crash between the state
 // write and the pins is repaired by the next advance (an agent report, a read, the clock).
-import type { Environment, Event, Gate, PromotionRecord, Release, Rollout } from '../../lib/api/schemas.ts';
+import { Name, type Environment, type Event, type Gate, type PromotionRecord, type Release, type Rollout } from '../../lib/api/schemas.ts';
 import type { Services } from '../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { ConflictError, type RolloutRecord } from '../storage/index.ts';
@@ -341,6 +341,12 @@ export async function listRollouts(services: Services, app: string, environment?
     .flat()
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
     .map((rollout) => publicView(rollout as Stored));
+}
+
+/** A rollout id, `<environment>-<n>`, as its parts; null when it is not one (the API's and the dashboard's paths alike). */
+export function parseRolloutId(id: string): { environment: string; seq: number } | null {
+  const match = /^(.{1,63})-(\d{1,10})$/.exec(id);
+  return match && Name.safeParse(match[1]).success ? { environment: match[1]!, seq: Number(match[2]) } : null;
 }
 
 /**

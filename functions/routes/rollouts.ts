@@ -5,17 +5,16 @@ import { authorize } from '../auth/middleware.ts';
 import type { AppEnv } from '../context.ts';
 import { approve, listApprovals } from '../domain/approvals.ts';
 import { freeze, getFreeze, unfreeze } from '../domain/freeze.ts';
-import { getRollout, listRollouts, setRolloutStatus } from '../domain/rollouts.ts';
+import { getRollout, listRollouts, parseRolloutId, setRolloutStatus } from '../domain/rollouts.ts';
 import { badRequest } from '../errors.ts';
 import { PageQuery, bearerSecurity, errorResponses, jsonBody, jsonResponse } from './openapi.ts';
 
 /** A rollout id is `<environment>-<n>`. */
 const RolloutParams = z.object({ app: Name, rollout: z.string().regex(/^[a-z0-9-]{1,63}-\d{1,10}$/, 'must be a rollout id such as prod-3') });
 const parseId = (id: string) => {
-  const at = id.lastIndexOf('-');
-  const environment = id.slice(0, at);
-  if (!Name.safeParse(environment).success) throw badRequest('param.rollout: must be a rollout id such as prod-3');
-  return { environment, seq: Number(id.slice(at + 1)) };
+  const parsed = parseRolloutId(id);
+  if (!parsed) throw badRequest('param.rollout: must be a rollout id such as prod-3');
+  return parsed;
 };
 
 const listRolloutsRoute = createRoute({

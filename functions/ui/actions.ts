@@ -23,7 +23,7 @@ const segment = (form: Form, key: string) => {
 /** A form's optional field: absent when empty, so the API's defaults apply. */
 const optional = (form: Form, key: string) => (form[key] ? { [key]: form[key] } : {});
 
-/** The API request of each action; unknown actions are a 404. */
+/** The API request of each action; unknown actions are a 400. */
 export const ACTIONS: Record<string, (form: Form) => ApiCall> = {
   promote: (f) => ({
     method: 'POST',

@@ -126,10 +126,12 @@ describe('sign-in and sessions', () => {
     const form = await f.app.request('/ui/signin');
     const cookie = form.headers.get('set-cookie')!.split(';')[0]!;
     const csrf = csrfOf(await form.text());
-    for (const next of ['https://evil.example', '//evil.example', '/ui//evil.example', '/v1/tokens']) {
+    for (const next of ['https://evil.example', '//evil.example', '/ui//evil.example', '/v1/tokens', '/ui/../v1/tokens', '/ui/%2e%2e/v1/tokens', '/ui\\..\\v1', '/ui/\t/evil.example', '/uix']) {
       const response = await f.app.request('/ui/signin', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, token: f.adminToken, next }).toString() });
       expect(response.headers.get('location'), next).toBe('/ui');
     }
+    const back = await f.app.request('/ui/signin', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, token: f.adminToken, next: '/ui/events?app=web' }).toString() });
+    expect(back.headers.get('location')).toBe('/ui/events?app=web');
   });
 
   it('has no OIDC sign-in unless one is configured, and checks its settings at start', async () => {
@@ -196,12 +198,23 @@ describe('actions', () => {
     expect((await admin.post('/ui/actions/promote', { app: '../../v1/tokens', environment: 'prod', version: '1.0.0', reason: 'x' })).status).toBe(400);
     expect((await admin.post('/ui/actions/promote', { app: 'web', environment: 'prod', version: 'not-semver', reason: 'x' })).status).toBe(400);
     expect((await admin.post('/ui/actions/suspend', { reason: 'x' })).status).toBe(400);
+    for (const action of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) expect((await admin.post(`/ui/actions/${action}`, { reason: 'x' })).status, action).toBe(400);
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const status = (await admin.post('/ui/actions/promote', { [key]: 'x', app: 'web', environment: 'prod', version: '9.9.9', reason: 'x' })).status;
+      expect(status, key).toBeGreaterThanOrEqual(400);
+      expect(status, key).toBeLessThan(500);
+    }
+    for (const fields of <Record<string, string>[]>[{ app: 'w'.repeat(5000), environment: 'prod', version: '1.0.0', reason: 'x' }, { app: 'web', environment: 'prod', version: '1.0.0', reason: 'r'.repeat(100_000) }, { cluster: 'c', reason: 'x', until: '9999-12-31T23:59:59Z' }]) {
+      const status = (await admin.post(`/ui/actions/${'cluster' in fields ? 'suspend' : 'promote'}`, fields)).status;
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(500);
+    }
     for (const [type, body] of [['multipart/form-data; boundary=x', '--x\r\ngarbage'], ['application/x-www-form-urlencoded', '%zz=%E0%A4%A&csrf=%'], ['multipart/form-data', 'no boundary']]) {
       const response = await f.app.request('http://localhost/ui/actions/promote', { method: 'POST', headers: { cookie: admin.session, origin: 'http://localhost', 'content-type': type }, body });
       expect(response.status, type).toBeGreaterThanOrEqual(400);
       expect(response.status, type).toBeLessThan(500);
     }
-    for (const path of ['/ui/apps/NOPE!', '/ui/clusters/%00', '/ui/events?since=1999-01-01T00:00:00Z', '/ui/events?since=2026-01-01T00:00:00Z&until=2026-12-01T00:00:00Z', '/ui/events?cursor=!!', '/ui/events?cursor=QUJD', '/ui/events?type=%3Cx%3E', '/ui?cursor=eyJ4IjoxfQ', '/ui/nowhere']) {
+    for (const path of ['/ui/apps/NOPE!', '/ui/clusters/%00', '/ui/events?since=1999-01-01T00:00:00Z', '/ui/events?since=2026-01-01T00:00:00Z&until=2026-12-01T00:00:00Z', '/ui/events?cursor=!!', '/ui/events?cursor=QUJD', '/ui/events?type=%3Cx%3E', '/ui?cursor=eyJ4IjoxfQ', '/ui/nowhere', '/ui/events?since=9999-12-31T00:00:00Z', '/ui/events?until=0000-01-01T00:00:00Z', `/ui/events?app=${'a'.repeat(10_000)}`, '/ui/events?constructor=1&__proto__=1&app=NOPE!', '/ui/apps/web/rollouts/prod-9999999999', '/ui/apps/web/rollouts/prod-99999999999', '/ui/apps/web/rollouts/__proto__', `/ui/clusters/${'c'.repeat(5000)}`]) {
       const { status, html } = await admin.page(path);
       expect(status, path).toBeGreaterThanOrEqual(400);
       expect(status, path).toBeLessThan(500);

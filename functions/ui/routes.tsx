@@ -19,7 +19,7 @@ import { eventsPage } from './pages/events.tsx';
 import { fleetPage } from './pages/fleet.tsx';
 import { rolloutPage } from './pages/rollout.tsx';
 import { ErrorPage, ResultPage, SignInPage } from './pages/signin.tsx';
-import { csrfMatches, csrfToken, endSession, keepPending, preSession, readPreSession, readSession, takePending, writeSession } from './session.ts';
+import { csrfMatches, csrfToken, endSession, isSessionToken, keepPending, preSession, readPreSession, readSession, takePending, writeSession } from './session.ts';
 import { STYLE } from './style.ts';
 import type { PendingSignIn } from '../auth/oidc-client.ts';
 
@@ -42,9 +42,18 @@ function uiKey(c: UiContext): Buffer {
   return key;
 }
 
-/** A place in the dashboard to return to after sign-in; anything else (another origin, `//x`) is /ui. */
+const HERE = 'http://dashboard.invalid';
+/** A place in the dashboard to return to after sign-in, as the browser will resolve it; anything else (another origin, `//x`, `/ui/../v1`) is /ui. */
 function safeNext(next: string | undefined): string {
-  return next && /^\/ui(\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/.test(next) && !next.includes('//') && !next.includes('\\') ? next : '/ui';
+  if (!next || next.length > 2048 || !next.startsWith('/ui') || /[\\\s]/.test(next)) return '/ui';
+  let url: URL;
+  try {
+    url = new URL(next, HERE);
+  } catch {
+    return '/ui';
+  }
+  const path = `${url.pathname}${url.search}`;
+  return url.origin === HERE && (url.pathname === '/ui' || url.pathname.startsWith('/ui/')) && !path.includes('//') ? path : '/ui';
 }
 
 const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
@@ -95,7 +104,7 @@ function signInPage(c: UiContext, status: ContentfulStatusCode = 200, error?: st
 
 async function signInWithToken(c: UiContext) {
   const token = (formOf(c).token ?? '').trim();
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) || token.length > 3500) return signInPage(c, 400, 'That is not a token: paste the whole JWT.');
+  if (!isSessionToken(token)) return signInPage(c, 400, 'That is not a token: paste the whole JWT.');
   try {
     await authenticateToken(c.get('services'), token);
   } catch (err) {
@@ -135,6 +144,8 @@ async function finishOidc(c: UiContext) {
   if (error) throw unauthorized(`the identity provider refused: ${(description ?? error).slice(0, 200)}`);
   if (!code || code.length > 2048) throw new ApiError('bad_request', 'the identity provider sent no code');
   const idToken = await signIn.finish(code, pending).catch(issuerFailure);
+  // A longer id token would be set but never read back (browsers drop cookies over 4 KB): sign-in would loop silently
+  if (!isSessionToken(idToken)) throw unauthorized('the identity provider sent an id token too large for a session cookie: ask for fewer claims (FLOTILLA_UI_OIDC scopes)');
   await authenticateToken(c.get('services'), idToken);
   return startSession(c, idToken, safeNext(pending.next));
 }
@@ -152,7 +163,7 @@ function actionHandler(api: Hono<any>) {
     if (result.status >= 200 && result.status < 300) {
       return c.html(<ResultPage title={result.call.title} record={result.body} viewer={viewer} back={result.call.back} />, result.status as ContentfulStatusCode);
     }
-    const message = (result.body as { error?: { message?: string } })?.error?.message ?? String(result.body).slice(0, 500);
+    const message = (result.body as { error?: { message?: string } })?.error?.message ?? (typeof result.body === 'string' ? result.body.slice(0, 500) : `the API answered ${result.status}`);
     return c.html(<ErrorPage status={result.status as ContentfulStatusCode} message={message} viewer={viewer} back={result.call.back} />, result.status as ContentfulStatusCode);
   };
 }

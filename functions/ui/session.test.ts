@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { csrfMatches, csrfToken, keepPending, takePending } from './session.ts';
+import { MAX_TOKEN_CHARS, csrfMatches, csrfToken, isSessionToken, keepPending, takePending } from './session.ts';
 
 const key = randomBytes(32);
 
@@ -13,6 +13,16 @@ describe('CSRF tokens', () => {
     expect(csrfMatches(key, 'session-b', token)).toBe(false);
     expect(csrfMatches(randomBytes(32), 'session-a', token)).toBe(false);
     for (const given of [undefined, '', token.slice(1), `${token}x`, 42, [token]]) expect(csrfMatches(key, 'session-a', given)).toBe(false);
+  });
+});
+
+describe('session tokens', () => {
+  it('are JWTs that fit in a cookie', () => {
+    const part = (n: number) => 'a'.repeat(n);
+    expect(isSessionToken(`${part(10)}.${part(10)}.${part(10)}`)).toBe(true);
+    expect(isSessionToken(`${part(10)}.${part(MAX_TOKEN_CHARS - 22)}.${part(10)}`)).toBe(true);
+    expect(isSessionToken(`${part(10)}.${part(MAX_TOKEN_CHARS - 21)}.${part(10)}`)).toBe(false);
+    for (const bad of ['', 'a.b', 'a.b.c.d', 'a.b.c;', 'a.b.c\n', 'a..c']) expect(isSessionToken(bad)).toBe(false);
   });
 });
 

@@ -13,7 +13,11 @@ const PRE_SESSION_SECONDS = 3600;
 const PENDING_SECONDS = 600;
 /** Tokens are JWTs: a cookie that is not one is not read further. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const MAX_TOKEN_CHARS = 3500;
+/** Longer tokens would not fit in a cookie (4096 bytes with its name and attributes). */
+export const MAX_TOKEN_CHARS = 3500;
+
+/** Whether `value` can be a session: a JWT short enough for the cookie. */
+export const isSessionToken = (value: string) => value.length <= MAX_TOKEN_CHARS && TOKEN_SHAPE.test(value);
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -33,7 +37,7 @@ function cookieOptions(c: Context, maxAge: number) {
 
 export function readSession(c: Context): string | null {
   const value = getCookie(c, cookieNames(c).session);
-  return value && value.length <= MAX_TOKEN_CHARS && TOKEN_SHAPE.test(value) ? value : null;
+  return value && isSessionToken(value) ? value : null;
 }
 
 /** Starts a session on the token; it ends with the token or after SESSION_MAX_SECONDS. */

@@ -1,13 +1,12 @@
 // A rollout: its waves and gates as stored (shown on the app page), and the rollout page with each
 // cluster's wave, phase and version, a page of the environment's clusters at a time.
 import type { Gate, Rollout } from '../../../lib/api/schemas.ts';
-import { rolloutProgressPage } from '../../domain/rollouts.ts';
+import { parseRolloutId, rolloutProgressPage } from '../../domain/rollouts.ts';
 import { badRequest } from '../../errors.ts';
 import { cursorParam, may, nameParam, type UiContext } from '../context.ts';
 import { ActionForm, Head, NextPage, RowHead, Page, Status, Time, type Tone, type Viewer } from '../layout.tsx';
 
 export const PROGRESS_PER_PAGE = 100;
-const ROLLOUT_ID = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)-(\d{1,10})$/;
 
 export function Gates({ gates }: { gates: Gate[] }) {
   if (gates.length === 0) return <></>;
@@ -70,9 +69,9 @@ export function RolloutView({ rollout, link = true }: { rollout: Rollout; link?:
 
 export async function rolloutPage(c: UiContext) {
   const app = nameParam(c, 'app');
-  const match = ROLLOUT_ID.exec(c.req.param('rollout') ?? '');
-  if (!match) throw badRequest('rollout: must be a rollout id such as prod-3');
-  const { rollout, items, nextCursor } = await rolloutProgressPage(c.get('services'), app, match[1]!, Number(match[2]), { limit: PROGRESS_PER_PAGE, cursor: cursorParam(c) });
+  const id = parseRolloutId(c.req.param('rollout') ?? '');
+  if (!id) throw badRequest('rollout: must be a rollout id such as prod-3');
+  const { rollout, items, nextCursor } = await rolloutProgressPage(c.get('services'), app, id.environment, id.seq, { limit: PROGRESS_PER_PAGE, cursor: cursorParam(c) });
   return c.html(
     <Page title={`Rollout ${rollout.id} of ${app}`} viewer={c.get('viewer')}>
       <RolloutView rollout={rollout} link={false} />

@@ -2,6 +2,7 @@
 // an error or an action's result is shown on.
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { Page, RecordView, type Viewer } from '../layout.tsx';
+import { MAX_TOKEN_CHARS } from '../session.ts';
 
 export function SignInPage(props: { csrf: string; next: string; oidc: boolean; message?: string; error?: string }) {
   return (
@@ -24,7 +25,7 @@ export function SignInPage(props: { csrf: string; next: string; oidc: boolean; m
         <input type="hidden" name="next" value={props.next} />
         <label>
           Token (from POST /v1/tokens, or npm run admin-token)
-          <input type="password" name="token" required autocomplete="off" maxlength={3500} />
+          <input type="password" name="token" required autocomplete="off" maxlength={MAX_TOKEN_CHARS} />
         </label>
         <button type="submit">Sign in with a token</button>
       </form>
